@@ -1,0 +1,1 @@
+"""kopf wiring: fetch, decide, apply, report."""

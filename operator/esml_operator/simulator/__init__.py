@@ -1,0 +1,1 @@
+"""A faithful Elasticsearch ML trained-model deployment simulator (a real HTTP server)."""

@@ -1,0 +1,1 @@
+"""The local Kubernetes control plane: build (build.sh) and run (runner.py)."""

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Build (or reuse) kube-apiserver, kubectl and etcd from the Go module proxy.
+#
+# The binaries go to a cache outside the repository, keyed by the Kubernetes,
+# etcd and Go versions, and are linked into <repo>/.local/bin. A second run
+# with the same versions costs a few seconds.
+#
+# Recipe: shared/reference/control-plane.md §2-§3. A throw-away wrapper module
+# requires k8s.io/kubernetes and replaces every staging module that upstream
+# pins at v0.0.0 with the matching v0.Y.Z release.
+#
+# Environment:
+#   ESML_CONTROLPLANE_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/esml-operator/controlplane)
+#   ESML_LOCAL_BIN           where to link the binaries (default <repo>/.local/bin)
+#   ESML_GO_BUILD_FLAGS      extra flags for `go build` (for example "-p 1" on a small machine)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+# Run a command, printing a heartbeat every 30 s so a long build shows progress.
+ticking() {  # label cmd...
+  local label=$1; shift
+  ( s=0; while sleep 30; do s=$((s + 30)); printf '[controlplane]   %s: still running (%ds)\n' "$label" "$s" >&3; done ) &
+  local ticker=$! rc=0
+  "$@" || rc=$?
+  kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true
+  return "$rc"
+}
+exec 3>&2  # the heartbeat writes here, even while a step's stderr goes to a log
+say() { printf '[controlplane] %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+command -v go >/dev/null || die "no Go toolchain on PATH; install Go >= 1.26"
+export GOTOOLCHAIN=local          # never switch toolchains silently
+export GOFLAGS="${GOFLAGS:-} -mod=mod"
+proxy=$(go env GOPROXY)
+export GOPROXY="${proxy%%,direct}" # fail fast instead of falling back to git
+export CGO_ENABLED=0
+
+K8S=${KUBERNETES:?versions.env must set KUBERNETES}
+STAGING="v0.${K8S#1.}"
+MAJOR=1
+MINOR=${K8S#1.}; MINOR=${MINOR%%.*}
+GOVER=$(go env GOVERSION)
+
+# The upstream go.mod: fetched from the proxy, outside any module.
+upstream_mod=$(cd "$(mktemp -d)" && GOFLAGS= go list -m -f '{{.GoMod}}' "k8s.io/kubernetes@v${K8S}") \
+  || die "cannot read k8s.io/kubernetes@v${K8S} from the module proxy"
+ETCD=$(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2 }' "$upstream_mod")
+[ -n "$ETCD" ] || die "k8s.io/kubernetes@v${K8S} does not pin go.etcd.io/etcd/server/v3"
+go_line=$(awk '$1 == "go" { print $2; exit }' "$upstream_mod")
+
+cache_root=${ESML_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/esml-operator/controlplane}
+key="${K8S}-${ETCD#v}-${GOVER}"
+dest="$cache_root/$key"
+bin="$dest/bin"
+local_bin=${ESML_LOCAL_BIN:-$repo/.local/bin}
+
+link_into_repo() {
+  mkdir -p "$local_bin"
+  for b in kube-apiserver kubectl etcd; do ln -sfn "$bin/$b" "$local_bin/$b"; done
+  say "binaries: $bin (linked into $local_bin)"
+}
+
+if [ -f "$dest/complete" ]; then
+  say "reusing cached build $key"
+  link_into_repo
+  exit 0
+fi
+
+say "building Kubernetes v$K8S (staging $STAGING), etcd $ETCD with $GOVER -> $dest"
+mkdir -p "$dest"
+src="$dest/src"
+rm -rf "$src" "$bin"
+mkdir -p "$src" "$bin"
+
+cat >"$src/go.mod" <<EOF
+module esml.invalid/controlplane
+
+go ${go_line}
+
+godebug default=go${go_line%.*}
+
+require k8s.io/kubernetes v${K8S}
+EOF
+cat >"$src/tools.go" <<'EOF'
+//go:build tools
+
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+EOF
+
+cd "$src"
+# One replace per k8s.io module that upstream requires at v0.0.0.
+n=0
+while read -r m; do
+  go mod edit -replace "${m}=${m}@${STAGING}"
+  n=$((n + 1))
+done < <(awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" { print $1 }' "$upstream_mod" | sort -u)
+[ "$n" -gt 0 ] || die "found no v0.0.0 staging modules in the upstream go.mod"
+say "generated $n staging replace lines"
+
+t0=$(date +%s)
+say "resolving modules (a few hundred MB on a cold module cache)..."
+ticking "go mod tidy" go mod tidy >/dev/null 2>"$dest/tidy.log" || { tail -n 30 "$dest/tidy.log" >&2; die "go mod tidy failed"; }
+say "modules resolved in $(( $(date +%s) - t0 ))s"
+
+# Guards: nothing left at v0.0.0, every replaced k8s.io module at STAGING, etcd as pinned.
+if go list -m all | grep -E ' v0\.0\.0$' >&2; then die "unreplaced v0.0.0 module(s) above"; fi
+go list -m -f '{{if .Replace}}{{.Path}} {{.Replace.Version}}{{end}}' all |
+  awk -v want="$STAGING" '$1 ~ /^k8s\.io\// && $2 != want { print "BAD " $0 > "/dev/stderr"; bad=1 } END { exit bad }' \
+  || die "a staging module is not at $STAGING"
+got_etcd=$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
+[ "$got_etcd" = "$ETCD" ] || die "etcd resolved to $got_etcd, expected $ETCD"
+
+commit=$(GOFLAGS= go mod download -json "k8s.io/kubernetes@v${K8S}" | sed -n 's/.*"Hash": "\([0-9a-f]\{40\}\)".*/\1/p' | tail -n 1 || true)
+build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+ld="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ld="$ld -X $pkg.gitVersion=v${K8S} -X $pkg.gitMajor=${MAJOR} -X $pkg.gitMinor=${MINOR}"
+  ld="$ld -X $pkg.gitCommit=${commit:-unknown} -X $pkg.gitTreeState=clean -X $pkg.buildDate=${build_date}"
+done
+
+timer=()
+if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %M KiB peak RSS'); fi
+
+build_one() {  # name package ldflags [tags]
+  local name=$1 pkg=$2 flags=$3 tags=${4:-}
+  say "building $name ($pkg)..."
+  local start=$(date +%s)
+  # shellcheck disable=SC2086
+  ticking "build $name" "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} -trimpath ${tags:+-tags "$tags"} -ldflags "$flags" \
+      -o "$bin/$name.tmp" "$pkg" 2>"$dest/build-$name.log" \
+    || { tail -n 40 "$dest/build-$name.log" >&2; die "building $name failed"; }
+  mv "$bin/$name.tmp" "$bin/$name"
+  local stats
+  stats=$(tail -n 1 "$dest/build-$name.log")
+  [ -n "${timer[*]}" ] || stats="$(( $(date +%s) - start )) s wall"
+  say "built $name in $stats"
+  printf '%s: %s\n' "$name" "$stats" >>"$dest/build-times.txt"
+}
+
+: >"$dest/build-times.txt"
+build_one kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ld" selinux,notest,grpcnotrace
+build_one kubectl k8s.io/kubernetes/cmd/kubectl "$ld" selinux,notest,grpcnotrace
+build_one etcd go.etcd.io/etcd/server/v3 "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module"
+
+# Verify the products report the pinned versions.
+"$bin/kube-apiserver" --version | grep -qx "Kubernetes v${K8S}" || die "kube-apiserver reports $("$bin/kube-apiserver" --version)"
+"$bin/kubectl" version --client | grep -q "Client Version: v${K8S}" || die "kubectl reports $("$bin/kubectl" version --client)"
+"$bin/etcd" --version | grep -q "etcd Version: ${ETCD#v}" || die "etcd reports $("$bin/etcd" --version | head -n 1)"
+
+cat >"$dest/complete" <<EOF
+kubernetes=v${K8S}
+etcd=${ETCD}
+go=${GOVER}
+built=${build_date}
+EOF
+say "done in $(( $(date +%s) - t0 ))s"
+link_into_repo

@@ -1,0 +1,140 @@
+"""Child processes that never outlive their owner by accident.
+
+* Every child runs in its own process group, so stopping it also stops
+  anything it forked.
+* Attached children get ``PR_SET_PDEATHSIG`` = SIGKILL: if the test run dies
+  (even by SIGKILL) the kernel kills them.
+* Detached children (``make cluster-up``) write pid files, so that
+  ``make cluster-down`` or the next ``cluster-up`` can find and stop them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Process:
+    def __init__(self, name: str, argv: Sequence[str], log: Path, *, detach: bool, pid_file: Path) -> None:
+        self.name = name
+        self.log = log
+        self.pid_file = pid_file
+        log_handle = log.open("ab")
+        try:
+            self.popen = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log_handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=None if detach else _die_with_parent,  # noqa: PLW1509
+            )
+        finally:
+            log_handle.close()
+        pid_file.write_text(f"{self.popen.pid}\n{argv[0]}\n")
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(text[-lines:])
+
+    def stop(self, timeout: float = 20.0) -> None:
+        stop_pid(self.pid, timeout=timeout, reap=self.popen)
+        self.pid_file.unlink(missing_ok=True)
+
+
+def _matches(pid: int, binary: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return False
+    return Path(cmdline).name == Path(binary).name
+
+
+def stop_pid(pid: int, *, timeout: float = 20.0, reap: subprocess.Popen[bytes] | None = None) -> None:
+    """SIGTERM the process group, then SIGKILL after ``timeout`` seconds."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            break
+        if _wait_gone(pid, wait, reap):
+            break
+    if reap is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            reap.wait(timeout=1)
+
+
+def _wait_gone(pid: int, timeout: float, reap: subprocess.Popen[bytes] | None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if reap is not None:
+            if reap.poll() is not None:
+                return True
+        else:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_from_pid_files(directory: Path) -> list[str]:
+    """Stop every process recorded in ``*.pid`` files under ``directory`` (stale files are removed).
+
+    Newest first: the reverse of start order, so kube-apiserver stops before the etcd it needs.
+    """
+    stopped = []
+    for pid_file in sorted(directory.glob("*.pid"), key=lambda f: f.stat().st_mtime_ns, reverse=True):
+        lines = pid_file.read_text().split()
+        if len(lines) >= 2 and lines[0].isdigit() and _matches(int(lines[0]), lines[1]):
+            stop_pid(int(lines[0]))
+            stopped.append(pid_file.stem)
+        pid_file.unlink(missing_ok=True)
+    return stopped
+
+
+def wait_until(
+    check: Callable[[], bool], *, timeout: float, what: str, processes: Sequence[Process] = ()
+) -> None:
+    """Poll ``check`` every 100 ms; fail fast (with the log tail) if a process died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for proc in processes:
+            if not proc.alive():
+                raise RuntimeError(
+                    f"{proc.name} exited with code {proc.popen.returncode} while waiting for {what}; "
+                    f"last lines of {proc.log}:\n{proc.log_tail()}"
+                )
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {p.name} ({p.log}):\n{p.log_tail()}" for p in processes)
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
+        time.sleep(0.1)
