@@ -8,9 +8,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in {"-h", "--help"}:
-        print("usage: esml-operator {run,simulator} [options]\n\n"
-              "  run        run the operator (see esml-operator run --help)\n"
-              "  simulator  run the Elasticsearch ML simulator (see esml-operator simulator --help)")
+        print(
+            "usage: esml-operator {run,simulator} [options]\n\n"
+            "  run        run the operator (see esml-operator run --help)\n"
+            "  simulator  run the Elasticsearch ML simulator (see esml-operator simulator --help)"
+        )
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "simulator":

@@ -26,7 +26,16 @@ def _run(*args: str, cwd: Path) -> None:
 
 
 def _ec_key(path: Path) -> None:
-    _run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(path), cwd=path.parent)
+    _run(
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        str(path),
+        cwd=path.parent,
+    )
 
 
 @dataclass(frozen=True)
@@ -65,12 +74,8 @@ class TinyCA:
         return Pair(cert, key)
 
     def server(self, name: str, hosts: list[str]) -> Pair:
-        sans = ",".join(
-            (f"IP:{h}" if h.replace(".", "").isdigit() or ":" in h else f"DNS:{h}") for h in hosts
-        )
-        return self._issue(
-            name, f"/CN={hosts[0]}", f"extendedKeyUsage=serverAuth\nsubjectAltName={sans}\n"
-        )
+        sans = ",".join((f"IP:{h}" if h.replace(".", "").isdigit() or ":" in h else f"DNS:{h}") for h in hosts)
+        return self._issue(name, f"/CN={hosts[0]}", f"extendedKeyUsage=serverAuth\nsubjectAltName={sans}\n")
 
     def client(self, name: str, user: str, groups: list[str] | tuple[str, ...] = ()) -> Pair:
         subject = "".join(f"/O={g}" for g in groups) + f"/CN={user}"

@@ -40,7 +40,7 @@ class Process:
                 stdout=log_handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=None if detach else _die_with_parent,  # noqa: PLW1509
+                preexec_fn=None if detach else _die_with_parent,
             )
         finally:
             log_handle.close()
@@ -119,9 +119,7 @@ def stop_from_pid_files(directory: Path) -> list[str]:
     return stopped
 
 
-def wait_until(
-    check: Callable[[], bool], *, timeout: float, what: str, processes: Sequence[Process] = ()
-) -> None:
+def wait_until(check: Callable[[], bool], *, timeout: float, what: str, processes: Sequence[Process] = ()) -> None:
     """Poll ``check`` every 100 ms; fail fast (with the log tail) if a process died."""
     deadline = time.monotonic() + timeout
     while True:

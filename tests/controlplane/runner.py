@@ -66,8 +66,7 @@ class ControlPlane:
         path = self.bin_dir / name
         if not path.exists():
             raise FileNotFoundError(
-                f"{path} is missing: build the control plane with `make controlplane` "
-                "(tests/controlplane/build.sh)"
+                f"{path} is missing: build the control plane with `make controlplane` (tests/controlplane/build.sh)"
             )
         return str(path)
 
@@ -183,10 +182,16 @@ class ControlPlane:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "esml-local", "cluster": {"server": self.server, "certificate-authority-data": b64(self.ca.cert)}}
+                {
+                    "name": "esml-local",
+                    "cluster": {"server": self.server, "certificate-authority-data": b64(self.ca.cert)},
+                }
             ],
             "users": [
-                {"name": user, "user": {"client-certificate-data": b64(pair.cert), "client-key-data": b64(pair.key)}}
+                {
+                    "name": user,
+                    "user": {"client-certificate-data": b64(pair.cert), "client-key-data": b64(pair.key)},
+                }
             ],
             "contexts": [{"name": f"{user}@esml-local", "context": {"cluster": "esml-local", "user": user}}],
             "current-context": f"{user}@esml-local",

@@ -66,12 +66,8 @@ def test_rbac_denies_a_non_admin_identity_until_granted(control_plane: ControlPl
     assert denied.returncode != 0
     assert "Forbidden" in denied.stderr and 'User "alice"' in denied.stderr
 
-    control_plane.kubectl(
-        "create", "role", "cm-reader", "-n", namespace, "--verb=get,list", "--resource=configmaps"
-    )
-    control_plane.kubectl(
-        "create", "rolebinding", "alice-cm", "-n", namespace, "--role=cm-reader", "--user=alice"
-    )
+    control_plane.kubectl("create", "role", "cm-reader", "-n", namespace, "--verb=get,list", "--resource=configmaps")
+    control_plane.kubectl("create", "rolebinding", "alice-cm", "-n", namespace, "--role=cm-reader", "--user=alice")
     allowed = control_plane.kubectl("get", "configmaps", "-n", namespace, kubeconfig=alice, check=False)
     assert allowed.returncode == 0, allowed.stderr
     # Still denied elsewhere: the grant is namespaced.
@@ -155,7 +151,11 @@ def test_children_die_when_the_test_process_is_killed(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("target", ["cluster-up"])
 def test_make_cluster_up_and_down(target: str, tmp_path: Path) -> None:
-    env = {**os.environ, "ESML_CLUSTER_DIR": str(tmp_path / "cluster"), "ESML_KUBECONFIG": str(tmp_path / "kc")}
+    env = {
+        **os.environ,
+        "ESML_CLUSTER_DIR": str(tmp_path / "cluster"),
+        "ESML_KUBECONFIG": str(tmp_path / "kc"),
+    }
     up = subprocess.run(["make", "-s", "cluster-up"], cwd=REPO, env=env, capture_output=True, text=True)
     try:
         assert up.returncode == 0, up.stderr

@@ -2,8 +2,9 @@
 
 from .backoff import backoff_seconds, error_reason, is_permanent, retry_at
 from .conditions import CONDITION_TYPES
-from .decide import PROGRESS_REQUEUE_SECONDS, decide, decide_deletion
+from .decide import decide, decide_deletion
 from .events import action_event
+from .gate import PROGRESS_REQUEUE_SECONDS
 from .model import (
     Action,
     ActionFailure,

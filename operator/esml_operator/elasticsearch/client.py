@@ -1,0 +1,367 @@
+"""The asynchronous Elasticsearch client for trained-model deployments (httpx).
+
+One instance wraps one ``httpx.AsyncClient`` whose base URL, authentication
+headers and TLS settings were configured by whoever built it (normally
+:class:`~esml_operator.elasticsearch.connections.ConnectionPool`). Every failure
+is raised as an :mod:`~esml_operator.elasticsearch.errors` exception with
+credentials redacted. See docs/architecture.md and the fact sheet
+``shared/reference/elasticsearch/ML_DEPLOYMENTS.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from esml_operator.elasticsearch.errors import (
+    MalformedResponseError,
+    ProductCheckError,
+    UnsupportedVersionError,
+)
+from esml_operator.elasticsearch.http_errors import error_from_response, error_from_transport
+from esml_operator.elasticsearch.models import (
+    UNSET,
+    AdaptiveAllocations,
+    Assignment,
+    ClusterInfo,
+    ClusterSnapshot,
+    DeploymentStats,
+    EsVersion,
+    UnsetType,
+)
+from esml_operator.elasticsearch.parsing import (
+    ShapeError,
+    parse_assignment,
+    parse_cluster_info,
+    parse_model_ids,
+    parse_stats_page,
+)
+from esml_operator.elasticsearch.redaction import Redactor
+
+logger = logging.getLogger(__name__)
+
+#: Plain JSON media types: accepted by every 8.x/9.x server, no REST-compat negotiation.
+JSON_HEADERS: Mapping[str, str] = {"Accept": "application/json", "Content-Type": "application/json"}
+PRODUCT_HEADER = "X-Elastic-Product"
+PRODUCT = "Elasticsearch"
+_NO_BODY: Any = object()
+
+# Version gates (fact sheet §9).
+V8_3 = (8, 3)  # number_of_allocations / threads_per_allocation names
+V8_4 = (8, 4)  # cache_size
+V8_6 = (8, 6)  # _update, priority
+V8_8 = (8, 8)  # deployment_id
+V8_16 = (8, 16)  # adaptive allocations (public)
+
+
+def _segment(value: str, what: str) -> str:
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    return quote(value, safe="")
+
+
+def _adaptive_json(value: AdaptiveAllocations) -> dict[str, Any]:
+    out: dict[str, Any] = {"enabled": value.enabled}
+    if value.min_number_of_allocations is not None:
+        out["min_number_of_allocations"] = value.min_number_of_allocations
+    if value.max_number_of_allocations is not None:
+        out["max_number_of_allocations"] = value.max_number_of_allocations
+    return out
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class ElasticsearchClient:
+    """Async client for the ML trained-model deployment APIs of one cluster."""
+
+    def __init__(self, http: httpx.AsyncClient, redact: Sequence[str] = ()) -> None:
+        self._http = http
+        self._redactor = Redactor(redact)
+
+    def __repr__(self) -> str:
+        return f"ElasticsearchClient({self.base_url})"
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint, with any URL userinfo redacted."""
+        return self._redactor.text(str(self._http.base_url).rstrip("/"))
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
+
+    async def aclose(self) -> None:
+        """Close the underlying ``httpx.AsyncClient`` (its connection pool)."""
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ transport
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = _NO_BODY,
+    ) -> httpx.Response:
+        """Send one request; map transport failures. Returns any HTTP answer."""
+        kwargs: dict[str, Any] = {"params": dict(params or {}), "headers": JSON_HEADERS}
+        if body is not _NO_BODY:
+            kwargs["json"] = body
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            error = error_from_transport(exc, action=action, url=self.base_url, redactor=self._redactor)
+            logger.debug("%s %s failed: %s", method, path, error.message)
+            raise error from exc
+        logger.debug("%s %s -> %d", method, path, response.status_code)
+        return response
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        action: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = _NO_BODY,
+    ) -> Any:
+        """Send a request, raise the mapped error for non-2xx, return the parsed JSON body."""
+        response = await self._send(method, path, action=action, params=params, body=body)
+        if not response.is_success:
+            raise error_from_response(response, action=action, redactor=self._redactor)
+        return self._json(response, action)
+
+    def _json(self, response: httpx.Response, action: str) -> Any:
+        try:
+            return response.json()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedResponseError(
+                self._redactor.text(
+                    f"Elasticsearch answered {action} with {response.status_code} "
+                    f"but the body is not JSON ({response.headers.get('content-type', 'no content type')})"
+                ),
+                status=response.status_code,
+            ) from exc
+
+    def _malformed(self, exc: ShapeError, action: str, status: int = 200) -> MalformedResponseError:
+        return MalformedResponseError(self._redactor.text(f"Unexpected answer to {action}: {exc}"), status=status)
+
+    def _require(self, version: EsVersion, needed: tuple[int, int], feature: str, action: str) -> None:
+        if not version.at_least(*needed):
+            raise UnsupportedVersionError(
+                self._redactor.text(
+                    f"Cannot send {action}: {feature} needs Elasticsearch {needed[0]}.{needed[1]} "
+                    f"or later, the cluster runs {version}"
+                )
+            )
+
+    # ------------------------------------------------------------------ API
+
+    async def info(self) -> ClusterInfo:
+        """``GET /`` with the product check (``X-Elastic-Product: Elasticsearch``)."""
+        action = "GET / (cluster info)"
+        response = await self._send("GET", "/", action=action)
+        # Error answers are mapped before the product check: 401/403 from old
+        # versions (and from proxies) lack the header but are auth errors.
+        if not response.is_success:
+            raise error_from_response(response, action=action, redactor=self._redactor)
+        if response.headers.get(PRODUCT_HEADER) != PRODUCT:
+            raise ProductCheckError(
+                self._redactor.text(
+                    f"The server at {self.base_url} is not Elasticsearch: its answer to GET / lacks the "
+                    f"'{PRODUCT_HEADER}: {PRODUCT}' header "
+                    "(a proxy, another product, or a version before 7.14)"
+                ),
+                status=response.status_code,
+            )
+        body = self._json(response, action)
+        try:
+            return parse_cluster_info(body)
+        except ShapeError as exc:
+            raise self._malformed(exc, action) from exc
+
+    async def stats_snapshot(self, page_size: int = 100) -> ClusterSnapshot:
+        """Every model and deployment via ``GET _ml/trained_models/_all/_stats``, all pages.
+
+        ``from``/``size`` page over *models* and ``count`` counts models while
+        entries are per deployment (fact sheet §2.4), so paging advances by
+        ``page_size`` models until ``count`` models are covered.
+        """
+        if not 1 <= page_size <= 10_000:
+            raise ValueError("page_size must be between 1 and 10000")
+        action = "_stats of all trained models"
+        model_ids: set[str] = set()
+        deployments: dict[str, DeploymentStats] = {}
+        start = 0
+        while True:
+            params = {"from": str(start), "size": str(page_size), "allow_no_match": "true"}
+            body = await self._call("GET", "/_ml/trained_models/_all/_stats", action=action, params=params)
+            try:
+                count, ids, page = parse_stats_page(body)
+            except ShapeError as exc:
+                raise self._malformed(exc, action) from exc
+            model_ids.update(ids)
+            for stats in page:
+                deployments[stats.deployment_id] = stats
+            start += page_size
+            if not ids or start >= count:
+                break
+        logger.debug("stats snapshot: %d models, %d deployments", len(model_ids), len(deployments))
+        return ClusterSnapshot(model_ids=frozenset(model_ids), deployments=deployments)
+
+    async def start_deployment(
+        self,
+        model_id: str,
+        *,
+        version: EsVersion,
+        deployment_id: str | None = None,
+        number_of_allocations: int | None = None,
+        threads_per_allocation: int | None = None,
+        queue_capacity: int | None = None,
+        cache_size: str | None = None,
+        priority: str | None = None,
+        adaptive_allocations: AdaptiveAllocations | None = None,
+        wait_for: str = "starting",
+        timeout: str | None = None,  # noqa: ASYNC109 - Elasticsearch's own wait timeout, e.g. "30s"
+    ) -> Assignment:
+        """``POST _ml/trained_models/{model_id}/deployment/_start``.
+
+        Start-time settings go in the query string (understood by every
+        version); ``adaptive_allocations`` goes in the JSON body and only when
+        given. Nothing is sent if the cluster lacks a feature the request needs
+        (:class:`UnsupportedVersionError`). Settings that ask for nothing new
+        on an old cluster are left out instead: ``deployment_id`` equal to the
+        model id before 8.8, ``priority="normal"`` before 8.6, disabled
+        adaptive allocations before 8.16. ``number_of_allocations`` is never
+        sent together with enabled adaptive allocations (Elasticsearch owns
+        the count then).
+        """
+        path = f"/_ml/trained_models/{_segment(model_id, 'model_id')}/deployment/_start"
+        action = f"_start of model [{model_id}]"
+        if deployment_id is not None and deployment_id != model_id:
+            action += f" as deployment [{deployment_id}]"
+            self._require(version, V8_8, "a deployment_id different from the model id", action)
+        adaptive_on = adaptive_allocations is not None and adaptive_allocations.enabled
+        if adaptive_on:
+            self._require(version, V8_16, "adaptive allocations", action)
+        params: dict[str, str] = {}
+        if deployment_id is not None and version.at_least(*V8_8):
+            params["deployment_id"] = deployment_id
+        if number_of_allocations is not None:
+            if adaptive_on:
+                logger.debug("%s: number_of_allocations left out, adaptive allocations enabled", action)
+            else:
+                self._require(version, V8_3, "number_of_allocations", action)
+                params["number_of_allocations"] = str(number_of_allocations)
+        if threads_per_allocation is not None:
+            self._require(version, V8_3, "threads_per_allocation", action)
+            params["threads_per_allocation"] = str(threads_per_allocation)
+        if queue_capacity is not None:
+            params["queue_capacity"] = str(queue_capacity)
+        if cache_size is not None:
+            self._require(version, V8_4, "cache_size", action)
+            params["cache_size"] = cache_size
+        if priority is not None and (priority != "normal" or version.at_least(*V8_6)):
+            self._require(version, V8_6, f"priority [{priority}]", action)
+            params["priority"] = priority
+        params["wait_for"] = wait_for
+        if timeout is not None:
+            params["timeout"] = timeout
+        body: Any = _NO_BODY
+        if adaptive_allocations is not None and version.at_least(*V8_16):
+            body = {"adaptive_allocations": _adaptive_json(adaptive_allocations)}
+        answer = await self._call("POST", path, action=action, params=params, body=body)
+        try:
+            return parse_assignment(answer)
+        except ShapeError as exc:
+            raise self._malformed(exc, action) from exc
+
+    async def update_deployment(
+        self,
+        deployment_id: str,
+        *,
+        version: EsVersion,
+        number_of_allocations: int | None = None,
+        adaptive_allocations: AdaptiveAllocations | UnsetType | None = UNSET,
+    ) -> Assignment:
+        """``POST _ml/trained_models/{deployment_id}/deployment/_update`` (JSON body form, 8.6+).
+
+        ``adaptive_allocations``: :data:`UNSET` (default) sends nothing, ``None``
+        sends ``null`` (removes the adaptive settings), a value is sent as an
+        object (Elasticsearch merges it with the stored one). To switch from
+        adaptive to a fixed count pass ``number_of_allocations=N`` and
+        ``AdaptiveAllocations(enabled=False)``; both fields are sent, as
+        Kibana does. With enabled adaptive allocations ``number_of_allocations``
+        is left out. Before 8.16 a ``None``/disabled adaptive value is left
+        out (the cluster has no adaptive allocations to turn off).
+        """
+        path = f"/_ml/trained_models/{_segment(deployment_id, 'deployment_id')}/deployment/_update"
+        action = f"_update of deployment [{deployment_id}]"
+        if number_of_allocations is None and adaptive_allocations is UNSET:
+            raise ValueError("update_deployment needs number_of_allocations or adaptive_allocations")
+        self._require(version, V8_6, "the _update API", action)
+        adaptive_on = isinstance(adaptive_allocations, AdaptiveAllocations) and adaptive_allocations.enabled
+        body: dict[str, Any] = {}
+        if adaptive_allocations is not UNSET:
+            if adaptive_on:
+                self._require(version, V8_16, "adaptive allocations", action)
+            if version.at_least(*V8_16):
+                body["adaptive_allocations"] = (
+                    None if adaptive_allocations is None else _adaptive_json(adaptive_allocations)
+                )
+        if number_of_allocations is not None:
+            if adaptive_on:
+                logger.debug("%s: number_of_allocations left out, adaptive allocations enabled", action)
+            else:
+                body["number_of_allocations"] = number_of_allocations
+        if not body:
+            raise UnsupportedVersionError(
+                self._redactor.text(
+                    f"Cannot send {action}: nothing left to change on Elasticsearch {version} "
+                    "(adaptive allocations need 8.16 or later)"
+                )
+            )
+        answer = await self._call("POST", path, action=action, body=body)
+        try:
+            return parse_assignment(answer)
+        except ShapeError as exc:
+            raise self._malformed(exc, action) from exc
+
+    async def stop_deployment(self, deployment_id: str, *, force: bool = False, allow_no_match: bool = True) -> None:
+        """``POST _ml/trained_models/{deployment_id}/deployment/_stop`` (query parameters, no body)."""
+        path = f"/_ml/trained_models/{_segment(deployment_id, 'deployment_id')}/deployment/_stop"
+        action = f"_stop of deployment [{deployment_id}]"
+        params = {"force": _flag(force), "allow_no_match": _flag(allow_no_match)}
+        answer = await self._call("POST", path, action=action, params=params)
+        if not (isinstance(answer, Mapping) and answer.get("stopped") is True):
+            logger.warning('%s: unexpected answer (no "stopped": true)', action)
+
+    async def get_model_ids(self, model_id: str) -> tuple[str, ...]:
+        """Ids of the models matching ``model_id`` (an id, alias or wildcard); ``()`` on 404."""
+        path = f"/_ml/trained_models/{_segment(model_id, 'model_id')}"
+        action = f"GET of trained model [{model_id}]"
+        response = await self._send("GET", path, action=action, params={"allow_no_match": "true"})
+        if response.status_code == 404:
+            return ()
+        if not response.is_success:
+            raise error_from_response(response, action=action, redactor=self._redactor)
+        try:
+            return parse_model_ids(self._json(response, action))
+        except ShapeError as exc:
+            raise self._malformed(exc, action) from exc
+
+    async def model_exists(self, model_id: str) -> bool:
+        """Whether a trained model (or alias) ``model_id`` exists."""
+        return bool(await self.get_model_ids(model_id))

@@ -1,0 +1,356 @@
+"""Connection settings and the pool of per-cluster clients.
+
+A :class:`ConnectionConfig` says how to reach one cluster with one identity.
+Its :attr:`~ConnectionConfig.key` (URL + a keyed SHA-256 fingerprint of
+credentials, CA and client settings) names the pooled client; a rotated
+password or CA yields a new key and thus a new client, and the old one is
+closed once nobody uses it. Secrets never appear in ``repr``, keys, logs or
+errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+import ssl
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+
+import certifi
+import httpx
+
+from esml_operator import __version__
+from esml_operator.elasticsearch.client import ElasticsearchClient
+from esml_operator.elasticsearch.errors import ConnectionConfigError, InsecureConnectionError
+from esml_operator.elasticsearch.models import ClusterInfo, EsVersion
+from esml_operator.elasticsearch.redaction import REDACTED, Redactor
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"esml-operator/{__version__}"
+# Per-process key for fingerprints: a leaked cluster key reveals nothing about a password.
+_FINGERPRINT_KEY = secrets.token_bytes(32)
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"BasicAuth(username={self.username!r}, password={REDACTED!r})"
+
+    @property
+    def header(self) -> str:
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
+        return f"Basic {token}"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.password, self.header.split(" ", 1)[1])
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """An Elasticsearch API key: the base64 "encoded" form, or ``id:key`` (encoded for you)."""
+
+    api_key: str
+
+    def __repr__(self) -> str:
+        return f"ApiKeyAuth(api_key={REDACTED!r})"
+
+    @property
+    def encoded(self) -> str:
+        value = self.api_key.strip()
+        if ":" in value:
+            return base64.b64encode(value.encode()).decode("ascii")
+        return value
+
+    @property
+    def header(self) -> str:
+        return f"ApiKey {self.encoded}"
+
+    def secrets(self) -> tuple[str, ...]:
+        found = [self.api_key, self.api_key.strip(), self.encoded]
+        try:
+            decoded = base64.b64decode(self.encoded, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        if ":" in decoded:
+            found += [decoded, decoded.split(":", 1)[1]]
+        return tuple(found)
+
+
+Auth = BasicAuth | ApiKeyAuth
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds. ``read`` must exceed any Elasticsearch ``timeout`` the caller waits for."""
+
+    connect: float = 5.0
+    read: float = 30.0
+    write: float = 30.0
+    pool: float = 5.0
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    url: str
+    auth: Auth | None = None
+    ca_pem: bytes | None = None
+    insecure_skip_tls_verify: bool = False
+    allow_plain_http_credentials: bool = False
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    max_connections: int = 10
+    max_keepalive_connections: int = 5
+
+    def __repr__(self) -> str:
+        ca = "None" if self.ca_pem is None else f"<{len(self.ca_pem)} bytes>"
+        return (
+            f"ConnectionConfig(url={Redactor().text(self.url)!r}, auth={self.auth!r}, ca_pem={ca}, "
+            f"insecure_skip_tls_verify={self.insecure_skip_tls_verify}, "
+            f"allow_plain_http_credentials={self.allow_plain_http_credentials}, timeouts={self.timeouts!r}, "
+            f"max_connections={self.max_connections}, "
+            f"max_keepalive_connections={self.max_keepalive_connections})"
+        )
+
+    @property
+    def endpoint(self) -> str:
+        """The URL without trailing slash (userinfo redacted; such URLs are refused anyway)."""
+        return Redactor().text(self.url.strip()).rstrip("/")
+
+    @property
+    def key(self) -> str:
+        """Non-secret identity of the client this config needs: ``<endpoint>#<fingerprint>``."""
+        digest = hmac.new(_FINGERPRINT_KEY, digestmod=hashlib.sha256)
+        for part in (
+            type(self.auth).__name__,
+            self.auth.header if self.auth is not None else "",
+            hashlib.sha256(self.ca_pem).hexdigest() if self.ca_pem is not None else "",
+            repr((self.insecure_skip_tls_verify, self.allow_plain_http_credentials, self.timeouts)),
+            repr((self.max_connections, self.max_keepalive_connections)),
+        ):
+            digest.update(part.encode())
+            digest.update(b"\0")
+        return f"{self.endpoint}#{digest.hexdigest()[:16]}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Strings to redact from everything the client reports."""
+        return self.auth.secrets() if self.auth is not None else ()
+
+    @property
+    def authorization(self) -> str | None:
+        return self.auth.header if self.auth is not None else None
+
+    def validate(self) -> httpx.URL:
+        """Refuse unusable or unsafe settings (permanent errors with a clear message)."""
+        try:
+            url = httpx.URL(self.url.strip())
+        except httpx.InvalidURL as exc:
+            raise ConnectionConfigError(f"Invalid Elasticsearch URL {self.endpoint!r}: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConnectionConfigError(
+                f"Invalid Elasticsearch URL {self.endpoint!r}: expected http(s)://host[:port][/path]"
+            )
+        if url.userinfo:
+            raise ConnectionConfigError(
+                f"The Elasticsearch URL {self.endpoint!r} carries credentials; put them in the "
+                "credentials secret instead"
+            )
+        if url.query or url.fragment:
+            raise ConnectionConfigError(f"The Elasticsearch URL {self.endpoint!r} must not have a query or fragment")
+        if url.scheme == "http" and self.auth is not None and not self.allow_plain_http_credentials:
+            raise InsecureConnectionError(
+                f"Refusing to send credentials to {self.endpoint} over plain http:// (they would travel "
+                "unencrypted); use an https:// URL, or explicitly allow plain-HTTP credentials"
+            )
+        if self.max_connections < 1 or self.max_keepalive_connections < 0:
+            raise ConnectionConfigError("max_connections must be >= 1 and max_keepalive_connections >= 0")
+        return url
+
+
+def build_ssl_context(config: ConnectionConfig) -> ssl.SSLContext:
+    """The TLS context for ``config``: verification on unless insecure; only the given CA if one is set.
+
+    With a custom CA, ``VERIFY_X509_STRICT`` (default since Python 3.13) is
+    cleared: CAs generated by Elasticsearch / elasticsearch-certutil lack the
+    key usage extension and fail strict checks (elastic/elasticsearch#117769).
+    Chain and host-name verification stay on.
+    """
+    if config.insecure_skip_tls_verify:
+        if config.ca_pem is not None:
+            logger.warning("%s: insecureSkipTLSVerify is set, the CA certificate is ignored", config.endpoint)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if config.ca_pem is None:
+        return ssl.create_default_context(cafile=certifi.where())
+    try:
+        ctx = ssl.create_default_context(cadata=config.ca_pem.decode("ascii"))
+    except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
+        raise ConnectionConfigError(
+            f"The CA certificate for {config.endpoint} is not a usable PEM certificate: {exc}"
+        ) from None
+    ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return ctx
+
+
+TransportFactory = Callable[[ConnectionConfig], httpx.AsyncBaseTransport]
+
+
+class ConnectionPool:
+    """One pooled :class:`ElasticsearchClient` per distinct :attr:`ConnectionConfig.key`.
+
+    ``owner`` (for example a resource's uid) lets the pool close a client as
+    soon as no owner uses its key any more (credential rotation, deletion).
+    ``transport_factory`` replaces the network transport (tests).
+    ``info_max_age`` (seconds) re-reads ``GET /`` after that long, so a
+    rolling upgrade is noticed; ``None`` keeps the first answer until
+    :meth:`invalidate`.
+    """
+
+    def __init__(
+        self,
+        *,
+        transport_factory: TransportFactory | None = None,
+        info_max_age: float | None = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._transport_factory = transport_factory
+        self._info_max_age = info_max_age
+        self._clock = clock
+        self._clients: dict[str, ElasticsearchClient] = {}
+        self._owners: dict[str, str] = {}
+        self._info: dict[str, tuple[ClusterInfo, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._closed = False
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(self._clients)
+
+    def client(self, config: ConnectionConfig) -> ElasticsearchClient:
+        """The client for ``config``, created on first use (validates the config)."""
+        if self._closed:
+            raise RuntimeError("ConnectionPool is closed")
+        key = config.key
+        existing = self._clients.get(key)
+        if existing is not None:
+            return existing
+        url = config.validate()
+        if self._transport_factory is not None:
+            transport = self._transport_factory(config)
+        else:
+            transport = httpx.AsyncHTTPTransport(
+                verify=build_ssl_context(config) if url.scheme == "https" else True,
+                limits=httpx.Limits(
+                    max_connections=config.max_connections,
+                    max_keepalive_connections=config.max_keepalive_connections,
+                ),
+                retries=0,
+            )
+        headers = {"User-Agent": USER_AGENT}
+        if config.authorization is not None:
+            headers["Authorization"] = config.authorization
+        http = httpx.AsyncClient(
+            base_url=config.endpoint,
+            headers=headers,
+            timeout=config.timeouts.to_httpx(),
+            transport=transport,
+            trust_env=False,  # no proxy or .netrc surprises from the environment
+            follow_redirects=False,
+        )
+        client = ElasticsearchClient(http, redact=config.secrets)
+        self._clients[key] = client
+        logger.info("created Elasticsearch client for %s", key)
+        return client
+
+    async def acquire(self, config: ConnectionConfig, *, owner: str | None = None) -> ElasticsearchClient:
+        """Like :meth:`client`; with ``owner``, moving that owner to a new key frees the old one."""
+        client = self.client(config)
+        if owner is not None:
+            previous = self._owners.get(owner)
+            self._owners[owner] = config.key
+            if previous is not None and previous != config.key:
+                await self._close_if_unowned(previous)
+        return client
+
+    async def connect(
+        self, config: ConnectionConfig, *, owner: str | None = None, refresh: bool = False
+    ) -> tuple[ElasticsearchClient, ClusterInfo]:
+        """The client and its cluster's :class:`ClusterInfo` (``GET /``, cached per key)."""
+        client = await self.acquire(config, owner=owner)
+        key = config.key
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = None if refresh else self._fresh_info(key)
+            if cached is not None:
+                return client, cached
+            info = await client.info()
+            self._info[key] = (info, self._clock())
+            logger.info("connected to %s: Elasticsearch %s (%s)", key, info.version, info.cluster_name)
+            return client, info
+
+    def _fresh_info(self, key: str) -> ClusterInfo | None:
+        entry = self._info.get(key)
+        if entry is None:
+            return None
+        info, read_at = entry
+        if self._info_max_age is not None and self._clock() - read_at >= self._info_max_age:
+            return None
+        return info
+
+    def info_of(self, key: str) -> ClusterInfo | None:
+        """The last ``GET /`` answer for ``key`` (even if older than ``info_max_age``)."""
+        entry = self._info.get(key)
+        return entry[0] if entry is not None else None
+
+    def version_of(self, key: str) -> EsVersion | None:
+        info = self.info_of(key)
+        return info.version if info is not None else None
+
+    def invalidate(self, key: str) -> None:
+        """Forget the cached :class:`ClusterInfo` (for example after a 400 unrecognized parameter)."""
+        self._info.pop(key, None)
+
+    async def release(self, owner: str) -> None:
+        """``owner`` no longer needs its client; close it if nobody else does."""
+        key = self._owners.pop(owner, None)
+        if key is not None:
+            await self._close_if_unowned(key)
+
+    async def retain(self, keys: Collection[str]) -> None:
+        """Close every client whose key is not in ``keys``."""
+        for key in [k for k in self._clients if k not in keys]:
+            for owner in [o for o, k in self._owners.items() if k == key]:
+                del self._owners[owner]
+            await self._close(key)
+
+    async def _close_if_unowned(self, key: str) -> None:
+        if key not in self._owners.values():
+            await self._close(key)
+
+    async def _close(self, key: str) -> None:
+        client = self._clients.pop(key, None)
+        self._info.pop(key, None)
+        self._locks.pop(key, None)
+        if client is not None:
+            logger.info("closing Elasticsearch client for %s", key)
+            await client.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._owners.clear()
+        for key in list(self._clients):
+            await self._close(key)

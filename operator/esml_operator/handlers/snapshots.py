@@ -1,0 +1,88 @@
+"""One ``_stats`` poll per Elasticsearch cluster, shared by every resource using it.
+
+A caller asks for a snapshot "taken after time T". If the cached one is new
+enough it is returned at once; otherwise one fetch is started (or joined, if
+one is already under way) — never more often than ``min_interval`` per
+cluster. So however many resources reconcile, each cluster sees O(1) calls per
+interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from esml_operator.elasticsearch.models import ClusterSnapshot
+
+Fetch = Callable[[], Awaitable[ClusterSnapshot]]
+
+
+@dataclass(frozen=True)
+class Taken:
+    snapshot: ClusterSnapshot
+    started: float  # monotonic time the request was sent: everything before it is reflected
+    at: datetime  # wall-clock time of the same moment
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.latest: Taken | None = None
+        self.inflight: asyncio.Task[Taken] | None = None
+        self.last_start = float("-inf")
+
+
+class SnapshotCache:
+    def __init__(self, *, min_interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._min_interval = min_interval
+        self._clock = clock
+        self._slots: dict[str, _Slot] = {}
+        self.fetches = 0  # total fetches started (for benchmarks and tests)
+
+    def forget(self, key: str) -> None:
+        slot = self._slots.pop(key, None)
+        if slot is not None and slot.inflight is not None:
+            slot.inflight.cancel()
+
+    def keys(self) -> list[str]:
+        return list(self._slots)
+
+    async def get(self, key: str, fetch: Fetch, *, newer_than: float) -> Taken:
+        """A snapshot of cluster ``key`` whose request started at or after ``newer_than`` (monotonic)."""
+        slot = self._slots.setdefault(key, _Slot())
+        while True:
+            if slot.latest is not None and slot.latest.started >= newer_than:
+                return slot.latest
+            task = slot.inflight
+            if task is not None:
+                taken = await asyncio.shield(task)
+                if taken.started >= newer_than:
+                    return taken
+                continue  # it started too early for us; loop to start (or join) a newer one
+            wait = slot.last_start + self._min_interval - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            slot.inflight = asyncio.create_task(self._fetch(slot, fetch))
+            try:
+                taken = await asyncio.shield(slot.inflight)
+            finally:
+                if slot.inflight is not None and slot.inflight.done():
+                    slot.inflight = None
+            return taken
+
+    async def _fetch(self, slot: _Slot, fetch: Fetch) -> Taken:
+        started = self._clock()
+        slot.last_start = started
+        at = datetime.now(UTC)
+        self.fetches += 1
+        try:
+            snapshot = await fetch()
+        finally:
+            slot.inflight = None
+        taken = Taken(snapshot, started, at)
+        if slot.latest is None or slot.latest.started <= started:
+            slot.latest = taken
+        return taken

@@ -1,0 +1,321 @@
+"""``decide``: spec + observation + time -> actions + the complete new status.
+
+Checks run from the most fundamental problem to the least; the first finding
+sets ``Ready`` (see :class:`~.conditions.Verdict`). Nothing here does I/O or
+reads the clock: ``now`` and ``jitter`` are inputs. ``jitter`` should be drawn
+once per recorded failure (not per call), so that the retry moment of a
+failure does not move between passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from esml_operator.elasticsearch.models import DeploymentStats
+
+from . import conditions as c
+from .backoff import UNSUPPORTED_VERSION, error_reason
+from .conditions import ConditionValue, Verdict
+from .gate import PROGRESS_REQUEUE_SECONDS, Context, gate
+from .model import Action, Decision, Observation, ResourceRef, StopDeployment
+from .plan import (
+    describe_adaptive,
+    describe_difference,
+    describe_update,
+    plan_update,
+    start_action,
+    start_parameter_differences,
+)
+from .spec import ModelDeploymentSpec, SpecError, parse_spec
+from .status import OBSERVED_KEYS, carried, deployment_status
+from .timeutil import as_utc, format_time
+
+
+def decide(
+    spec: Mapping[str, Any],
+    ref: ResourceRef,
+    observation: Observation,
+    previous_status: Mapping[str, Any] | None,
+    now: datetime,
+    *,
+    resync_interval: float,
+    jitter: float,
+) -> Decision:
+    """Plan the actions and compute the complete new status for one resource."""
+    now = as_utc(now)
+    verdict = Verdict()
+    status: dict[str, Any] = {"observedGeneration": ref.generation}
+    actions: list[Action] = []
+    paused = False
+    try:
+        parsed = parse_spec(spec)
+    except SpecError as error:
+        message = f"Invalid spec: {error.message}"
+        verdict.not_ready(error.reason, message, warning=True)
+        verdict.stalled(error.reason, message)
+        status.update(_observed_fields(None, observation, previous_status))
+    else:
+        paused = parsed.paused
+        context = Context(parsed, ref, observation, previous_status, now, resync_interval, jitter, verdict)
+        status.update(_observed_fields(parsed, observation, previous_status))
+        action = _assess(context)
+        if action is not None:
+            actions.append(action)
+    status.update(carried(previous_status, ("lastUpdateTime",)))
+    status["selector"] = observation.selector
+    previous = c.previous_conditions(previous_status)
+    values = c.resolve(verdict, paused=paused, reachable=_reachable(observation))
+    status["conditions"] = c.render(values, previous, now, ref.generation)
+    events = c.transition_events(status["conditions"], previous, warning=verdict.warning)
+    requeue = verdict.requeue_after
+    if requeue is not None and requeue >= resync_interval:
+        requeue = None
+    return Decision(actions=tuple(actions), status=status, events=events, requeue_after=requeue)
+
+
+def decide_deletion(spec: Mapping[str, Any], observation: Observation) -> tuple[Action, ...]:
+    """The actions for a resource being deleted: stop iff ``deletionPolicy: Stop`` and the deployment exists.
+
+    When the deployment's existence is unknown (no snapshot) the stop is planned
+    anyway (``_stop`` with ``allow_no_match`` succeeds for an unknown id), so a
+    finalizer never releases a deployment it should have stopped. Nothing is
+    stopped while paused, for an invalid spec, or when the deployment with that
+    id belongs to a different model. A deployment the operator started or updated
+    (``last_assignment``) is stopped even if the snapshot predates it.
+    """
+    try:
+        parsed = parse_spec(spec)
+    except SpecError:
+        return ()
+    if parsed.deletion_policy != "Stop" or parsed.paused:
+        return ()
+    snapshot = observation.snapshot
+    if snapshot is not None and observation.fetch_error is None:
+        stats = snapshot.deployments.get(parsed.deployment_id)
+        if stats is not None and stats.model_id != parsed.model_id:
+            return ()
+        started_here = observation.last_assignment is not None and (
+            observation.last_assignment.task_parameters.deployment_id == parsed.deployment_id
+        )
+        # A deployment started after the snapshot was taken is stopped too.
+        if stats is None and not started_here:
+            return ()
+    return (StopDeployment(deployment_id=parsed.deployment_id),)
+
+
+def _observed(observation: Observation) -> bool:
+    return observation.snapshot is not None and observation.fetch_error is None and observation.config_problem is None
+
+
+def _observed_fields(
+    spec: ModelDeploymentSpec | None, observation: Observation, previous_status: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    fields = carried(previous_status, OBSERVED_KEYS)
+    if spec is not None and _observed(observation):
+        assert observation.snapshot is not None
+        for key in OBSERVED_KEYS:
+            fields.pop(key, None)
+        stats = observation.snapshot.deployments.get(spec.deployment_id)
+        fields.update(deployment_status(stats, observation.last_assignment))
+        if observation.snapshot_at is not None:
+            fields["lastSyncTime"] = format_time(observation.snapshot_at)
+    if observation.cluster is not None and observation.config_problem is None:
+        fields["elasticsearchVersion"] = str(observation.cluster.version)
+    return fields
+
+
+def _reachable(observation: Observation) -> ConditionValue:
+    if observation.config_problem is not None:
+        problem = observation.config_problem
+        return ConditionValue(c.UNKNOWN, problem.reason, f"Not connecting: {problem.message}")
+    if observation.fetch_error is not None:
+        error = observation.fetch_error
+        return ConditionValue(c.FALSE, error_reason(error), error.message)
+    if observation.cluster is not None:
+        cluster = observation.cluster
+        name = f" (cluster {cluster.cluster_name})" if cluster.cluster_name else ""
+        return ConditionValue(c.TRUE, "Connected", f"Connected to Elasticsearch {cluster.version}{name}")
+    if observation.snapshot is not None:
+        return ConditionValue(c.TRUE, "Connected", "Polled Elasticsearch")
+    return ConditionValue(c.UNKNOWN, "NotYetConnected", "Elasticsearch has not been contacted yet")
+
+
+def _assess(ctx: Context) -> Action | None:
+    spec, observation, verdict = ctx.spec, ctx.observation, ctx.verdict
+    if observation.config_problem is not None:
+        problem = observation.config_problem
+        verdict.not_ready(problem.reason, problem.message, warning=True)
+        verdict.stalled(problem.reason, problem.message)
+        return None
+    if observation.fetch_error is not None:
+        error = observation.fetch_error
+        reason, message = error_reason(error), f"Cannot use Elasticsearch: {error.message}"
+        verdict.not_ready(reason, message, warning=True)
+        if error.temporary:
+            verdict.progressing("ProgressingWithRetry", "Waiting for Elasticsearch to become reachable")
+            verdict.requeue(error.retry_after)
+        else:
+            verdict.stalled(reason, message)
+        return None
+    if observation.snapshot is None:
+        verdict.not_ready("AwaitingObservation", "Elasticsearch has not been polled yet", status=c.UNKNOWN)
+        verdict.progressing("AwaitingObservation", "Waiting for the first poll", requeue_after=PROGRESS_REQUEUE_SECONDS)
+        return None
+    if _unsupported_version(ctx):
+        return None
+    stats = observation.snapshot.deployments.get(spec.deployment_id)
+    if stats is not None and stats.model_id != spec.model_id:
+        message = (
+            f"Deployment [{spec.deployment_id}] in Elasticsearch belongs to model [{stats.model_id}], "
+            f"not [{spec.model_id}]; the operator does not touch it. Choose another deploymentId"
+        )
+        verdict.not_ready("DeploymentModelMismatch", message, warning=True)
+        verdict.stalled("DeploymentModelMismatch", message)
+        return None
+    if stats is None:
+        return _missing(ctx)
+    return _existing(ctx, stats)
+
+
+def _unsupported_version(ctx: Context) -> bool:
+    """Features the spec needs that the cluster's version lacks (serverless reports a fixed,
+    meaningless version number and has every feature, so it is not checked)."""
+    cluster, spec = ctx.observation.cluster, ctx.spec
+    if cluster is None or cluster.build_flavor == "serverless":
+        return False
+    version = cluster.version
+    if not version.at_least(8, 6):
+        problem = f"Elasticsearch {version} is not supported: esml-operator needs 8.6 or later"
+    elif spec.adaptive_enabled and not version.at_least(8, 16):
+        problem = f"adaptiveAllocations need Elasticsearch 8.16 or later; the cluster runs {version}"
+    elif spec.deployment_id != spec.model_id and not version.at_least(8, 8):
+        problem = f"a deploymentId different from modelId needs Elasticsearch 8.8 or later; the cluster runs {version}"
+    else:
+        return False
+    ctx.verdict.not_ready(UNSUPPORTED_VERSION, problem, warning=True)
+    ctx.verdict.stalled(UNSUPPORTED_VERSION, problem)
+    return True
+
+
+def _missing(ctx: Context) -> Action | None:
+    spec, verdict = ctx.spec, ctx.verdict
+    snapshot = ctx.observation.snapshot
+    assert snapshot is not None
+    deployment = spec.deployment_id
+    if spec.start_policy == "Never":
+        message = (
+            f"Deployment [{deployment}] does not exist in Elasticsearch and startPolicy is Never, so the "
+            "operator only adopts an existing deployment: start it in Elasticsearch or set "
+            "startPolicy: IfMissing"
+        )
+        verdict.not_ready("DeploymentNotFound", message, warning=True)
+        verdict.stalled("DeploymentNotFound", message)
+        return None
+    if spec.model_id not in snapshot.model_ids:
+        message = (
+            f"Model [{spec.model_id}] does not exist in Elasticsearch; the deployment will be started "
+            "once the model is uploaded (for example with eland)"
+        )
+        verdict.not_ready("ModelNotFound", message, warning=True)
+        verdict.stalled("ModelNotFound", message)
+        return None
+    if spec.paused:
+        verdict.not_ready(
+            "DeploymentNotFound",
+            f"Deployment [{deployment}] does not exist; reconciliation is paused, so it is not started",
+            warning=True,
+        )
+        return None
+    action = gate(ctx, start_action(spec))
+    verdict.not_ready("DeploymentNotFound", f"Deployment [{deployment}] does not exist; starting it")
+    if action is not None:
+        verdict.progressing(
+            "Starting",
+            f"Starting deployment [{deployment}] of model [{spec.model_id}]",
+            requeue_after=PROGRESS_REQUEUE_SECONDS,
+        )
+    return action
+
+
+def _allocations_text(stats: DeploymentStats) -> str:
+    allocation = stats.allocation_status
+    if allocation is None:
+        return "allocations unknown"
+    return f"{allocation.allocation_count} of {allocation.target_allocation_count} allocations"
+
+
+def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
+    spec, verdict = ctx.spec, ctx.verdict
+    deployment, paused = spec.deployment_id, spec.paused
+    es_reason = f": {stats.reason}" if stats.reason else ""
+    if stats.state == "failed":
+        message = f"Deployment [{deployment}] failed on every node{es_reason or ' (see routingTable)'}"
+        verdict.not_ready("DeploymentFailed", message, warning=True)
+        verdict.stalled("DeploymentFailed", message)
+        return None
+    if stats.state == "stopping":
+        verdict.not_ready(
+            "Stopping",
+            f"Deployment [{deployment}] is being stopped in Elasticsearch{es_reason}",
+            warning=True,
+        )
+        if not paused:
+            then = "started again" if spec.start_policy == "IfMissing" else "reported missing"
+            verdict.progressing(
+                "WaitingForStop",
+                f"Waiting for the stop to complete; the deployment will then be {then}",
+                requeue_after=PROGRESS_REQUEUE_SECONDS,
+            )
+        return None
+    candidate = plan_update(spec, stats)
+    if stats.state != "started":
+        pending = f"; then updating {describe_update(candidate)}" if candidate and not paused else ""
+        verdict.not_ready("Starting", f"Deployment [{deployment}] is starting ({_allocations_text(stats)}){pending}")
+        if not paused:
+            verdict.progressing(
+                "Starting",
+                "Waiting for the deployment to reach the started state",
+                requeue_after=PROGRESS_REQUEUE_SECONDS,
+            )
+        return None
+    action = gate(ctx, candidate) if candidate is not None and not paused else None
+    if candidate is not None:
+        reason = "AdaptiveAllocationsDiffer" if candidate.send_adaptive else "AllocationsDiffer"
+        difference = f"Elasticsearch has {describe_difference(candidate)}"
+        verdict.not_ready(reason, f"{difference}; reconciliation is paused" if paused else difference)
+        if action is not None:
+            verdict.progressing(
+                "Updating",
+                f"Updating deployment [{deployment}]: {describe_update(candidate)}",
+                requeue_after=PROGRESS_REQUEUE_SECONDS,
+            )
+    differences = start_parameter_differences(spec, stats)
+    if differences:
+        message = (
+            f"Start-time parameters of deployment [{deployment}] differ from the spec: "
+            f"{'; '.join(differences)}. They are fixed when a deployment starts: stop the deployment "
+            "(it is then started with the spec's values) or change the spec to match"
+        )
+        verdict.not_ready("StartParametersDiffer", message, warning=True)
+        verdict.stalled("StartParametersDiffer", message)
+    allocation = stats.allocation_status
+    if allocation is None or allocation.state != "fully_allocated":
+        verdict.not_ready("Allocating", f"Deployment [{deployment}] has {_allocations_text(stats)}{es_reason}")
+        if not paused:
+            verdict.progressing(
+                "Allocating",
+                "Waiting for Elasticsearch to allocate all allocations",
+                requeue_after=PROGRESS_REQUEUE_SECONDS,
+            )
+        return action
+    adaptive = ""
+    if spec.adaptive_enabled:
+        adaptive = f", adaptive allocations {describe_adaptive(stats.adaptive_allocations)}"
+    suffix = "; reconciliation is paused" if paused else ""
+    verdict.is_ready(
+        "FullyAllocated",
+        f"Deployment [{deployment}] is fully allocated: {_allocations_text(stats)}{adaptive}{suffix}",
+    )
+    return action

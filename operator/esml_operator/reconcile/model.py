@@ -1,0 +1,106 @@
+"""Inputs and outputs of the decision: what was observed, what to do, what to report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from esml_operator.elasticsearch.errors import ElasticsearchError
+from esml_operator.elasticsearch.models import AdaptiveAllocations, Assignment, ClusterInfo, ClusterSnapshot
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    namespace: str
+    name: str
+    generation: int
+    uid: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """The connection cannot even be attempted (Secret or key missing, HTTP with credentials, ...)."""
+
+    reason: str  # CamelCase condition reason, e.g. "SecretNotFound"
+    message: str
+
+
+@dataclass(frozen=True)
+class ActionFailure:
+    """The previous attempt of an action failed."""
+
+    action: str  # "start" | "update" | "stop"
+    error: ElasticsearchError
+    at: datetime
+    attempts: int  # consecutive failures of this action
+    generation: int  # spec generation it was attempted for
+
+
+@dataclass(frozen=True)
+class Observation:
+    cluster: ClusterInfo | None  # None when not connected
+    snapshot: ClusterSnapshot | None  # the cluster's latest _stats poll
+    snapshot_at: datetime | None
+    fetch_error: ElasticsearchError | None  # connecting/polling failed
+    config_problem: ConfigProblem | None
+    last_assignment: Assignment | None  # last _start/_update response for this deployment
+    last_failure: ActionFailure | None
+    selector: str  # label selector for /scale
+
+
+@dataclass(frozen=True)
+class StartDeployment:
+    model_id: str
+    deployment_id: str
+    number_of_allocations: int | None  # None when adaptive allocations are enabled
+    threads_per_allocation: int | None
+    queue_capacity: int | None
+    priority: str | None
+    cache_size: str | None
+    adaptive: AdaptiveAllocations | None  # sent as the request body when not None
+
+    kind: ClassVar[str] = "start"
+
+
+@dataclass(frozen=True)
+class UpdateDeployment:
+    """``_update``. With ``send_adaptive`` the ``adaptive_allocations`` object is sent and
+    ``None`` bounds in it must be sent as JSON ``null`` (Elasticsearch merges the object:
+    an omitted key keeps the stored bound, ``null`` clears it)."""
+
+    deployment_id: str
+    number_of_allocations: int | None  # None: not sent
+    adaptive: AdaptiveAllocations | None
+    send_adaptive: bool  # False: the adaptive field is omitted
+    # What Elasticsearch had before (for the event text only; not sent).
+    from_number_of_allocations: int | None = None
+    from_adaptive: AdaptiveAllocations | None = None
+
+    kind: ClassVar[str] = "update"
+
+
+@dataclass(frozen=True)
+class StopDeployment:
+    deployment_id: str
+    force: bool = False
+
+    kind: ClassVar[str] = "stop"
+
+
+Action = StartDeployment | UpdateDeployment | StopDeployment
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # "Normal" | "Warning"
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    actions: tuple[Action, ...]
+    status: dict[str, Any]  # the complete new .status (camelCase, JSON-ready)
+    events: tuple[Event, ...]  # only new failures/transitions
+    requeue_after: float | None  # seconds; None: the resync interval is soon enough

@@ -1,0 +1,256 @@
+"""The typed ``ModelDeployment`` spec and its defensive parser.
+
+The CRD schema and its CEL rules validate most of this already; the parser
+re-checks everything it relies on (a resource may have been written before a
+schema change, or by an API server that did not validate) and resolves the
+defaults that CEL cannot express (``deploymentId`` defaults to ``modelId``).
+
+Start-time fields (``threadsPerAllocation``, ``queueCapacity``, ``priority``,
+``cacheSize``) stay ``None`` when absent: Elasticsearch chooses the default,
+and ``None`` is never reported as differing from the running deployment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Elasticsearch's id rule, plus the leading "." of Elastic-provided models (``.elser_model_2``).
+MODEL_ID_PATTERN = re.compile(r"^\.?[a-z0-9](?:[a-z0-9_\-.]*[a-z0-9])?$")
+MODEL_ID_MAX_LENGTH = 64
+THREADS_PER_ALLOCATION_VALUES = (1, 2, 4, 8, 16, 32)
+QUEUE_CAPACITY_MAX = 100_000
+BYTE_SIZE_PATTERN = re.compile(r"^(?:0|[0-9]+(?:\.[0-9]+)?\s*(?:b|kb?|mb?|gb?|tb?|pb?))$", re.IGNORECASE)
+PRIORITIES = ("normal", "low")
+START_POLICIES = ("IfMissing", "Never")
+DELETION_POLICIES = ("Retain", "Stop")
+DEFAULT_CA_KEY = "ca.crt"
+INVALID_SPEC = "InvalidSpec"
+
+
+class SpecError(ValueError):
+    """The spec cannot be acted on. ``reason`` is a CamelCase condition reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class AdaptiveSpec:
+    enabled: bool
+    min_number_of_allocations: int | None
+    max_number_of_allocations: int | None
+
+
+@dataclass(frozen=True)
+class ElasticsearchRefSpec:
+    name: str
+    namespace: str | None
+    service_name: str | None
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    name: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    elasticsearch_ref: ElasticsearchRefSpec | None
+    url: str | None
+    credentials_secret_ref: SecretRef | None
+    ca_secret_ref: SecretRef | None  # key resolved: defaults to "ca.crt"
+    insecure_skip_tls_verify: bool
+
+
+@dataclass(frozen=True)
+class ModelDeploymentSpec:
+    model_id: str
+    deployment_id: str  # resolved: defaults to model_id
+    number_of_allocations: int
+    adaptive: AdaptiveSpec | None
+    threads_per_allocation: int | None
+    queue_capacity: int | None
+    priority: str | None
+    cache_size: str | None
+    connection: ConnectionSpec
+    start_policy: str  # "IfMissing" | "Never"
+    deletion_policy: str  # "Retain" | "Stop"
+    paused: bool
+
+    @property
+    def adaptive_enabled(self) -> bool:
+        return self.adaptive is not None and self.adaptive.enabled
+
+
+def _fail(message: str) -> SpecError:
+    return SpecError(INVALID_SPEC, message)
+
+
+def _mapping(raw: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> Mapping[str, Any] | None:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise _fail(f"{path}{key} is required")
+        return None
+    if not isinstance(value, Mapping):
+        raise _fail(f"{path}{key} must be an object")
+    return value
+
+
+def _string(raw: Mapping[str, Any], key: str, path: str = "", *, required: bool = False) -> str | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        if required:
+            raise _fail(f"{path}{key} is required")
+        return None
+    if not isinstance(value, str):
+        raise _fail(f"{path}{key} must be a string, got {value!r}")
+    return value
+
+
+def _integer(raw: Mapping[str, Any], key: str, path: str = "", *, minimum: int | None = None) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(f"{path}{key} must be an integer, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise _fail(f"{path}{key} must be >= {minimum}, got {value}")
+    return value
+
+
+def _boolean(raw: Mapping[str, Any], key: str, path: str = "", *, default: bool = False) -> bool:
+    value = raw.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _fail(f"{path}{key} must be true or false, got {value!r}")
+    return value
+
+
+def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str | None) -> str | None:
+    value = _string(raw, key)
+    if value is None:
+        return default
+    if value not in choices:
+        raise _fail(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _model_id(raw: Mapping[str, Any], key: str, *, required: bool) -> str | None:
+    value = _string(raw, key, required=required)
+    if value is None:
+        return None
+    if len(value) > MODEL_ID_MAX_LENGTH or not MODEL_ID_PATTERN.match(value):
+        raise _fail(
+            f"{key} {value!r} is not a valid Elasticsearch id: 1 to {MODEL_ID_MAX_LENGTH} lowercase "
+            "letters, digits, '-', '_' or '.', starting (after an optional '.') and ending with a "
+            "letter or digit"
+        )
+    return value
+
+
+def _adaptive(raw: Mapping[str, Any]) -> AdaptiveSpec | None:
+    adaptive = _mapping(raw, "adaptiveAllocations", "")
+    if adaptive is None:
+        return None
+    path = "adaptiveAllocations."
+    minimum = _integer(adaptive, "minNumberOfAllocations", path, minimum=0)
+    maximum = _integer(adaptive, "maxNumberOfAllocations", path, minimum=1)
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise _fail(
+            f"adaptiveAllocations.minNumberOfAllocations ({minimum}) must not be larger than "
+            f"adaptiveAllocations.maxNumberOfAllocations ({maximum})"
+        )
+    return AdaptiveSpec(_boolean(adaptive, "enabled", path), minimum, maximum)
+
+
+def _secret_ref(raw: Mapping[str, Any], key: str, default_key: str | None) -> SecretRef | None:
+    ref = _mapping(raw, key, "elasticsearch.")
+    if ref is None:
+        return None
+    path = f"elasticsearch.{key}."
+    name = _string(ref, "name", path, required=True)
+    assert name is not None
+    return SecretRef(name=name, key=_string(ref, "key", path) or default_key)
+
+
+def _connection(raw: Mapping[str, Any]) -> ConnectionSpec:
+    es = _mapping(raw, "elasticsearch", "", required=True)
+    assert es is not None
+    ref_raw = _mapping(es, "elasticsearchRef", "elasticsearch.")
+    url = _string(es, "url", "elasticsearch.")
+    if (ref_raw is None) == (url is None):
+        raise _fail("elasticsearch must set exactly one of elasticsearchRef or url")
+    credentials = _secret_ref(es, "credentialsSecretRef", None)
+    ca = _secret_ref(es, "caSecretRef", DEFAULT_CA_KEY)
+    ref: ElasticsearchRefSpec | None = None
+    if ref_raw is not None:
+        if credentials is not None or ca is not None:
+            raise _fail(
+                "elasticsearch.credentialsSecretRef and elasticsearch.caSecretRef are only allowed with "
+                "elasticsearch.url (an elasticsearchRef uses the ECK-managed secrets)"
+            )
+        path = "elasticsearch.elasticsearchRef."
+        name = _string(ref_raw, "name", path, required=True)
+        assert name is not None
+        ref = ElasticsearchRefSpec(name, _string(ref_raw, "namespace", path), _string(ref_raw, "serviceName", path))
+    elif url is not None and not url.lower().startswith(("http://", "https://")):
+        raise _fail(f"elasticsearch.url must start with http:// or https://, got {url!r}")
+    return ConnectionSpec(
+        elasticsearch_ref=ref,
+        url=url,
+        credentials_secret_ref=credentials,
+        ca_secret_ref=ca,
+        insecure_skip_tls_verify=_boolean(es, "insecureSkipTLSVerify", "elasticsearch."),
+    )
+
+
+def parse_spec(spec: Mapping[str, Any]) -> ModelDeploymentSpec:
+    """Parse and validate a raw (camelCase) ``ModelDeployment`` spec; raises :class:`SpecError`."""
+    if not isinstance(spec, Mapping):
+        raise _fail("spec must be an object")
+    model_id = _model_id(spec, "modelId", required=True)
+    assert model_id is not None
+    deployment_id = _model_id(spec, "deploymentId", required=False) or model_id
+    number_of_allocations = _integer(spec, "numberOfAllocations", minimum=1)
+    threads = _integer(spec, "threadsPerAllocation")
+    if threads is not None and threads not in THREADS_PER_ALLOCATION_VALUES:
+        raise _fail(f"threadsPerAllocation must be one of 1, 2, 4, 8, 16, 32, got {threads}")
+    queue_capacity = _integer(spec, "queueCapacity", minimum=1)
+    if queue_capacity is not None and queue_capacity > QUEUE_CAPACITY_MAX:
+        raise _fail(f"queueCapacity must be at most {QUEUE_CAPACITY_MAX}, got {queue_capacity}")
+    priority = _choice(spec, "priority", PRIORITIES, None)
+    cache_size = _string(spec, "cacheSize")
+    if cache_size is not None and not BYTE_SIZE_PATTERN.match(cache_size.strip()):
+        raise _fail(f"cacheSize must be a byte size such as 0, 10kb or 20mb, got {cache_size!r}")
+    adaptive = _adaptive(spec)
+    allocations = 1 if number_of_allocations is None else number_of_allocations
+    if priority == "low" and (allocations != 1 or (threads is not None and threads != 1)):
+        raise _fail("priority low requires numberOfAllocations 1 and threadsPerAllocation 1")
+    start_policy = _choice(spec, "startPolicy", START_POLICIES, "IfMissing")
+    deletion_policy = _choice(spec, "deletionPolicy", DELETION_POLICIES, "Retain")
+    assert start_policy is not None and deletion_policy is not None
+    return ModelDeploymentSpec(
+        model_id=model_id,
+        deployment_id=deployment_id,
+        number_of_allocations=allocations,
+        adaptive=adaptive,
+        threads_per_allocation=threads,
+        queue_capacity=queue_capacity,
+        priority=priority,
+        cache_size=cache_size.strip() if cache_size is not None else None,
+        connection=_connection(spec),
+        start_policy=start_policy,
+        deletion_policy=deletion_policy,
+        paused=_boolean(spec, "paused"),
+    )

@@ -1,0 +1,124 @@
+"""The Elasticsearch-derived part of ``.status``.
+
+Rebuilt from the observation on every pass; when nothing could be observed the
+last known values are carried over from the previous status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from esml_operator.elasticsearch.models import AdaptiveAllocations, Assignment, DeploymentStats
+
+from .timeutil import format_epoch_millis, format_time
+
+#: Keys describing the deployment as Elasticsearch last reported it.
+DEPLOYMENT_KEYS = (
+    "assignmentState",
+    "allocations",
+    "targetAllocations",
+    "allocationState",
+    "routingTable",
+    "taskParameters",
+    "adaptiveAllocations",
+    "startTime",
+)
+#: Keys kept from the previous status when nothing new was observed.
+OBSERVED_KEYS = (*DEPLOYMENT_KEYS, "lastSyncTime", "elasticsearchVersion")
+
+
+def running_allocations(stats: DeploymentStats) -> int | None:
+    """``number_of_allocations`` as Elasticsearch has it (the target, not what is running)."""
+    if stats.number_of_allocations is not None:
+        return stats.number_of_allocations
+    if stats.allocation_status is not None:
+        return stats.allocation_status.target_allocation_count
+    return None
+
+
+def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def adaptive_status(adaptive: AdaptiveAllocations | None) -> dict[str, Any] | None:
+    if adaptive is None:
+        return None
+    return _without_none(
+        {
+            "enabled": adaptive.enabled,
+            "minNumberOfAllocations": adaptive.min_number_of_allocations,
+            "maxNumberOfAllocations": adaptive.max_number_of_allocations,
+        }
+    )
+
+
+def routing_table(stats: DeploymentStats, last_assignment: Assignment | None) -> list[dict[str, Any]]:
+    """Routes from ``_stats``, sorted by node id; per-node targets from the last
+    ``_start``/``_update`` answer only while it still agrees with the stats."""
+    targets: dict[str, int | None] = {}
+    if (
+        last_assignment is not None
+        and last_assignment.task_parameters.deployment_id == stats.deployment_id
+        and last_assignment.task_parameters.number_of_allocations == running_allocations(stats)
+    ):
+        targets = {route.node_id: route.target_allocations for route in last_assignment.routing_table}
+    return [
+        _without_none(
+            {
+                "node": route.node_id,
+                "nodeName": route.node_name,
+                "currentAllocations": route.current_allocations,
+                "targetAllocations": targets.get(route.node_id, route.target_allocations),
+                "routingState": route.routing_state,
+                "reason": route.reason,
+            }
+        )
+        for route in sorted(stats.nodes, key=lambda route: route.node_id)
+    ]
+
+
+def deployment_status(stats: DeploymentStats | None, last_assignment: Assignment | None) -> dict[str, Any]:
+    """The deployment keys for an observed deployment; ``{"allocations": 0}`` when it does not exist."""
+    if stats is None:
+        return {"allocations": 0}
+    allocation = stats.allocation_status
+    return _without_none(
+        {
+            "assignmentState": stats.state,
+            "allocations": allocation.allocation_count if allocation else None,
+            "targetAllocations": allocation.target_allocation_count if allocation else None,
+            "allocationState": allocation.state if allocation else None,
+            "routingTable": routing_table(stats, last_assignment),
+            "taskParameters": _without_none(
+                {
+                    "modelId": stats.model_id,
+                    "deploymentId": stats.deployment_id,
+                    "numberOfAllocations": stats.number_of_allocations,
+                    "threadsPerAllocation": stats.threads_per_allocation,
+                    "queueCapacity": stats.queue_capacity,
+                    "priority": stats.priority,
+                    "cacheSize": stats.cache_size,
+                }
+            ),
+            "adaptiveAllocations": adaptive_status(stats.adaptive_allocations),
+            "startTime": format_epoch_millis(stats.start_time_ms) if stats.start_time_ms is not None else None,
+        }
+    )
+
+
+def carried(previous: Mapping[str, Any] | None, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The given keys of the previous status (those present)."""
+    if not previous:
+        return {}
+    return {key: previous[key] for key in keys if previous.get(key) is not None}
+
+
+def with_action_applied(status: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """A copy of ``status`` recording that the operator changed Elasticsearch at ``now``.
+
+    The handler calls this after an action succeeded. ``decide`` treats
+    snapshots older than ``lastUpdateTime`` as stale and does not act on them.
+    """
+    return {**status, "lastUpdateTime": format_time(now)}

@@ -1,0 +1,336 @@
+"""REST handlers: ``_start``, ``_update`` and ``_stop`` (parsing as the REST classes do it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import render
+from .deploy_ops import ABSENT, WAIT_ORDER, AdaptiveUpdate, StartParams, start_checks, update_checks
+from .errors import EsError, illegal_argument, inconsistent_id, parse_exception, status_exception, validation_failed
+from .params import check_body_fields
+from .rest import Action, RestRequest, Result
+from .security import ACTION_START, ACTION_STOP, ACTION_UPDATE
+from .state import AdaptiveSettings
+from .units import json_bool, json_int, json_str, parse_byte_size, parse_time
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+START_PARSER = "start_trained_model_deployment"
+ADAPTIVE_PARSER = "adaptive_allocations_settings"
+DEFAULT_TIMEOUT = "30s"
+
+
+def _enum(value: str, options: tuple[str, ...], java_class: str) -> str:
+    lowered = value.strip().lower()
+    if lowered not in options:
+        raise illegal_argument(f"No enum constant {java_class}.{value.strip().upper()}")
+    return lowered
+
+
+def _wait_for(value: str) -> str:
+    return _enum(
+        value,
+        ("starting", "started", "fully_allocated"),
+        "org.elasticsearch.xpack.core.ml.inference.assignment.AllocationStatus.State",
+    )
+
+
+def _priority(value: str) -> str:
+    return _enum(value, ("normal", "low"), "org.elasticsearch.xpack.core.ml.inference.assignment.Priority")
+
+
+def parse_adaptive(raw: object) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise EsError(400, "x_content_parse_exception", f"[1:2] [{ADAPTIVE_PARSER}] Expected START_OBJECT")
+    check_body_fields(ADAPTIVE_PARSER, raw, ("enabled", "min_number_of_allocations", "max_number_of_allocations"))
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if value is None:
+            out[key] = None
+        elif key == "enabled":
+            out[key] = json_bool(ADAPTIVE_PARSER, key, value)
+        else:
+            out[key] = json_int(ADAPTIVE_PARSER, key, value)
+    return out
+
+
+def _start_body_fields(engine: Engine, compat_major: int) -> list[str]:
+    v = engine.version
+    fields = ["model_id", "timeout", "wait_for", "queue_capacity", "model_threads", "inference_threads"]
+    if v.new_thread_names:
+        fields += ["threads_per_allocation", "number_of_allocations"]
+    if v.route_allocations:
+        fields.append("cache_size")
+    if v.has_priority:
+        fields.append("priority")
+    if v.has_deployment_id:
+        fields.append("deployment_id")
+    if v.has_adaptive:
+        fields.append("adaptive_allocations")
+    return fields
+
+
+def prepare_start(engine: Engine, req: RestRequest) -> Action:
+    v = engine.version
+    model_id = req.path_params["model_id"]
+    q = req.query
+    values: dict[str, Any] = {}
+    if req.has_content:
+        body = req.json_object(START_PARSER)
+        check_body_fields(START_PARSER, body, _start_body_fields(engine, req.compat_major))
+        for key, raw in body.items():
+            if key in ("number_of_allocations", "threads_per_allocation", "queue_capacity"):
+                values[key] = json_int(START_PARSER, key, raw)
+            elif key == "model_threads":
+                values["number_of_allocations"] = json_int(START_PARSER, key, raw)
+            elif key == "inference_threads":
+                values["threads_per_allocation"] = json_int(START_PARSER, key, raw)
+            elif key == "timeout":
+                values[key] = parse_time(json_str(START_PARSER, key, raw), key)
+            elif key == "wait_for":
+                values[key] = _wait_for(json_str(START_PARSER, key, raw))
+            elif key == "priority":
+                values[key] = _priority(json_str(START_PARSER, key, raw))
+            elif key == "cache_size":
+                values[key] = parse_byte_size(json_str(START_PARSER, key, raw), key)
+            elif key == "adaptive_allocations":
+                values[key] = parse_adaptive(raw)
+            elif key == "model_id":
+                body_id = json_str(START_PARSER, key, raw)
+                if body_id != model_id:
+                    raise inconsistent_id("model_id", body_id, model_id, "status_exception")
+    deployment_id = model_id
+    if v.has_deployment_id:
+        deployment_id = q.string("deployment_id", model_id) or model_id
+    if not req.has_content or v.start_query_overrides_body:
+        _read_start_query(engine, req, values)
+    params = _start_params(engine, model_id, deployment_id, values)
+
+    async def action() -> Result:
+        _validate_start(engine, params, "number_of_allocations" in values)
+        engine.authorize(req, ACTION_START)
+        engine.cluster.advance()
+        dep = start_checks(engine.cluster, params)
+        await _wait_for_start(engine, dep.deployment_id, params)
+        return 200, render.assignment(engine.cluster.deployments[dep.deployment_id], engine.version)
+
+    return action
+
+
+def _read_start_query(engine: Engine, req: RestRequest, values: dict[str, Any]) -> None:
+    v, q = engine.version, req.query
+    legacy = not v.new_thread_names or v.major < 9 or req.compat_major == 8
+    names = [("number_of_allocations", "number_of_allocations"), ("threads_per_allocation", "threads_per_allocation")]
+    if not v.new_thread_names:
+        names = []
+    if legacy:
+        names += [("model_threads", "number_of_allocations"), ("inference_threads", "threads_per_allocation")]
+    names.append(("queue_capacity", "queue_capacity"))
+    for param, field in names:
+        value = q.int(param)
+        if value is not None:
+            values[field] = value
+    timeout = q.time("timeout")
+    if timeout is not None:
+        values["timeout"] = timeout
+    wait_for = q.string("wait_for")
+    if wait_for is not None:
+        values["wait_for"] = _wait_for(wait_for)
+    if v.route_allocations:
+        cache = q.byte_size("cache_size")
+        if cache is not None:
+            values["cache_size"] = cache
+    if v.has_priority:
+        priority = q.string("priority")
+        if priority is not None:
+            values["priority"] = _priority(priority)
+
+
+def _start_params(engine: Engine, model_id: str, deployment_id: str, values: dict[str, Any]) -> StartParams:
+    raw_adaptive = values.get("adaptive_allocations")
+    adaptive = None
+    if raw_adaptive is not None:
+        adaptive = AdaptiveSettings(
+            raw_adaptive.get("enabled"),
+            raw_adaptive.get("min_number_of_allocations"),
+            raw_adaptive.get("max_number_of_allocations"),
+        )
+    return StartParams(
+        model_id=model_id,
+        deployment_id=deployment_id,
+        number_of_allocations=values.get("number_of_allocations"),
+        threads=values.get("threads_per_allocation", 1),
+        queue_capacity=values.get("queue_capacity", engine.version.queue_default),
+        cache_size=values.get("cache_size"),
+        priority=values.get("priority", "normal"),
+        wait_for=values.get("wait_for", "started"),
+        timeout=values.get("timeout", parse_time(DEFAULT_TIMEOUT, "timeout")),
+        adaptive=adaptive,
+    )
+
+
+def _validate_start(engine: Engine, p: StartParams, explicit_number: bool) -> None:
+    v = engine.version
+    errors: list[str] = []
+    number = p.number_of_allocations
+    if explicit_number and number is not None and number < 1:
+        errors.append("[number_of_allocations] must be a positive integer")
+    if explicit_number and p.adaptive is not None and p.adaptive.enabled:
+        errors.append("[number_of_allocations] cannot be set if adaptive allocations is enabled")
+    if p.threads < 1:
+        errors.append("[threads_per_allocation] must be a positive integer")
+    if p.adaptive is not None:
+        errors.extend(p.adaptive.validation_errors())
+    if v.route_allocations and (p.threads < 1 or p.threads > 32 or p.threads & (p.threads - 1)):
+        errors.append("[threads_per_allocation] must be a power of 2 less than or equal to 32")
+    if p.queue_capacity < 1:
+        errors.append("[queue_capacity] must be a positive integer")
+    if v.queue_max is not None and p.queue_capacity > v.queue_max:
+        errors.append(f"[queue_capacity] must be less than {v.queue_max}")
+    if p.timeout.seconds <= 0:
+        errors.append("[timeout] must be positive")
+    if p.priority == "low":
+        if (number if number is not None else 1) > 1:
+            errors.append("[number_of_allocations] must be 1 when [priority] is low")
+        if p.threads > 1:
+            errors.append("[threads_per_allocation] must be 1 when [priority] is low")
+    if errors:
+        raise validation_failed(errors)
+
+
+async def _wait_for_start(engine: Engine, deployment_id: str, p: StartParams) -> None:
+    cluster, clock = engine.cluster, engine.clock
+    created = cluster.deployments[deployment_id]
+    deadline = clock.now() + p.timeout.seconds
+    while True:
+        cluster.advance()
+        dep = cluster.deployments.get(deployment_id)
+        if dep is not created:
+            raise status_exception(
+                400,
+                f"Error waiting for deployment [{deployment_id}] to start: the assignment was removed while waiting",
+            )
+        failed = {nid: r.reason for nid, r in sorted(dep.routes.items()) if r.state == "failed"}
+        if failed:
+            del cluster.deployments[deployment_id]
+            cluster.rebalance()
+            errors = ", ".join(f"{k}={v}" for k, v in failed.items())
+            raise status_exception(
+                500, f"Could not start trained model deployment, the following nodes failed with errors [{{{errors}}}]"
+            )
+        if WAIT_ORDER[dep.allocation_state()] >= WAIT_ORDER[p.wait_for]:
+            return
+        if not any(r.state == "starting" for r in dep.routes.values()):
+            return
+        if clock.now() >= deadline:
+            raise EsError(
+                408,
+                "model_deployment_timeout_exception",
+                f"Timed out after [{p.timeout}] waiting for trained model deployment [{deployment_id}] to start. "
+                "Use the trained model stats API to track the state of the deployment and try again once it has "
+                "started.",
+            )
+        upcoming = cluster.next_event_time()
+        await engine.wait_until(deadline if upcoming is None else min(upcoming, deadline))
+
+
+UPDATE_PARSER = "update_trained_model_deployment_request"
+
+
+def prepare_update(engine: Engine, req: RestRequest) -> Action:
+    v, q = engine.version, req.query
+    deployment_id = req.path_params["model_id"]
+    q.time("timeout")
+    q.time("master_timeout")
+    number: int | None = None
+    adaptive: AdaptiveUpdate = ABSENT
+    query_number = q.int("number_of_allocations") if v.update_query_param else None
+    if query_number is not None:
+        number = query_number
+    else:
+        if not req.has_content:
+            raise parse_exception("request body is required")
+        body = req.json_object(UPDATE_PARSER)
+        fields = ["number_of_allocations", "model_id", "timeout"] + (["adaptive_allocations"] if v.has_adaptive else [])
+        check_body_fields(UPDATE_PARSER, body, fields)
+        if "number_of_allocations" in body and body["number_of_allocations"] is not None:
+            number = json_int(UPDATE_PARSER, "number_of_allocations", body["number_of_allocations"])
+        if "adaptive_allocations" in body:
+            adaptive = parse_adaptive(body["adaptive_allocations"])
+        if "timeout" in body:
+            parse_time(json_str(UPDATE_PARSER, "timeout", body["timeout"]), "timeout")
+        if "model_id" in body:
+            body_id = json_str(UPDATE_PARSER, "model_id", body["model_id"])
+            if body_id != deployment_id:
+                raise inconsistent_id("model_id", body_id, deployment_id, "status_exception")
+
+    async def action() -> Result:
+        validate_update(number, adaptive)
+        engine.authorize(req, ACTION_UPDATE)
+        return 200, engine.update(deployment_id, number, adaptive)
+
+    return action
+
+
+def validate_update(number: int | None, adaptive: AdaptiveUpdate) -> None:
+    errors: list[str] = []
+    if number is not None:
+        if number < 1:
+            errors.append("[number_of_allocations] must be a positive integer")
+        if isinstance(adaptive, dict) and adaptive.get("enabled") is True:
+            errors.append("[number_of_allocations] cannot be set if adaptive allocations is enabled")
+    if isinstance(adaptive, dict):
+        sent = AdaptiveSettings(
+            adaptive.get("enabled"),
+            adaptive.get("min_number_of_allocations"),
+            adaptive.get("max_number_of_allocations"),
+        )
+        errors.extend(sent.validation_errors())
+    if errors:
+        raise validation_failed(errors)
+
+
+def run_update(engine: Engine, deployment_id: str, number: int | None, adaptive: AdaptiveUpdate) -> dict[str, Any]:
+    engine.cluster.advance()
+    dep = update_checks(engine.cluster, deployment_id, number, adaptive)
+    return render.assignment(dep, engine.version)
+
+
+STOP_PARSER = "stop_trained_model_deployment_request"
+
+
+def prepare_stop(engine: Engine, req: RestRequest) -> Action:
+    v, q = engine.version, req.query
+    deployment_id = req.path_params["model_id"]
+    allow_no_match, force = True, False
+    if req.has_content:
+        body = req.json_object(STOP_PARSER)
+        fields = ["model_id", "allow_no_match", "force"]
+        if v.has_finish_pending_work:
+            fields.append("finish_pending_work")
+        check_body_fields(STOP_PARSER, body, fields)
+        if "model_id" in body:
+            body_id = json_str(STOP_PARSER, "model_id", body["model_id"])
+            if body_id != deployment_id:
+                raise inconsistent_id("model_id", body_id, deployment_id, "illegal_argument_exception")
+        if "allow_no_match" in body:
+            allow_no_match = json_bool(STOP_PARSER, "allow_no_match", body["allow_no_match"])
+        if "force" in body:
+            force = json_bool(STOP_PARSER, "force", body["force"])
+        if "finish_pending_work" in body:
+            json_bool(STOP_PARSER, "finish_pending_work", body["finish_pending_work"])
+    else:
+        allow_no_match = q.bool("allow_no_match", True)
+        force = q.bool("force", False)
+        if v.has_finish_pending_work:
+            q.bool("finish_pending_work", False)
+
+    async def action() -> Result:
+        engine.authorize(req, ACTION_STOP)
+        await engine.stop(deployment_id, allow_no_match, force)
+        return 200, {"stopped": True}
+
+    return action

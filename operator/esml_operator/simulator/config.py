@@ -1,0 +1,41 @@
+"""Simulator settings shared by the CLI and the Python API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .models import DEFAULT_MODEL_BYTES
+from .versions import DEFAULT_VERSION
+
+GIB = 1024**3
+
+
+@dataclass
+class SimulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 9200
+    es_version: str = DEFAULT_VERSION
+    nodes: int = 2
+    processors: int = 4
+    node_memory: int = 8 * GIB
+    security: bool = True
+    elastic_password: str = "changeme"
+    #: (username, password, role) with role ``superuser``, ``manage_ml`` or ``monitor_ml``
+    users: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (id, key, role)
+    api_keys: list[tuple[str, str, str]] = field(default_factory=list)
+    can_scale: bool = False
+    allocation_delay: float = 1.0
+    adaptive_interval: float = 10.0
+    scale_to_zero_time: float = 24 * 3600.0
+    stop_delay: float = 0.0
+    #: Model ids preloaded as fully defined pytorch models.
+    models: list[str] = field(default_factory=list)
+    model_size: int = DEFAULT_MODEL_BYTES
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    state_file: str | None = None
+    fake_clock: bool = False
+    cluster_name: str = "esml-simulator"
+    node_name: str = "esml-simulator-master"
+    license: str = "platinum"

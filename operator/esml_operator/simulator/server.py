@@ -1,0 +1,111 @@
+"""The :class:`Simulator`: the HTTP server plus its :class:`~.admin.Control`, usable in-process."""
+
+from __future__ import annotations
+
+import ssl
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from .admin import Control
+from .clock import Clock, FakeClock
+from .cluster import MlCluster
+from .config import SimulatorConfig
+from .engine import Engine
+from .http_app import make_app
+from .state_file import read_state, write_json_atomic
+
+
+class Simulator:
+    """An Elasticsearch ML simulator on a loopback port.
+
+    ``Simulator(port=0, fake_clock=True, models=["m"])`` or ``Simulator(SimulatorConfig(...))``;
+    ``await sim.start()``, use ``sim.url`` and ``sim.control``, ``await sim.stop()`` (or ``async with``).
+    """
+
+    def __init__(self, config: SimulatorConfig | None = None, *, clock: Clock | None = None, **overrides: Any):
+        if config is None:
+            config = SimulatorConfig(port=0)
+        for key, value in overrides.items():
+            if not hasattr(config, key):
+                raise TypeError(f"unknown simulator setting {key!r}")
+            setattr(config, key, value)
+        self.config = config
+        self.engine = Engine(config, clock)
+        self.control = Control(self.engine, save=self.save_state if config.state_file else None)
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    @property
+    def cluster(self) -> MlCluster:
+        return self.engine.cluster
+
+    @property
+    def clock(self) -> Clock:
+        return self.engine.clock
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.config.tls_cert else "http"
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the simulator is not started")
+        host = self.config.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{self.scheme}://{host}:{self.port}"
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.config.tls_cert:
+            return None
+        if not self.config.tls_key:
+            raise ValueError("--tls-cert needs --tls-key")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        return context
+
+    async def start(self) -> None:
+        if self.config.state_file:
+            data = read_state(self.config.state_file)
+            if data is not None:
+                self.engine.load(data)
+        app = make_app(self.engine, self.control)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=self._ssl_context())
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.port = int(sockets[0].getsockname()[1])
+        self._runner = runner
+
+    def save_state(self) -> None:
+        if self.config.state_file:
+            write_json_atomic(self.config.state_file, self.engine.dump())
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is None:
+            return
+        self.engine.faults.release_all()
+        if isinstance(self.engine.clock, FakeClock):
+            self.engine.clock.wake_all()
+        if self.config.state_file:
+            self.save_state()
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

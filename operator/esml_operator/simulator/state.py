@@ -1,0 +1,168 @@
+"""The simulated ML tier's data: nodes, routes, deployments (trained model assignments)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .units import ByteSize
+
+NATIVE_CODE_OVERHEAD = 30 * 1024 * 1024
+MAX_DEPLOYMENTS = 100
+MAX_LOW_PRIORITY_PER_NODE = 100
+
+
+def node_id_for(index: int, seed: str = "esml-simulator") -> str:
+    """A stable 22-character, URL-safe base64 id (Elasticsearch node ids have this shape)."""
+    digest = hashlib.sha256(f"{seed}/ml-{index}".encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass
+class Node:
+    index: int
+    id: str
+    name: str
+    processors: int
+    memory: int
+    #: ``up``; ``left`` (not in the cluster); ``failing`` (in the cluster, model processes fail)
+    status: str = "up"
+
+    @property
+    def in_cluster(self) -> bool:
+        return self.status != "left"
+
+    @property
+    def ephemeral_id(self) -> str:
+        return node_id_for(self.index, "ephemeral")
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "id": self.id,
+            "name": self.name,
+            "processors": self.processors,
+            "memory": self.memory,
+            "status": self.status,
+        }
+
+
+@dataclass
+class Route:
+    node_id: str
+    current: int
+    target: int
+    state: str  # starting | started | stopping | failed
+    reason: str = ""
+    #: When the node finishes its pending work (load the model, or move current to target).
+    ready_at: float | None = None
+    started_at: float | None = None
+
+    @property
+    def routable(self) -> bool:
+        return self.state == "started" and self.current > 0
+
+
+@dataclass
+class AdaptiveSettings:
+    enabled: bool | None = None
+    min: int | None = None
+    max: int | None = None
+
+    def render(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"enabled": bool(self.enabled)}
+        if self.min is not None:
+            out["min_number_of_allocations"] = self.min
+        if self.max is not None:
+            out["max_number_of_allocations"] = self.max
+        return out
+
+    def validation_errors(self) -> list[str]:
+        errors = []
+        if self.min is not None and self.min < 0:
+            errors.append("[min_number_of_allocations] must be a non-negative integer or null")
+        if self.max is not None and self.max < 1:
+            errors.append("[max_number_of_allocations] must be a positive integer or null")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            errors.append("[min_number_of_allocations] must not be larger than [max_number_of_allocations]")
+        return errors
+
+
+@dataclass
+class Load:
+    """Simulated inference traffic for one deployment (drives adaptive allocations)."""
+
+    requests_per_second: float = 0.0
+    inference_time_ms: float = 100.0
+    since: float = 0.0
+    accumulated: float = 0.0
+    last_request_at: float | None = None
+    last_scale_up_at: float | None = None
+
+    @property
+    def demand(self) -> float:
+        """Allocations needed: requests per second x seconds per request."""
+        return self.requests_per_second * self.inference_time_ms / 1000.0
+
+
+@dataclass
+class Deployment:
+    deployment_id: str
+    model_id: str
+    model_bytes: int
+    threads: int
+    number_of_allocations: int
+    queue_capacity: int
+    cache_size: ByteSize
+    priority: str
+    memory: int
+    per_deployment_memory_bytes: int
+    per_allocation_memory_bytes: int
+    start_time: float
+    state: str = "starting"  # starting | started | stopping (stored states)
+    reason: str | None = None
+    routes: dict[str, Route] = field(default_factory=dict)
+    max_assigned: int = 0
+    adaptive: AdaptiveSettings | None = None
+    load: Load = field(default_factory=Load)
+    stop_at: float | None = None
+    owner_endpoint: str | None = None
+
+    @property
+    def total_target(self) -> int:
+        return sum(r.target for r in self.routes.values())
+
+    @property
+    def total_current(self) -> int:
+        return sum(r.current for r in self.routes.values())
+
+    @property
+    def allocation_count(self) -> int:
+        return sum(r.current for r in self.routes.values() if r.routable)
+
+    @property
+    def adaptive_enabled(self) -> bool:
+        return self.adaptive is not None and bool(self.adaptive.enabled)
+
+    def allocation_state(self) -> str:
+        count, target = self.allocation_count, self.number_of_allocations
+        if count == 0 and target > 0:
+            return "starting"
+        if count < target:
+            return "started"
+        return "fully_allocated"
+
+    def recompute_state(self) -> None:
+        if self.state == "stopping":
+            return
+        self.max_assigned = max(self.max_assigned, self.total_current)
+        if not self.routes and self.number_of_allocations == 0 and self.state == "started":
+            return  # adaptive scale-to-zero keeps the stored state (UNCONFIRMED in the fact sheet)
+        self.state = "started" if any(r.state == "started" for r in self.routes.values()) else "starting"
+
+    def stats_state(self) -> str:
+        if self.routes and all(r.state == "failed" for r in self.routes.values()):
+            return "failed"
+        return self.state

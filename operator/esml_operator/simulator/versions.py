@@ -1,0 +1,120 @@
+"""The emulated Elasticsearch version and what it changes (fact sheet section 9)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+#: The newest 9.x behaviour of the fact sheet.
+DEFAULT_VERSION = "9.2.0"
+OLDEST_SUPPORTED = (8, 0, 0)
+
+
+@dataclass(frozen=True, order=True)
+class EsVersion:
+    major: int
+    minor: int
+    patch: int
+
+    @staticmethod
+    def parse(text: str) -> EsVersion:
+        match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)", text.strip())
+        if not match:
+            raise ValueError(f"invalid Elasticsearch version {text!r}; expected X.Y.Z")
+        version = EsVersion(int(match[1]), int(match[2]), int(match[3]))
+        if (version.major, version.minor, version.patch) < OLDEST_SUPPORTED or version.major > 9:
+            raise ValueError(f"unsupported Elasticsearch version {text}; the simulator emulates 8.0.0 to 9.x")
+        return version
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+    def at_least(self, major: int, minor: int, patch: int = 0) -> bool:
+        return (self.major, self.minor, self.patch) >= (major, minor, patch)
+
+    # -- features --------------------------------------------------------------------------
+    @property
+    def assignment_naming(self) -> bool:
+        """8.3 renamed ``allocation``/``allocation_state`` to ``assignment``/``assignment_state``."""
+        return self.at_least(8, 3)
+
+    @property
+    def new_thread_names(self) -> bool:
+        """8.3 renamed ``model_threads``/``inference_threads``."""
+        return self.at_least(8, 3)
+
+    @property
+    def route_allocations(self) -> bool:
+        """8.4: ``current_allocations``/``target_allocations``, ``cache_size``, power-of-two threads."""
+        return self.at_least(8, 4)
+
+    @property
+    def has_priority(self) -> bool:
+        return self.at_least(8, 6)
+
+    @property
+    def has_update(self) -> bool:
+        return self.at_least(8, 6)
+
+    @property
+    def has_deployment_id(self) -> bool:
+        return self.at_least(8, 8)
+
+    @property
+    def has_memory_fields(self) -> bool:
+        return self.at_least(8, 11)
+
+    @property
+    def has_manage_inference(self) -> bool:
+        """``manage_inference`` grants start/stop (added with the inference API; exact version unconfirmed)."""
+        return self.at_least(8, 11)
+
+    @property
+    def update_query_param(self) -> bool:
+        return self.at_least(8, 15)
+
+    @property
+    def start_query_overrides_body(self) -> bool:
+        return self.at_least(8, 15)
+
+    @property
+    def has_adaptive(self) -> bool:
+        return self.at_least(8, 16)
+
+    @property
+    def has_finish_pending_work(self) -> bool:
+        return self.major >= 9
+
+    @property
+    def queue_default(self) -> int:
+        return 10_000 if self.at_least(8, 17) else 1024
+
+    @property
+    def queue_max(self) -> int | None:
+        if self.at_least(8, 17):
+            return 100_000
+        if self.at_least(8, 4):
+            return 1_000_000
+        return None
+
+    @property
+    def compatible_majors(self) -> tuple[int, int]:
+        return (self.major, self.major - 1)
+
+    # -- identity --------------------------------------------------------------------------
+    @property
+    def lucene_version(self) -> str:
+        return "10.3.1" if self.major >= 9 else "9.12.0"
+
+    @property
+    def min_wire(self) -> str:
+        return "8.19.0" if self.major >= 9 else "7.17.0"
+
+    @property
+    def min_index(self) -> str:
+        return "8.0.0" if self.major >= 9 else "7.0.0"
+
+    @property
+    def build_hash(self) -> str:
+        return hashlib.sha1(f"esml-simulator-{self}".encode()).hexdigest()  # noqa: S324 - not security

@@ -1,0 +1,816 @@
+"""The ModelDeployment API and the install manifests against the real kube-apiserver.
+
+The CRD in crds/ is installed once per session by the ``control_plane`` fixture.
+Every rule is checked through kubectl, the way a user meets it: the exact
+``<field path>: <reason>: <message>`` text in kubectl's stderr.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CRD_FILE = REPO / "crds" / "esml.io_modeldeployments.yaml"
+BASE = REPO / "manifests" / "base"
+EXAMPLES = REPO / "manifests" / "examples"
+OPERATOR_SA = "system:serviceaccount:esml-system:esml-operator"
+
+pytestmark = pytest.mark.cluster
+
+MINIMAL_SPEC: dict[str, Any] = {
+    "modelId": "my-model",
+    "elasticsearch": {"url": "https://es.example.com:9200"},
+}
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def manifest(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "esml.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def spec_with(**changes: Any) -> dict[str, Any]:
+    spec = copy.deepcopy(MINIMAL_SPEC)
+    spec.update(copy.deepcopy(changes))
+    return spec
+
+
+def create(cp: Any, ns: str, obj: dict[str, Any], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return cp.kubectl("create", "-n", ns, "-o", "json", "-f", "-", input=json.dumps(obj), check=check)
+
+
+def get(cp: Any, ns: str, name: str, *extra: str) -> dict[str, Any]:
+    return json.loads(cp.kubectl("get", "-n", ns, f"modeldeployment/{name}", "-o", "json", *extra).stdout)
+
+
+def patch_status(cp: Any, ns: str, name: str, status: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return cp.kubectl(
+        "patch",
+        "-n",
+        ns,
+        f"modeldeployment/{name}",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+        "-o",
+        "json",
+    )
+
+
+def rejected(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert proc.returncode != 0, f"expected a rejection, got success:\n{proc.stdout}"
+    for text in expected:
+        assert text in proc.stderr, f"{text!r} not in kubectl's stderr:\n{proc.stderr}"
+
+
+def poll(check: Callable[[], Any], *, timeout: float = 30, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last result: {last!r}")
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """Parse kubectl's column output by header positions (cells may be empty)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = lines[0]
+    names = header.split()
+    starts = []
+    pos = 0
+    for name in names:
+        pos = header.index(name, pos)
+        starts.append(pos)
+        pos += len(name)
+    rows = []
+    for line in lines[1:]:
+        cells = [line[s:e].strip() for s, e in zip(starts, [*starts[1:], None], strict=True)]
+        rows.append(dict(zip(names, cells, strict=True)))
+    return rows
+
+
+def crd_doc() -> dict[str, Any]:
+    docs = [d for d in yaml.safe_load_all(CRD_FILE.read_text()) if d]
+    assert len(docs) == 1
+    return docs[0]
+
+
+# -- the schema file itself ----------------------------------------------------------------
+
+
+def walk(schema: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    found = [(path, schema)]
+    for name, sub in schema.get("properties", {}).items():
+        found += walk(sub, f"{path}.{name}")
+    if "items" in schema:
+        found += walk(schema["items"], f"{path}[]")
+    return found
+
+
+def test_every_field_is_described_and_only_status_kopf_preserves_unknown_fields() -> None:
+    schema = crd_doc()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    nodes = walk(schema)
+    undocumented = [
+        path
+        for path, node in nodes
+        if path
+        and not path.startswith(".metadata")
+        and path.split(".")[-1] not in {"apiVersion", "kind"}
+        and not node.get("description")
+    ]
+    assert undocumented == []
+    preserving = [path for path, node in nodes if node.get("x-kubernetes-preserve-unknown-fields")]
+    assert preserving == [".status.kopf"]
+    # every string has a bound and every list a maxItems (CEL cost estimation)
+    unbounded = [
+        path
+        for path, node in nodes
+        if (
+            node.get("type") == "string"
+            and "maxLength" not in node
+            and "enum" not in node
+            and node.get("format") != "date-time"
+            and path not in {".apiVersion", ".kind"}
+        )
+        or (node.get("type") == "array" and "maxItems" not in node)
+    ]
+    assert unbounded == []
+
+
+# -- defaults ------------------------------------------------------------------------------
+
+
+def test_minimal_resource_is_accepted_with_defaults(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("minimal", MINIMAL_SPEC))
+    spec = get(control_plane, namespace, "minimal")["spec"]
+    assert spec == {
+        "modelId": "my-model",
+        "elasticsearch": {"url": "https://es.example.com:9200", "insecureSkipTLSVerify": False},
+        "numberOfAllocations": 1,
+        "threadsPerAllocation": 1,
+        "priority": "normal",
+        "startPolicy": "IfMissing",
+        "deletionPolicy": "Retain",
+        "paused": False,
+    }
+    # The operator resolves deploymentId := modelId; the API server must not store it.
+    assert "deploymentId" not in spec
+
+
+def test_nested_defaults(control_plane: Any, namespace: str) -> None:
+    spec = spec_with(
+        elasticsearch={"url": "https://es:9200", "caSecretRef": {"name": "ca"}},
+        adaptiveAllocations={"maxNumberOfAllocations": 2},
+    )
+    create(control_plane, namespace, manifest("nested", spec))
+    got = get(control_plane, namespace, "nested")["spec"]
+    assert got["elasticsearch"]["caSecretRef"] == {"name": "ca", "key": "ca.crt"}
+    assert got["adaptiveAllocations"] == {"enabled": False, "maxNumberOfAllocations": 2}
+
+
+# -- accepted variants (the schema must not be stricter than Elasticsearch) -----------------
+
+ACCEPTED = {
+    "elser-dot-prefixed-model": spec_with(modelId=".elser_model_2_linux-x86_64"),
+    "conll-model-and-deployment-id": spec_with(
+        modelId="elastic__distilbert-base-uncased-finetuned-conll03-english", deploymentId="ner.v1-search"
+    ),
+    "eck-ref-full": spec_with(
+        elasticsearch={"elasticsearchRef": {"name": "quickstart", "namespace": "elastic", "serviceName": "es-http"}}
+    ),
+    "url-http-path-prefix": spec_with(elasticsearch={"url": "http://proxy.example.com/es"}),
+    "url-ipv6-credentials-ca": spec_with(
+        elasticsearch={
+            "url": "https://[::1]:9200",
+            "credentialsSecretRef": {"name": "creds"},
+            "caSecretRef": {"name": "ca", "key": "tls.ca"},
+            "insecureSkipTLSVerify": True,
+        }
+    ),
+    "low-priority-one-allocation-one-thread": spec_with(priority="low", numberOfAllocations=1, threadsPerAllocation=1),
+    "low-priority-adaptive-disabled": spec_with(priority="low", adaptiveAllocations={"enabled": False}),
+    "adaptive-min0-max1": spec_with(
+        adaptiveAllocations={"enabled": True, "minNumberOfAllocations": 0, "maxNumberOfAllocations": 1}
+    ),
+    "adaptive-min-equals-max": spec_with(
+        adaptiveAllocations={"enabled": True, "minNumberOfAllocations": 3, "maxNumberOfAllocations": 3}
+    ),
+    "threads-32-queue-100000": spec_with(threadsPerAllocation=32, queueCapacity=100000),
+    "policies": spec_with(startPolicy="Never", deletionPolicy="Stop", paused=True),
+}
+CACHE_SIZES_OK = ["0", "0b", "512b", "10kb", "10k", "1.5kb", "20mb", "1GB", "2.25g", "1tb", "1pb"]
+
+
+@pytest.mark.parametrize("case", sorted(ACCEPTED))
+def test_valid_variants_are_accepted(control_plane: Any, namespace: str, case: str) -> None:
+    proc = create(control_plane, namespace, manifest("v", ACCEPTED[case]), check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_cache_sizes_that_elasticsearch_parses_are_accepted(control_plane: Any, namespace: str) -> None:
+    for i, size in enumerate(CACHE_SIZES_OK):
+        proc = create(control_plane, namespace, manifest(f"c{i}", spec_with(cacheSize=size)), check=False)
+        assert proc.returncode == 0, f"cacheSize {size!r}: {proc.stderr}"
+
+
+# -- rejected on create ----------------------------------------------------------------------
+
+REJECTED: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "no-connection-form": (
+        spec_with(elasticsearch={}),
+        ["spec.elasticsearch: Required value: one of elasticsearchRef or url is required"],
+    ),
+    "no-connection-form-only-tls-flag": (
+        spec_with(elasticsearch={"insecureSkipTLSVerify": True}),
+        ["one of elasticsearchRef or url is required"],
+    ),
+    "both-connection-forms": (
+        spec_with(elasticsearch={"url": "https://es:9200", "elasticsearchRef": {"name": "quickstart"}}),
+        ["spec.elasticsearch.url: Forbidden: elasticsearchRef and url are mutually exclusive"],
+    ),
+    "credentials-with-eck-ref": (
+        spec_with(elasticsearch={"elasticsearchRef": {"name": "quickstart"}, "credentialsSecretRef": {"name": "c"}}),
+        ["spec.elasticsearch.credentialsSecretRef: Forbidden: credentialsSecretRef is only allowed with url"],
+    ),
+    "ca-with-eck-ref": (
+        spec_with(elasticsearch={"elasticsearchRef": {"name": "quickstart"}, "caSecretRef": {"name": "ca"}}),
+        ["spec.elasticsearch.caSecretRef: Forbidden: caSecretRef is only allowed with url"],
+    ),
+    "eck-ref-without-name": (
+        spec_with(elasticsearch={"elasticsearchRef": {"namespace": "elastic"}}),
+        ["spec.elasticsearch.elasticsearchRef.name: Required value"],
+    ),
+    "zero-allocations": (
+        spec_with(numberOfAllocations=0),
+        ["spec.numberOfAllocations in body should be greater than or equal to 1"],
+    ),
+    "threads-3": (
+        spec_with(threadsPerAllocation=3),
+        ['spec.threadsPerAllocation: Unsupported value: 3: supported values: "1", "2", "4", "8", "16", "32"'],
+    ),
+    "threads-64": (spec_with(threadsPerAllocation=64), ["spec.threadsPerAllocation: Unsupported value: 64"]),
+    "low-priority-2-allocations": (
+        spec_with(priority="low", numberOfAllocations=2),
+        ["spec.numberOfAllocations: Invalid value: numberOfAllocations must be 1 when priority is low"],
+    ),
+    "low-priority-2-threads": (
+        spec_with(priority="low", threadsPerAllocation=2),
+        ["spec.threadsPerAllocation: Invalid value: threadsPerAllocation must be 1 when priority is low"],
+    ),
+    "low-priority-adaptive": (
+        spec_with(priority="low", adaptiveAllocations={"enabled": True, "maxNumberOfAllocations": 1}),
+        ["spec.adaptiveAllocations.enabled: Forbidden: adaptiveAllocations cannot be enabled when priority is low"],
+    ),
+    "adaptive-min-greater-than-max": (
+        spec_with(adaptiveAllocations={"enabled": True, "minNumberOfAllocations": 3, "maxNumberOfAllocations": 2}),
+        [
+            "spec.adaptiveAllocations.minNumberOfAllocations: Invalid value: "
+            "minNumberOfAllocations must not be larger than maxNumberOfAllocations"
+        ],
+    ),
+    "adaptive-max-0": (
+        spec_with(adaptiveAllocations={"enabled": True, "maxNumberOfAllocations": 0}),
+        ["spec.adaptiveAllocations.maxNumberOfAllocations in body should be greater than or equal to 1"],
+    ),
+    "adaptive-min-negative": (
+        spec_with(adaptiveAllocations={"enabled": True, "minNumberOfAllocations": -1}),
+        ["spec.adaptiveAllocations.minNumberOfAllocations in body should be greater than or equal to 0"],
+    ),
+    "queue-capacity-0": (
+        spec_with(queueCapacity=0),
+        ["spec.queueCapacity in body should be greater than or equal to 1"],
+    ),
+    "queue-capacity-too-big": (
+        spec_with(queueCapacity=100001),
+        ["spec.queueCapacity in body should be less than or equal to 100000"],
+    ),
+    "cache-size-without-unit": (spec_with(cacheSize="512"), ["spec.cacheSize in body should match"]),
+    "cache-size-fractional-bytes": (spec_with(cacheSize="1.5b"), ["spec.cacheSize in body should match"]),
+    "cache-size-three-decimals": (spec_with(cacheSize="1.555kb"), ["spec.cacheSize in body should match"]),
+    "cache-size-negative": (spec_with(cacheSize="-1"), ["spec.cacheSize in body should match"]),
+    "cache-size-garbage": (spec_with(cacheSize="lots"), ["spec.cacheSize in body should match"]),
+    "cache-size-integer": (spec_with(cacheSize=0), ['spec.cacheSize: Invalid value: "integer"']),
+    "url-ftp": (
+        spec_with(elasticsearch={"url": "ftp://es:9200"}),
+        ["spec.elasticsearch.url in body should match"],
+    ),
+    "url-no-scheme": (
+        spec_with(elasticsearch={"url": "es:9200"}),
+        ["spec.elasticsearch.url in body should match"],
+    ),
+    "url-userinfo": (
+        spec_with(elasticsearch={"url": "https://elastic:secret@es:9200"}),
+        ["spec.elasticsearch.url in body should match"],
+    ),
+    "url-query": (
+        spec_with(elasticsearch={"url": "https://es:9200/?pretty"}),
+        ["spec.elasticsearch.url in body should match"],
+    ),
+    "url-empty-host": (
+        spec_with(elasticsearch={"url": "https://"}),
+        ["spec.elasticsearch.url in body should match"],
+    ),
+    "model-id-uppercase": (spec_with(modelId="My-Model"), ["spec.modelId in body should match"]),
+    "model-id-trailing-dash": (spec_with(modelId="model-"), ["spec.modelId in body should match"]),
+    "model-id-too-long": (
+        spec_with(modelId="m" * 65),
+        ["spec.modelId: Too long: may not be more than 64 bytes"],
+    ),
+    "deployment-id-bad": (spec_with(deploymentId="Bad Id"), ["spec.deploymentId in body should match"]),
+    "priority-high": (spec_with(priority="high"), ['spec.priority: Unsupported value: "high"']),
+    "start-policy-always": (
+        spec_with(startPolicy="Always"),
+        ['spec.startPolicy: Unsupported value: "Always"'],
+    ),
+    "deletion-policy-delete": (
+        spec_with(deletionPolicy="Delete"),
+        ['spec.deletionPolicy: Unsupported value: "Delete"'],
+    ),
+    "missing-model-id": ({"elasticsearch": {"url": "https://es:9200"}}, ["spec.modelId: Required value"]),
+    "missing-elasticsearch": ({"modelId": "m"}, ["spec.elasticsearch: Required value"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REJECTED))
+def test_invalid_resource_is_rejected_with_its_message(control_plane: Any, namespace: str, case: str) -> None:
+    spec, messages = REJECTED[case]
+    proc = create(control_plane, namespace, manifest("bad", spec), check=False)
+    rejected(proc, 'The ModelDeployment "bad" is invalid', *messages)
+    assert control_plane.kubectl("get", "-n", namespace, "mdep/bad", check=False).returncode != 0
+
+
+def test_missing_spec_is_rejected(control_plane: Any, namespace: str) -> None:
+    obj = manifest("nospec", MINIMAL_SPEC)
+    del obj["spec"]
+    rejected(create(control_plane, namespace, obj, check=False), "spec: Required value")
+
+
+def test_name_longer_than_a_label_value_is_rejected(control_plane: Any, namespace: str) -> None:
+    rejected(
+        create(control_plane, namespace, manifest("a" * 64, MINIMAL_SPEC), check=False),
+        "metadata.name: Too long: may not be more than 63 bytes",
+    )
+    create(control_plane, namespace, manifest("a" * 63, MINIMAL_SPEC))
+
+
+# -- transition rules ------------------------------------------------------------------------
+
+
+def patch_spec(cp: Any, ns: str, name: str, patch: Any, kind: str = "merge") -> subprocess.CompletedProcess[str]:
+    return cp.kubectl("patch", "-n", ns, f"mdep/{name}", f"--type={kind}", "-p", json.dumps(patch), check=False)
+
+
+def test_deployment_id_cannot_change_or_be_removed(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("pinned", spec_with(deploymentId="search")))
+
+    rejected(
+        patch_spec(control_plane, namespace, "pinned", {"spec": {"deploymentId": "ingest"}}),
+        'spec.deploymentId: Invalid value: "ingest": deploymentId is immutable once set',
+    )
+    rejected(
+        patch_spec(control_plane, namespace, "pinned", [{"op": "remove", "path": "/spec/deploymentId"}], "json"),
+        "spec.deploymentId: Forbidden: deploymentId cannot be removed once set",
+    )
+    rejected(
+        patch_spec(control_plane, namespace, "pinned", {"spec": {"deploymentId": None}}),
+        "deploymentId cannot be removed once set",
+    )
+    assert get(control_plane, namespace, "pinned")["spec"]["deploymentId"] == "search"
+
+    # Unrelated updates still pass the transition rules.
+    proc = patch_spec(
+        control_plane, namespace, "pinned", {"spec": {"numberOfAllocations": 2, "deploymentId": "search"}}
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert get(control_plane, namespace, "pinned")["spec"]["numberOfAllocations"] == 2
+
+
+def test_deployment_id_can_be_made_explicit_only_with_the_id_in_use(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("implicit", MINIMAL_SPEC))
+    rejected(
+        patch_spec(control_plane, namespace, "implicit", {"spec": {"deploymentId": "other"}}),
+        "spec.deploymentId: Invalid value: deploymentId can only be added later with the deployment id in use",
+    )
+    proc = patch_spec(control_plane, namespace, "implicit", {"spec": {"deploymentId": "my-model"}})
+    assert proc.returncode == 0, proc.stderr
+    rejected(
+        patch_spec(control_plane, namespace, "implicit", {"spec": {"deploymentId": "other"}}),
+        "deploymentId is immutable once set",
+    )
+
+
+def test_update_to_low_priority_with_several_allocations_is_rejected(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("prio", spec_with(numberOfAllocations=2)))
+    rejected(
+        patch_spec(control_plane, namespace, "prio", {"spec": {"priority": "low"}}),
+        "numberOfAllocations must be 1 when priority is low",
+    )
+
+
+# -- kubectl explain, get, scale ------------------------------------------------------------
+
+
+def explain(cp: Any, field: str, *needles: str) -> str:
+    def attempt() -> str | None:
+        proc = cp.kubectl("explain", field, check=False)
+        return proc.stdout if proc.returncode == 0 and all(n in proc.stdout for n in needles) else None
+
+    return str(poll(attempt, what=f"kubectl explain {field} to show {needles}"))
+
+
+def test_kubectl_explain_documents_the_fields(control_plane: Any) -> None:
+    out = explain(control_plane, "modeldeployment.spec.numberOfAllocations", "numberOfAllocations <integer>")
+    assert "The total number of allocations across all ML nodes" in out
+    assert "/scale" in out
+    out = explain(control_plane, "mdep.spec.elasticsearch.caSecretRef.key", "key <string>")
+    assert "Key of the CA bundle in the Secret" in out
+    out = explain(control_plane, "mdep.status.routingTable", "routingTable <[]Object>")
+    assert "One entry per ML node" in out
+    out = explain(control_plane, "modeldeployment", "KIND:")
+    assert "ModelDeployment keeps one Elasticsearch trained-model deployment" in out
+
+
+FULL_STATUS: dict[str, Any] = {
+    "observedGeneration": 1,
+    "assignmentState": "started",
+    "allocations": 2,
+    "targetAllocations": 3,
+    "allocationState": "started",
+    "routingTable": [
+        {
+            "node": "n1",
+            "nodeName": "es-ml-0",
+            "currentAllocations": 2,
+            "targetAllocations": 2,
+            "routingState": "started",
+            "reason": "",
+        },
+        {"node": "n2", "currentAllocations": 0, "targetAllocations": 1, "routingState": "starting"},
+    ],
+    "taskParameters": {
+        "modelId": "my-model",
+        "deploymentId": "my-model",
+        "numberOfAllocations": 3,
+        "threadsPerAllocation": 1,
+        "queueCapacity": 10000,
+        "priority": "normal",
+        "cacheSize": "1630b",
+        "modelBytes": 265632637,
+    },
+    "adaptiveAllocations": {"enabled": False},
+    "startTime": "2026-11-25T10:00:00.123456Z",
+    "lastSyncTime": "2026-11-25T10:00:05Z",
+    "lastUpdateTime": "2026-11-25T10:00:01Z",
+    "selector": "esml.io/model-deployment=full",
+    "elasticsearchVersion": "9.1.0",
+    "conditions": [
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "Scaling",
+            "message": "2 of 3 allocations",
+            "lastTransitionTime": "2026-11-25T10:00:05Z",
+            "observedGeneration": 1,
+        },
+        {
+            "type": "Reconciling",
+            "status": "True",
+            "reason": "Scaling",
+            "message": "",
+            "lastTransitionTime": "2026-11-25T10:00:05Z",
+            "observedGeneration": 1,
+        },
+        {
+            "type": "Stalled",
+            "status": "False",
+            "reason": "status_exception",
+            "message": "retrying",
+            "lastTransitionTime": "2026-11-25T10:00:05Z",
+            "observedGeneration": 1,
+        },
+        {
+            "type": "ElasticsearchReachable",
+            "status": "True",
+            "reason": "Connected",
+            "message": "",
+            "lastTransitionTime": "2026-11-25T10:00:05Z",
+            "observedGeneration": 1,
+        },
+    ],
+    "kopf": {"progress": {"reconcile": {"started": "2026-11-25T10:00:00Z", "retries": 1}}, "dummy": "x"},
+}
+
+
+def test_status_schema_keeps_every_documented_field(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("full", MINIMAL_SPEC))
+    status = copy.deepcopy(FULL_STATUS)
+    status["unknownField"] = "pruned"
+    status["taskParameters"]["unknownToo"] = 1
+    proc = patch_status(control_plane, namespace, "full", status)
+    assert 'unknown field "status.unknownField"' in proc.stderr
+    assert get(control_plane, namespace, "full")["status"] == FULL_STATUS
+
+
+def test_status_lists_are_maps(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("maps", MINIMAL_SPEC))
+    dup_route = {"routingTable": [{"node": "n1", "currentAllocations": 1}, {"node": "n1", "currentAllocations": 2}]}
+    rejected(
+        control_plane.kubectl(
+            "patch",
+            "-n",
+            namespace,
+            "mdep/maps",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": dup_route}),
+            check=False,
+        ),
+        "status.routingTable[1]: Duplicate value",
+    )
+    cond = FULL_STATUS["conditions"][0]
+    incomplete = {k: v for k, v in cond.items() if k != "reason"}
+    rejected(
+        control_plane.kubectl(
+            "patch",
+            "-n",
+            namespace,
+            "mdep/maps",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": {"conditions": [incomplete]}}),
+            check=False,
+        ),
+        "status.conditions[0].reason: Required value",
+    )
+
+
+def test_status_is_a_subresource(control_plane: Any, namespace: str) -> None:
+    obj = manifest("sub", MINIMAL_SPEC)
+    obj["status"] = {"allocations": 5}
+    create(control_plane, namespace, obj)
+    assert get(control_plane, namespace, "sub").get("status", {}) == {}
+
+
+def test_kubectl_get_prints_the_columns(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("cols", spec_with(numberOfAllocations=3)))
+    fresh = table(control_plane.kubectl("get", "-n", namespace, "mdep").stdout)
+    assert list(fresh[0]) == ["NAME", "MODEL", "DEPLOYMENT", "DESIRED", "ALLOCATED", "STATE", "READY", "AGE"]
+    assert fresh[0]["MODEL"] == "my-model"
+    assert fresh[0]["DESIRED"] == "3"
+    assert fresh[0]["DEPLOYMENT"] == fresh[0]["ALLOCATED"] == fresh[0]["READY"] == ""
+
+    # assignmentState and allocationState differ here, so the State column's source is pinned.
+    patch_status(
+        control_plane,
+        namespace,
+        "cols",
+        {
+            **FULL_STATUS,
+            "allocations": 3,
+            "allocationState": "fully_allocated",
+            "selector": "esml.io/model-deployment=cols",
+        },
+    )
+    rows = table(control_plane.kubectl("get", "-n", namespace, "modeldeployments", "-o", "wide").stdout)
+    assert len(rows) == 1
+    row = rows[0]
+    assert row == {
+        "NAME": "cols",
+        "MODEL": "my-model",
+        "DEPLOYMENT": "my-model",
+        "DESIRED": "3",
+        "ALLOCATED": "3",
+        "STATE": "started",
+        "READY": "False",
+        "AGE": row["AGE"],
+        "ADAPTIVE": "",
+        "PAUSED": "false",
+        "REASON": "Scaling",
+    }
+    assert row["AGE"]
+    # the category and the short name
+    assert table(control_plane.kubectl("get", "-n", namespace, "esml").stdout)[0]["NAME"].endswith("cols")
+
+
+def test_scale_subresource(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("x", MINIMAL_SPEC))
+    generation = get(control_plane, namespace, "x")["metadata"]["generation"]
+
+    control_plane.kubectl("scale", "-n", namespace, "mdep/x", "--replicas=3")
+    obj = get(control_plane, namespace, "x")
+    assert obj["spec"]["numberOfAllocations"] == 3
+    assert obj["metadata"]["generation"] == generation + 1
+
+    patch_status(control_plane, namespace, "x", {"allocations": 2, "selector": "esml.io/model-deployment=x"})
+    scale = get(control_plane, namespace, "x", "--subresource=scale")
+    assert scale["kind"] == "Scale"
+    assert scale["spec"] == {"replicas": 3}
+    assert scale["status"] == {"replicas": 2, "selector": "esml.io/model-deployment=x"}
+
+    import kubernetes
+
+    with control_plane.api_client() as api_client:
+        api = kubernetes.client.CustomObjectsApi(api_client)
+        got = api.get_namespaced_custom_object_scale("esml.io", "v1alpha1", namespace, "modeldeployments", "x")
+        assert got["status"]["selector"] == "esml.io/model-deployment=x"
+        api.patch_namespaced_custom_object_scale(
+            "esml.io", "v1alpha1", namespace, "modeldeployments", "x", {"spec": {"replicas": 4}}
+        )
+    assert get(control_plane, namespace, "x")["spec"]["numberOfAllocations"] == 4
+
+    rejected(
+        control_plane.kubectl("scale", "-n", namespace, "mdep/x", "--replicas=0", check=False),
+        "greater than or equal to 1",
+    )
+    assert get(control_plane, namespace, "x")["spec"]["numberOfAllocations"] == 4
+
+
+def test_scale_goes_through_the_cel_rules(control_plane: Any, namespace: str) -> None:
+    create(control_plane, namespace, manifest("low", spec_with(priority="low")))
+    rejected(
+        control_plane.kubectl("scale", "-n", namespace, "mdep/low", "--replicas=2", check=False),
+        "numberOfAllocations must be 1 when priority is low",
+    )
+    assert get(control_plane, namespace, "low")["spec"]["numberOfAllocations"] == 1
+
+
+# -- install manifests --------------------------------------------------------------------
+
+
+def built_base(cp: Any) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(cp.kubectl("kustomize", str(BASE)).stdout) if d]
+
+
+def ensure_operator_namespace(cp: Any) -> None:
+    cp.kubectl("apply", "-f", str(BASE / "namespace.yaml"))
+
+
+def test_base_is_accepted_by_the_api_server(control_plane: Any) -> None:
+    docs = built_base(control_plane)
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in docs)
+    assert kinds == [
+        ("ClusterRole", "esml-operator"),
+        ("ClusterRoleBinding", "esml-operator"),
+        ("CustomResourceDefinition", "modeldeployments.esml.io"),
+        ("Deployment", "esml-operator"),
+        ("Namespace", "esml-system"),
+        ("ServiceAccount", "esml-operator"),
+    ]
+    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
+    assert crd["spec"] == crd_doc()["spec"]
+
+    ensure_operator_namespace(control_plane)  # namespaced objects need their namespace, even in a dry run
+    proc = control_plane.kubectl("apply", "-k", str(BASE), "--dry-run=server")
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(docs), proc.stdout
+    assert all(line.endswith("(server dry run)") for line in lines), proc.stdout
+    for prefix in (
+        "namespace/esml-system ",
+        "customresourcedefinition.apiextensions.k8s.io/modeldeployments.esml.io ",
+        "serviceaccount/esml-operator ",
+        "clusterrole.rbac.authorization.k8s.io/esml-operator ",
+        "clusterrolebinding.rbac.authorization.k8s.io/esml-operator ",
+        "deployment.apps/esml-operator ",
+    ):
+        assert any(line.startswith(prefix) for line in lines), f"{prefix!r} missing:\n{proc.stdout}"
+    assert "PodSecurity" not in proc.stderr, proc.stderr
+
+    # Control: the namespace's Pod Security "warn" label does flag a weaker pod.
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    weak = copy.deepcopy(deployment)
+    weak["metadata"]["name"] = "esml-operator-weak"
+    del weak["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    proc = control_plane.kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(weak))
+    assert 'would violate PodSecurity "restricted:latest"' in proc.stderr, proc.stderr
+
+
+def test_operator_deployment_is_hardened() -> None:
+    docs = {d["kind"]: d for d in yaml.safe_load_all((BASE / "deployment.yaml").read_text()) if d}
+    pod = docs["Deployment"]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert [container["command"], container["args"]] == [["esml-operator"], ["run", "--all-namespaces"]]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    assert set(container["resources"]) == {"requests", "limits"}
+
+
+# verb, resource, subresource, namespaced?, allowed
+RBAC = [
+    ("get", "modeldeployments.esml.io", "", True, True),
+    ("list", "modeldeployments.esml.io", "", False, True),
+    ("watch", "modeldeployments.esml.io", "", False, True),
+    ("patch", "modeldeployments.esml.io", "", True, True),
+    ("patch", "modeldeployments.esml.io", "status", True, True),
+    ("update", "modeldeployments.esml.io", "status", True, True),
+    ("update", "modeldeployments.esml.io", "finalizers", True, True),
+    ("get", "secrets", "", True, True),
+    ("watch", "secrets", "", False, True),
+    ("get", "services", "", True, True),
+    ("create", "events", "", True, True),
+    ("patch", "events", "", True, True),
+    ("create", "events.events.k8s.io", "", True, True),
+    ("list", "customresourcedefinitions.apiextensions.k8s.io", "", False, True),
+    ("watch", "namespaces", "", False, True),
+    # least privilege: nothing else
+    ("create", "modeldeployments.esml.io", "", True, False),
+    ("update", "modeldeployments.esml.io", "", True, False),
+    ("delete", "modeldeployments.esml.io", "", True, False),
+    ("create", "secrets", "", True, False),
+    ("update", "secrets", "", True, False),
+    ("delete", "secrets", "", True, False),
+    ("list", "services", "", True, False),
+    ("list", "pods", "", True, False),
+    ("get", "configmaps", "", True, False),
+    ("create", "customresourcedefinitions.apiextensions.k8s.io", "", False, False),
+    ("create", "namespaces", "", False, False),
+    ("get", "namespaces", "", False, False),
+    ("create", "leases.coordination.k8s.io", "", True, False),
+    ("create", "clusterrolebindings.rbac.authorization.k8s.io", "", False, False),
+]
+
+
+def test_operator_rbac_is_least_privilege(control_plane: Any, namespace: str) -> None:
+    rbac_kinds = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+    docs = [d for d in built_base(control_plane) if d["kind"] in rbac_kinds]
+    control_plane.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
+
+    def can_i(verb: str, resource: str, sub: str, namespaced: bool) -> bool:
+        args = ["auth", "can-i", verb, resource, f"--as={OPERATOR_SA}"]
+        args += ["-n", namespace] if namespaced else ["--all-namespaces"]
+        if sub:
+            args.append(f"--subresource={sub}")
+        proc = control_plane.kubectl(*args, check=False)
+        answer = proc.stdout.strip()
+        assert answer in {"yes", "no"}, proc.stderr
+        return answer == "yes"
+
+    def all_match() -> list[str]:
+        return [
+            f"{verb} {res}{'/' + sub if sub else ''}: expected {allowed}"
+            for verb, res, sub, namespaced, allowed in RBAC
+            if can_i(verb, res, sub, namespaced) != allowed
+        ]
+
+    # RBAC changes reach the authorizer through an informer: poll until it agrees (or time out).
+    mismatches: list[str] = []
+
+    def settled() -> bool:
+        mismatches[:] = all_match()
+        return not mismatches
+
+    try:
+        poll(settled, timeout=30, what="the operator's RBAC to take effect")
+    except AssertionError:
+        pytest.fail("RBAC mismatches: " + "; ".join(mismatches))
+
+
+def example_files() -> list[Path]:
+    return sorted(p for p in EXAMPLES.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def test_examples_are_accepted_by_the_api_server(control_plane: Any, namespace: str) -> None:
+    assert len(example_files()) >= 2
+    proc = control_plane.kubectl("apply", "-k", str(EXAMPLES), "-n", namespace, "--dry-run=server", "-o", "json")
+    obj = json.loads(proc.stdout)
+    items = obj.get("items", [obj])
+    assert [i["spec"]["modelId"] for i in items] == ["elastic__distilbert-base-uncased-finetuned-conll03-english"]
+    es = items[0]["spec"]["elasticsearch"]
+    assert es["credentialsSecretRef"] == {"name": "esml-demo-credentials"}
+    assert es["caSecretRef"]["name"] == "esml-demo-ca"
+    assert items[0]["spec"]["numberOfAllocations"] == 1
+
+    for path in example_files():
+        proc = control_plane.kubectl("apply", "-f", str(path), "-n", namespace, "--dry-run=server", check=False)
+        assert proc.returncode == 0, f"{path.name}: {proc.stderr}"
+        assert "(server dry run)" in proc.stdout
+
+    eck = yaml.safe_load((EXAMPLES / "modeldeployment-eck-adaptive.yaml").read_text())
+    assert "elasticsearchRef" in eck["spec"]["elasticsearch"]
+    assert eck["spec"]["adaptiveAllocations"]["enabled"] is True
