@@ -7,6 +7,7 @@ registry), so tests can run the operator in-process with ``KopfRunner``.
 from __future__ import annotations
 
 import logging
+import os
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -31,6 +32,14 @@ def _wants_stop(spec: Mapping[str, Any], **_: Any) -> bool:
 def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
     """All handlers, bound to ``operator_settings`` (also usable from ``KopfRunner``, which has no memo)."""
     registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # --kubeconfig wins; else the in-cluster service account; else KUBECONFIG / ~/.kube/config.
+        if operator_settings.kubeconfig:
+            os.environ["KUBECONFIG"] = operator_settings.kubeconfig
+            return kopf.login_with_kubeconfig(**kwargs)
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:

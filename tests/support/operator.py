@@ -1,0 +1,64 @@
+"""Run ``esml-operator run`` as a real process against the local control plane."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from tests.controlplane.process import Process, wait_until
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class OperatorProcess:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        *,
+        namespaces: tuple[str, ...] = (),
+        resync_interval: float = 3.0,
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        workdir: Path | None = None,
+        detach: bool = False,
+    ) -> None:
+        self.dir = (workdir or Path(tempfile.mkdtemp(prefix="esml-op-"))).resolve()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.health_port = _free_port()
+        scope = [arg for ns in namespaces for arg in ("--namespace", ns)] or ["--all-namespaces"]
+        argv = [
+            sys.executable, "-m", "esml_operator.cli", "run", *scope,
+            "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
+            "--min-poll-interval", str(min(0.5, resync_interval)),
+            "--liveness-endpoint", f"http://127.0.0.1:{self.health_port}/healthz",
+            "--log-level", "DEBUG", *extra,
+        ]  # fmt: skip
+        old_env = dict(os.environ)
+        os.environ.update(env or {})
+        try:
+            self.process = Process(
+                "operator", argv, self.dir / "operator.log", detach=detach, pid_file=self.dir / "operator.pid"
+            )
+        finally:
+            os.environ.clear()
+            os.environ.update(old_env)
+        wait_until(self.healthy, timeout=60, what="the operator's liveness endpoint", processes=[self.process])
+
+    def healthy(self) -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+
+    @property
+    def log(self) -> str:
+        return (self.dir / "operator.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.stop(timeout=15)
