@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
+from tests.e2e.conftest import Kube, model_deployment, ready
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 

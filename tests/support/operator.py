@@ -53,7 +53,7 @@ class OperatorProcess:
         wait_until(self.healthy, timeout=60, what="the operator's liveness endpoint", processes=[self.process])
 
     def healthy(self) -> bool:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as resp:
             return bool(resp.status == 200)
 
     @property
