@@ -104,14 +104,14 @@ class Settings:
                 parser.add_argument(_flag(f), dest=f.name, type=kind, default=None, help=helptext)
         args = vars(parser.parse_args(list(argv)))
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if args[f.name] is not None:
-                values[f.name] = tuple(args[f.name]) if _kind(f) is tuple else args[f.name]
-                continue
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and raw != "":
-                values[f.name] = _from_env(_kind(f), raw, ENV_PREFIX + f.name.upper())
         try:
+            for f in dataclasses.fields(cls):
+                if args[f.name] is not None:
+                    values[f.name] = tuple(args[f.name]) if _kind(f) is tuple else args[f.name]
+                    continue
+                raw = environ.get(ENV_PREFIX + f.name.upper())
+                if raw is not None and raw != "":
+                    values[f.name] = _from_env(_kind(f), raw, ENV_PREFIX + f.name.upper())
             return cls(**values)
         except ValueError as error:
             parser.error(str(error))

@@ -56,6 +56,7 @@ class Entry:
     secrets_fingerprint: str | None = None
     last_assignment: Assignment | None = None
     failure: ActionFailure | None = None
+    jitter: float = 0.5  # drawn once per failure, so the planned retry moment stays put across passes
     acted_at: float = float("-inf")  # monotonic time of the last successful action
     timer: asyncio.TimerHandle | None = None
     due: float = float("inf")
@@ -250,7 +251,7 @@ class Runtime:
         now = datetime.now(UTC)
         decision = decide(
             spec, ref, observation, previous, now,
-            resync_interval=self.settings.resync_interval, jitter=random.random(),
+            resync_interval=self.settings.resync_interval, jitter=entry.jitter,
         )  # fmt: skip
         status = decision.status
         events = list(decision.events)
@@ -265,10 +266,11 @@ class Runtime:
                     previous_failure.attempts + 1 if previous_failure and previous_failure.action == action.kind else 1
                 )
                 entry.failure = ActionFailure(action.kind, error, now, attempts, ref.generation)
+                entry.jitter = random.random()
                 logger.warning("%s: %s failed: %s", self._name(body), action.kind, error)
                 again = decide(
                     spec, ref, _with_failure(observation, entry.failure), previous, now,
-                    resync_interval=self.settings.resync_interval, jitter=random.random(),
+                    resync_interval=self.settings.resync_interval, jitter=entry.jitter,
                 )  # fmt: skip
                 status, events, requeue = again.status, list(again.events), again.requeue_after
             else:

@@ -35,9 +35,16 @@ class _Slot:
 
 
 class SnapshotCache:
-    def __init__(self, *, min_interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        min_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._min_interval = min_interval
         self._clock = clock
+        self._sleep = sleep
         self._slots: dict[str, _Slot] = {}
         self.fetches = 0  # total fetches started (for benchmarks and tests)
 
@@ -63,7 +70,7 @@ class SnapshotCache:
                 continue  # it started too early for us; loop to start (or join) a newer one
             wait = slot.last_start + self._min_interval - self._clock()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
                 continue
             slot.inflight = asyncio.create_task(self._fetch(slot, fetch))
             try:

@@ -1,0 +1,114 @@
+"""The per-cluster snapshot cache: one fetch serves many callers, never faster than min_interval."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from esml_operator.elasticsearch.errors import ConnectionFailedError
+from esml_operator.elasticsearch.models import ClusterSnapshot
+from esml_operator.handlers.snapshots import SnapshotCache
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_concurrent_callers_share_one_fetch() -> None:
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=0.0, clock=clock)
+    gate = asyncio.Event()
+    calls = 0
+
+    async def fetch() -> ClusterSnapshot:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        return ClusterSnapshot(model_ids=frozenset({"m"}))
+
+    waiters = [asyncio.create_task(cache.get("c1", fetch, newer_than=clock.now)) for _ in range(50)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(*waiters)
+    assert calls == 1
+    assert all(r is results[0] for r in results)
+
+
+async def test_fresh_enough_snapshot_is_reused_and_older_one_refetched() -> None:
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=0.0, clock=clock)
+    calls = 0
+
+    async def fetch() -> ClusterSnapshot:
+        nonlocal calls
+        calls += 1
+        return ClusterSnapshot()
+
+    first = await cache.get("c1", fetch, newer_than=clock.now)
+    again = await cache.get("c1", fetch, newer_than=clock.now - 5)
+    assert again is first and calls == 1
+    clock.now += 10
+    newer = await cache.get("c1", fetch, newer_than=clock.now)
+    assert newer is not first and calls == 2
+    await cache.get("c2", fetch, newer_than=clock.now)  # another cluster has its own slot
+    assert calls == 3
+
+
+async def test_min_interval_limits_fetch_rate() -> None:
+    clock = FakeClock()
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # simulated time: sleeping advances the clock
+        slept.append(seconds)
+        clock.now += seconds
+
+    cache = SnapshotCache(min_interval=1.0, clock=clock, sleep=sleep)
+    starts: list[float] = []
+
+    async def fetch() -> ClusterSnapshot:
+        starts.append(clock.now)
+        return ClusterSnapshot()
+
+    await cache.get("c1", fetch, newer_than=clock.now)
+    clock.now += 0.25
+    await cache.get("c1", fetch, newer_than=clock.now)
+    assert slept == [pytest.approx(0.75)]
+    assert len(starts) == 2 and starts[1] - starts[0] == pytest.approx(1.0)
+
+
+async def test_failure_reaches_every_waiter_and_is_not_cached() -> None:
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=0.0, clock=clock)
+    fail = True
+
+    async def fetch() -> ClusterSnapshot:
+        if fail:
+            raise ConnectionFailedError("refused")
+        return ClusterSnapshot()
+
+    results = await asyncio.gather(
+        *[cache.get("c1", fetch, newer_than=clock.now) for _ in range(3)], return_exceptions=True
+    )
+    assert all(isinstance(r, ConnectionFailedError) for r in results)
+    fail = False
+    clock.now += 1
+    taken = await cache.get("c1", fetch, newer_than=clock.now)
+    assert taken.snapshot == ClusterSnapshot()
+
+
+async def test_forget_drops_the_slot() -> None:
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=0.0, clock=clock)
+
+    async def fetch() -> ClusterSnapshot:
+        return ClusterSnapshot()
+
+    await cache.get("c1", fetch, newer_than=clock.now)
+    assert cache.keys() == ["c1"]
+    cache.forget("c1")
+    assert cache.keys() == []
