@@ -112,3 +112,26 @@ async def test_forget_drops_the_slot() -> None:
     assert cache.keys() == ["c1"]
     cache.forget("c1")
     assert cache.keys() == []
+
+
+async def test_close_cancels_fetches_under_way() -> None:
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=0.0, clock=clock)
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def fetch() -> ClusterSnapshot:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        raise AssertionError("unreachable")
+
+    waiter = asyncio.create_task(cache.get("c1", fetch, newer_than=clock.now))
+    await started.wait()
+    cache.close()
+    await asyncio.wait_for(cancelled.wait(), timeout=5)
+    assert cache.keys() == []
+    with pytest.raises(asyncio.CancelledError):
+        await waiter

@@ -98,6 +98,7 @@ class Runtime:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.snapshots.close()
         await self.pool.aclose()
         await self.kube.aclose()
 

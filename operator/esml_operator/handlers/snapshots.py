@@ -53,6 +53,11 @@ class SnapshotCache:
         if slot is not None and slot.inflight is not None:
             slot.inflight.cancel()
 
+    def close(self) -> None:
+        """Cancel every fetch under way (operator shutdown)."""
+        for key in list(self._slots):
+            self.forget(key)
+
     def keys(self) -> list[str]:
         return list(self._slots)
 
@@ -73,6 +78,7 @@ class SnapshotCache:
                 await self._sleep(wait)
                 continue
             slot.inflight = asyncio.create_task(self._fetch(slot, fetch))
+            slot.inflight.add_done_callback(_retrieve)
             try:
                 taken = await asyncio.shield(slot.inflight)
             finally:
@@ -93,3 +99,9 @@ class SnapshotCache:
         if slot.latest is None or slot.latest.started <= started:
             slot.latest = taken
         return taken
+
+
+def _retrieve(task: asyncio.Task[Taken]) -> None:
+    """Mark a fetch's failure as seen: its waiters may all have been cancelled (shutdown)."""
+    if not task.cancelled():
+        task.exception()
