@@ -50,7 +50,8 @@ class Settings:
     )
     eck_url_template: str = _setting(
         "https://{service}.{namespace}.svc:{port}",
-        "URL of an ECK-managed cluster; {service}, {namespace} and {port} are filled from the Service.",
+        "URL of an ECK-managed cluster; {service}, {namespace} and {port} are filled from the Service, "
+        "{name} from elasticsearchRef (for example https://localhost:{port} through a port-forward).",
     )
     liveness_endpoint: str = _setting(
         "http://0.0.0.0:8080/healthz", "Liveness probe endpoint served by kopf; empty to disable."
@@ -72,9 +73,7 @@ class Settings:
             raise ValueError("max_concurrent_reconciles must be at least 1")
         if self.log_format not in {"plain", "json"}:
             raise ValueError("log_format must be plain or json")
-        for placeholder in ("{service}", "{port}"):
-            if placeholder not in self.eck_url_template:
-                raise ValueError(f"eck_url_template must contain {placeholder}")
+        _check_eck_url_template(self.eck_url_template)
 
     @classmethod
     def describe(cls) -> list[tuple[str, str, str, str]]:
@@ -116,6 +115,25 @@ class Settings:
         except ValueError as error:
             parser.error(str(error))
             raise  # unreachable: parser.error exits
+
+
+def _check_eck_url_template(template: str) -> None:
+    """An http(s) URL template using only the known placeholders, and at least {service} or {port}.
+
+    ``https://localhost:{port}`` (a port-forward, or a test) is as valid as the
+    in-cluster default: a template must only depend on the referenced Service.
+    """
+    try:
+        sample = template.format(service="svc", namespace="ns", port=9200, name="es")
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(
+            f"eck_url_template {template!r} is not a valid template ({error!r}); "
+            "known placeholders: {service}, {namespace}, {port}, {name}"
+        ) from None
+    if "{service}" not in template and "{port}" not in template:
+        raise ValueError("eck_url_template must contain {service} or {port}")
+    if not sample.startswith(("https://", "http://")):
+        raise ValueError(f"eck_url_template {template!r} must start with https:// or http://")
 
 
 def _flag(f: dataclasses.Field[Any]) -> str:

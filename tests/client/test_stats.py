@@ -167,7 +167,9 @@ async def test_stats_forbidden(fake: FakeES, es: ElasticsearchClient) -> None:
     with pytest.raises(e.AuthorizationError) as caught:
         await es.stats_snapshot()
     assert str(caught.value) == (
-        f"Elasticsearch rejected _stats of all trained models (403 security_exception): {reason}"
+        f"Elasticsearch rejected _stats of all trained models (403 security_exception): {reason}; "
+        "the operator's credentials need the cluster privileges manage_ml (start, update, stop, stats) "
+        "and monitor (GET / for the cluster version)"
     )
 
 

@@ -176,6 +176,18 @@ def operator(operator_factory: Callable[..., OperatorProcess]) -> OperatorProces
     return operator_factory()
 
 
+def require_condition(kube: Kube, name: str, type_: str) -> dict[str, Any]:
+    found = kube.condition(name, type_)
+    assert found is not None, f"no {type_} condition yet"
+    return found
+
+
+def stalled_with(kube: Kube, name: str, reason: str) -> dict[str, Any] | None:
+    """The Stalled condition if it is True with ``reason`` (for wait_for)."""
+    found = kube.condition(name, "Stalled")
+    return found if found and found["status"] == "True" and found["reason"] == reason else None
+
+
 def ready(kube: Kube, name: str) -> bool:
     cond = kube.condition(name, "Ready")
     return bool(cond and cond["status"] == "True")

@@ -94,3 +94,35 @@ async def test_no_security_accepts_anonymous_requests(make_sim: SimFactory, sess
     http = Http(sim, session)  # type: ignore[arg-type]
     assert (await http("POST", START, auth=None)).status == 200
     assert (await http("GET", "/", auth="Basic garbage")).status == 200
+
+
+async def test_api_key_limited_to_manage_ml_and_monitor_is_what_the_operator_needs(http: Http) -> None:
+    """role_descriptors with a cluster privilege list limit a key: manage_ml + monitor cover every operator call."""
+
+    async def key(*privileges: str) -> str:
+        body = {"name": "esml", "role_descriptors": {"esml-operator": {"cluster": list(privileges)}}}
+        created = await http("POST", "/_security/api_key", body)
+        assert created.status == 200
+        return "ApiKey " + str(created.body["encoded"])
+
+    operator = await key("manage_ml", "monitor")
+    assert (await http("GET", "/", auth=operator)).status == 200
+    assert (await http("GET", "/_ml/trained_models/_all/_stats", auth=operator)).status == 200
+    assert (await http("POST", START, auth=operator)).status == 200
+    update = f"/_ml/trained_models/{MODEL}/deployment/_update"
+    assert (await http("POST", update, {"number_of_allocations": 2}, auth=operator)).status == 200
+    assert (await http("POST", f"/_ml/trained_models/{MODEL}/deployment/_stop", auth=operator)).status == 200
+
+    monitor_ml = await key("monitor_ml")
+    assert (await http("GET", "/_ml/trained_models/_all/_stats", auth=monitor_ml)).status == 200
+    r = await http("GET", "/", auth=monitor_ml)
+    assert (r.status, r.error_type) == (403, "security_exception")
+    assert r.reason.startswith("action [cluster:monitor/main] is unauthorized for API key id [")
+    assert r.reason.endswith("this action is granted by the cluster privileges [monitor,manage,all]")
+
+    read_only = await key("monitor")
+    assert (await http("GET", "/", auth=read_only)).status == 200
+    assert (await http("GET", "/_ml/trained_models/_all/_stats", auth=read_only)).status == 200
+    r = await http("POST", START, auth=read_only)
+    assert r.status == 403
+    assert r.reason.endswith("granted by the cluster privileges [manage_inference,manage_ml,manage,all]")

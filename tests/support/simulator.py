@@ -96,7 +96,8 @@ class SimulatorProcess:
         response.raise_for_status()
         for entry in response.json()["trained_model_stats"]:
             stats = entry.get("deployment_stats")
-            if stats and stats["deployment_id"] == deployment_id:
+            # Before 8.8 there is no deployment_id: the deployment id is the model id.
+            if stats and stats.get("deployment_id", stats.get("model_id")) == deployment_id:
                 return dict(stats)
         return None
 

@@ -100,7 +100,8 @@ def test_adaptive_matching_and_fully_allocated_is_ready() -> None:
     )
     assert summary(decision) == ("True", "FullyAllocated", "False", "False", "NotStalled")
     assert cond(decision, "Ready")["message"] == (
-        "Deployment [my-model] is fully allocated: 0 of 0 allocations, adaptive allocations enabled (min 0, max 4)"
+        "Deployment [my-model] is fully allocated: 0 of 0 allocations, adaptive allocations enabled (min 0, max 4); "
+        "numberOfAllocations (2) is ignored while adaptive allocations are enabled"
     )
 
 

@@ -276,3 +276,18 @@ def test_start_parameter_difference_does_not_block_count_updates() -> None:
 def test_start_parameters_differ_while_allocating_is_reconciling_not_stalled() -> None:
     decision = run(spec(threadsPerAllocation=4), observation(stats(allocation_status=allocation(1, 2))))
     assert summary(decision) == ("False", "StartParametersDiffer", "True", "False", "NotStalled")
+
+
+def test_scale_down_in_progress_is_not_ready_although_elasticsearch_says_fully_allocated() -> None:
+    # Elasticsearch reports fully_allocated as soon as the running count reaches the target, also from above.
+    shrinking = stats(number_of_allocations=1, allocation_status=allocation(2, 1))
+    assert shrinking.allocation_status is not None and shrinking.allocation_status.state == "fully_allocated"
+    decision = run(spec(numberOfAllocations=1), observation(shrinking))
+    assert decision.actions == ()
+    assert summary(decision) == ("False", "ScalingDown", "True", "False", "NotStalled")
+    assert "still runs 2 allocations" in cond(decision, "Ready")["message"]
+    assert decision.requeue_after is not None
+    done = run(
+        spec(numberOfAllocations=1), observation(stats(number_of_allocations=1, allocation_status=allocation(1, 1)))
+    )
+    assert summary(done)[:2] == ("True", "FullyAllocated")

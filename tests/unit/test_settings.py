@@ -42,7 +42,9 @@ def test_comma_separated_namespaces_from_environment() -> None:
         (["--all-namespaces", "--namespace", "a"], {}, "not both"),
         (["--all-namespaces", "--resync-interval", "0"], {}, "resync_interval must be > 0"),
         (["--all-namespaces", "--min-poll-interval", "60"], {}, "must not exceed resync_interval"),
-        (["--all-namespaces", "--eck-url-template", "https://x"], {}, "must contain {service}"),
+        (["--all-namespaces", "--eck-url-template", "https://x"], {}, "must contain {service} or {port}"),
+        (["--all-namespaces", "--eck-url-template", "https://{host}:{port}"], {}, "known placeholders"),
+        (["--all-namespaces", "--eck-url-template", "{service}:{port}"], {}, "must start with https://"),
         (["--all-namespaces"], {"ESML_ALLOW_PLAIN_HTTP_CREDENTIALS": "maybe"}, "expected true or false"),
     ],
 )
@@ -54,6 +56,11 @@ def test_invalid_settings_are_refused_with_a_clear_message(
     assert info.value.code == 2
     text = capsys.readouterr().err
     assert message in text
+
+
+def test_eck_url_template_may_fix_the_host() -> None:
+    settings = Settings.load(["--all-namespaces", "--eck-url-template", "https://localhost:{port}"], {})
+    assert settings.eck_url_template.format(service="s", namespace="n", port=9243, name="q") == "https://localhost:9243"
 
 
 def test_describe_lists_every_setting_with_flag_and_env() -> None:

@@ -172,7 +172,7 @@ class ConnectionConfig:
         if url.scheme == "http" and self.auth is not None and not self.allow_plain_http_credentials:
             raise InsecureConnectionError(
                 f"Refusing to send credentials to {self.endpoint} over plain http:// (they would travel "
-                "unencrypted); use an https:// URL, or explicitly allow plain-HTTP credentials"
+                "unencrypted); use an https:// URL, or start the operator with --allow-plain-http-credentials"
             )
         if self.max_connections < 1 or self.max_keepalive_connections < 0:
             raise ConnectionConfigError("max_connections must be >= 1 and max_keepalive_connections >= 0")

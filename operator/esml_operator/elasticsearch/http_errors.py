@@ -23,6 +23,11 @@ from esml_operator.elasticsearch.errors import (
 from esml_operator.elasticsearch.redaction import Redactor
 
 _SNIPPET = 200
+#: Appended to a 403 for a missing privilege: what the operator's credentials need (docs/architecture.md).
+PRIVILEGES_HINT = (
+    "the operator's credentials need the cluster privileges manage_ml (start, update, stop, stats) "
+    "and monitor (GET / for the cluster version)"
+)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -94,6 +99,8 @@ def error_from_response(
         message = f"Elasticsearch {verb} {action} ({label}): {reason}"
         if c_reason:
             message += f" (caused by {c_type or 'error'}: {c_reason})"
+        if status == 403 and etype == "security_exception" and "is unauthorized" in reason:
+            message += f"; {PRIVILEGES_HINT}"
     else:
         content_type = response.headers.get("content-type", "no content type").split(";")[0].strip()
         text = _snippet(response.content.decode("utf-8", errors="replace")) if response.content else ""

@@ -111,7 +111,7 @@ class KubeApi:
         try:
             await self._run(
                 self._custom.patch_namespaced_custom_object_status,
-                GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)},
+                GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)}, field_manager=COMPONENT,
             )  # fmt: skip
         except kubernetes.client.ApiException as error:
             if error.status == 404:

@@ -310,9 +310,26 @@ def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
                 requeue_after=PROGRESS_REQUEUE_SECONDS,
             )
         return action
+    if allocation.allocation_count > allocation.target_allocation_count:
+        # Elasticsearch says fully_allocated as soon as count >= target: a scale-down still in progress.
+        verdict.not_ready(
+            "ScalingDown",
+            f"Deployment [{deployment}] still runs {allocation.allocation_count} allocations; "
+            f"Elasticsearch is removing them down to {allocation.target_allocation_count}",
+        )
+        if not paused:
+            verdict.progressing(
+                "ScalingDown",
+                "Waiting for Elasticsearch to remove surplus allocations",
+                requeue_after=PROGRESS_REQUEUE_SECONDS,
+            )
+        return action
     adaptive = ""
     if spec.adaptive_enabled:
-        adaptive = f", adaptive allocations {describe_adaptive(stats.adaptive_allocations)}"
+        adaptive = (
+            f", adaptive allocations {describe_adaptive(stats.adaptive_allocations)}; numberOfAllocations "
+            f"({spec.number_of_allocations}) is ignored while adaptive allocations are enabled"
+        )
     suffix = "; reconciliation is paused" if paused else ""
     verdict.is_ready(
         "FullyAllocated",
