@@ -67,7 +67,12 @@ def test_fetch_errors(error: es.ElasticsearchError, reason: str, stalled: bool) 
         reason,
         f"Cannot use Elasticsearch: {error.message}",
     )
-    assert (reachable["status"], reachable["reason"], reachable["message"]) == ("False", reason, error.message)
+    if isinstance(error, es.ApiError) and error.status is not None and error.status < 500:
+        # Elasticsearch answered (401/403): reachable; Ready and Stalled carry the refusal.
+        assert (reachable["status"], reachable["reason"]) == ("True", "Answered")
+        assert error.message in reachable["message"]
+    else:
+        assert (reachable["status"], reachable["reason"], reachable["message"]) == ("False", reason, error.message)
     if stalled:
         assert summary(decision)[2:] == ("False", "True", reason)
     else:
@@ -331,3 +336,12 @@ def test_not_found_on_update_is_permanent_under_start_policy_never() -> None:
         "True",
         "resource_not_found_exception",
     )
+
+
+def test_refused_plain_http_is_not_reported_as_unreachable() -> None:
+    error = es.InsecureConnectionError("refusing to send credentials over plain http://")
+    decision = run(obs=observation(fetch_error=error, snapshot=None))
+    reachable = cond(decision, "ElasticsearchReachable")
+    assert reachable["status"] == "Unknown"
+    assert reachable["message"].startswith("Not connecting: ")
+    assert summary(decision)[3] == "True"  # Stalled: needs a config change

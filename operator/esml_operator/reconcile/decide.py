@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from esml_operator.elasticsearch.errors import ApiError, ConnectionConfigError
 from esml_operator.elasticsearch.models import DeploymentStats
 
 from . import conditions as c
@@ -132,6 +133,11 @@ def _reachable(observation: Observation) -> ConditionValue:
         return ConditionValue(c.UNKNOWN, problem.reason, f"Not connecting: {problem.message}")
     if observation.fetch_error is not None:
         error = observation.fetch_error
+        if isinstance(error, ConnectionConfigError):
+            return ConditionValue(c.UNKNOWN, error_reason(error), f"Not connecting: {error.message}")
+        if isinstance(error, ApiError) and error.status is not None and error.status < 500:
+            # It answered: reachable, but refusing (401/403/...). Ready and Stalled carry the refusal.
+            return ConditionValue(c.TRUE, "Answered", f"Elasticsearch answered but refused: {error.message}")
         return ConditionValue(c.FALSE, error_reason(error), error.message)
     if observation.cluster is not None:
         cluster = observation.cluster
