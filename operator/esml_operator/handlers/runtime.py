@@ -53,6 +53,7 @@ class Entry:
     generation: int = 0
     cluster_key: str | None = None
     config: ConnectionConfig | None = None  # the last connection that resolved (kept for deletion)
+    claim: tuple[str, str] | None = None  # (endpoint, deployment id) this resource manages
     secrets_fingerprint: str | None = None
     last_assignment: Assignment | None = None
     failure: ActionFailure | None = None
@@ -124,10 +125,31 @@ class Runtime:
             if entry.failure is not None and entry.failure.generation != generation:
                 entry.failure = None  # a spec change retries at once
 
+    def _claim(self, entry: Entry, claim: tuple[str, str]) -> Entry | None:
+        """Record that ``entry`` manages ``claim``; the other resource that holds it already, if any.
+
+        The oldest resource (by creation time, then uid) wins, so the answer is the
+        same whichever of them reconciles first, and after an operator restart.
+        """
+        entry.claim = claim
+
+        def age(e: Entry) -> tuple[str, str]:
+            return (str(_meta(e.body).get("creationTimestamp", "")), e.uid)
+
+        rivals = [e for e in self.entries.values() if e.claim == claim and not _meta(e.body).get("deletionTimestamp")]
+        if not rivals:
+            return None
+        holder = min(rivals, key=age)
+        return None if holder is entry else holder
+
     def forget(self, uid: str) -> None:
         entry = self.entries.pop(uid, None)
         if entry is not None and entry.timer is not None:
             entry.timer.cancel()
+        if entry is not None and entry.claim is not None:
+            for other in self.entries.values():  # a conflicting resource may take over now
+                if other.claim == entry.claim:
+                    self.schedule(other.uid, 0.0)
         task = asyncio.create_task(self.pool.release(uid))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -207,7 +229,13 @@ class Runtime:
             resolved = await connect.resolve(parsed, namespace, self.kube, self.settings)
             if isinstance(resolved, ConfigProblem):
                 config_problem = resolved
-                entry.cluster_key = None
+                entry.cluster_key = entry.claim = None
+            elif (holder := self._claim(entry, (resolved.config.endpoint, parsed.deployment_id))) is not None:
+                config_problem = ConfigProblem(
+                    "DeploymentConflict",
+                    f"deployment [{parsed.deployment_id}] on {resolved.config.endpoint} is already managed by "
+                    f"ModelDeployment {self._name(holder.body)}; give this resource another deploymentId",
+                )
             else:
                 fingerprint = resolved.secrets_fingerprint
                 if entry.secrets_fingerprint not in (None, fingerprint) and entry.failure is not None:
