@@ -155,10 +155,15 @@ def operator_factory(
 ) -> Iterator[Callable[..., OperatorProcess]]:
     started: list[OperatorProcess] = []
 
-    def start(*extra: str, resync_interval: float = 2.0, namespaces: tuple[str, ...] | None = None) -> OperatorProcess:
+    def start(
+        *extra: str,
+        resync_interval: float = 2.0,
+        namespaces: tuple[str, ...] | None = None,
+        all_namespaces: bool = False,
+    ) -> OperatorProcess:
         op = OperatorProcess(
             control_plane.kubeconfig,
-            namespaces=namespaces or (namespace,),
+            namespaces=() if all_namespaces else namespaces or (namespace,),
             resync_interval=resync_interval,
             extra=extra,
             workdir=tmp_path / f"operator{len(started)}",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
+from tests.controlplane.runner import ControlPlane
 from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
@@ -220,3 +223,27 @@ def test_polling_is_per_cluster_not_per_resource(
         if STATS_POLL not in r["path"]
         and "python-httpx" not in r["headers"].get("User-Agent", r["headers"].get("user-agent", ""))
     ]
+
+
+def test_all_namespaces_mode_reconciles_every_namespace(
+    control_plane: ControlPlane,
+    kube: Kube,
+    simulator: SimulatorProcess,
+    es_url: str,
+    es_secrets: dict[str, str],
+    operator_factory: Callable[..., OperatorProcess],
+) -> None:
+    other = Kube(control_plane, f"t-{uuid.uuid4().hex[:10]}")
+    control_plane.kubectl("create", "namespace", other.namespace)
+    try:
+        other.secret("es-credentials", {"api_key": es_secrets["api_key"]})
+        other.secret("es-ca", {"ca.crt": simulator.ca_pem})
+        op = operator_factory(all_namespaces=True)
+        assert "--all-namespaces" in op.process.popen.args
+        kube.apply(model_deployment("here", es_url, deploymentId="dep-here"))
+        other.apply(model_deployment("there", es_url, deploymentId="dep-there"))
+        wait_for(lambda: ready(kube, "here") and ready(other, "there"), what="both namespaces Ready")
+        started = sorted(r["query"]["deployment_id"] for r in simulator.requests("/deployment/_start"))
+        assert started == ["dep-here", "dep-there"]
+    finally:
+        control_plane.kubectl("delete", "namespace", other.namespace, "--wait=false", check=False)
