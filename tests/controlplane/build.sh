@@ -65,9 +65,28 @@ link_into_repo() {
   say "binaries: $bin (linked into $local_bin)"
 }
 
+# Flux's kstatus as a tiny CLI (tests/controlplane/kstatus/main.go), in its own module and cache slot.
+build_kstatus() {
+  local kdest="$cache_root/kstatus-${KSTATUS}-${GOVER}"
+  if [ ! -x "$kdest/bin/kstatus" ]; then
+    say "building kstatus (github.com/fluxcd/cli-utils v${KSTATUS})..."
+    local start; start=$(date +%s)
+    rm -rf "$kdest/src"; mkdir -p "$kdest/src" "$kdest/bin"
+    cp "$here/kstatus/main.go" "$kdest/src/main.go"
+    printf 'module esml.invalid/kstatus\n\ngo 1.26.0\n\nrequire github.com/fluxcd/cli-utils v%s\n' "$KSTATUS" >"$kdest/src/go.mod"
+    ( cd "$kdest/src" && go mod tidy >/dev/null 2>"$kdest/tidy.log" && go build -trimpath -ldflags "-s -w" -o "$kdest/bin/kstatus.tmp" . ) \
+      || { tail -n 30 "$kdest/tidy.log" >&2; die "building kstatus failed"; }
+    mv "$kdest/bin/kstatus.tmp" "$kdest/bin/kstatus"
+    say "built kstatus in $(( $(date +%s) - start ))s"
+  fi
+  mkdir -p "$local_bin"
+  ln -sfn "$kdest/bin/kstatus" "$local_bin/kstatus"
+}
+
 if [ -f "$dest/complete" ]; then
   say "reusing cached build $key"
   link_into_repo
+  build_kstatus
   exit 0
 fi
 
@@ -166,3 +185,4 @@ built=${build_date}
 EOF
 say "done in $(( $(date +%s) - t0 ))s"
 link_into_repo
+build_kstatus
