@@ -77,21 +77,34 @@ def test_no_secret_leaks_through_error_scenarios(
     kube.secret("basic", {"username": "elastic", "password": WRONG_PASSWORD})
     kube.apply(model_deployment("basic", es_url, credentials="basic"))
     wait_for(lambda: stalled_with(kube, "basic", "security_exception"), what="basic: 401")
+    # Each resource names its own deployment: two resources on one deployment would be a DeploymentConflict.
     # 2. A forged API key (401) and 3. a key lacking privileges (403).
     kube.secret("forged", {"api_key": forged_key})
-    kube.apply(model_deployment("forged", es_url, credentials="forged", model="lang_ident_model_1"))
+    kube.apply(
+        model_deployment("forged", es_url, deploymentId="forged-dep", credentials="forged", model="lang_ident_model_1")
+    )
     kube.secret("weak", {"api_key": weak_key})
-    kube.apply(model_deployment("weak", es_url, credentials="weak", model="lang_ident_model_1"))
+    kube.apply(
+        model_deployment("weak", es_url, deploymentId="weak-dep", credentials="weak", model="lang_ident_model_1")
+    )
     wait_for(lambda: stalled_with(kube, "forged", "security_exception"), what="forged: 401")
     wait_for(lambda: stalled_with(kube, "weak", "security_exception"), what="weak: 403")
     # 4. An untrusted certificate (wrong CA) with a good key.
     other = TinyCA(tmp_path / "other-ca", "other-ca")
     kube.secret("other-ca", {"ca.crt": other.cert.read_bytes()})
     kube.secret("good", {"api_key": good_key})
-    kube.apply(model_deployment("tls", es_url, credentials="good", ca="other-ca", model="lang_ident_model_1"))
+    kube.apply(
+        model_deployment(
+            "tls", es_url, deploymentId="tls-dep", credentials="good", ca="other-ca", model="lang_ident_model_1"
+        )
+    )
     wait_for(lambda: stalled_with(kube, "tls", "TLSError"), what="tls: untrusted")
     # 5. Credentials over plain http:// (refused before anything is sent).
-    kube.apply(model_deployment("plain", es_url.replace("https://", "http://"), credentials="basic", ca=None))
+    kube.apply(
+        model_deployment(
+            "plain", es_url.replace("https://", "http://"), deploymentId="plain-dep", credentials="basic", ca=None
+        )
+    )
     wait_for(lambda: stalled_with(kube, "plain", "InsecureConnectionError"), what="plain: refused")
     # Recovery: the right password.
     kube.secret("basic", {"username": "elastic", "password": ELASTIC_PASSWORD})
