@@ -34,17 +34,19 @@ def _route(route: Route, version: EsVersion) -> dict[str, Any]:
     return out
 
 
+def thread_fields(dep: Deployment, version: EsVersion) -> dict[str, int]:
+    """Threads and allocations under the names of the emulated version (renamed in 8.3)."""
+    if version.new_thread_names:
+        return {"threads_per_allocation": dep.threads, "number_of_allocations": dep.number_of_allocations}
+    return {"inference_threads": dep.threads, "model_threads": dep.number_of_allocations}
+
+
 def task_parameters(dep: Deployment, version: EsVersion) -> dict[str, Any]:
     out: dict[str, Any] = {"model_id": dep.model_id}
     if version.has_deployment_id:
         out["deployment_id"] = dep.deployment_id
     out["model_bytes"] = dep.model_bytes
-    if version.new_thread_names:
-        out["threads_per_allocation"] = dep.threads
-        out["number_of_allocations"] = dep.number_of_allocations
-    else:
-        out["inference_threads"] = dep.threads
-        out["model_threads"] = dep.number_of_allocations
+    out.update(thread_fields(dep, version))
     out["queue_capacity"] = dep.queue_capacity
     if version.route_allocations:
         out["cache_size"] = dep.cache_size.string_rep()
@@ -140,12 +142,7 @@ def deployment_stats(cluster: MlCluster, dep: Deployment, human: bool) -> dict[s
     if version.has_deployment_id:
         out["deployment_id"] = dep.deployment_id
     out["model_id"] = dep.model_id
-    if version.new_thread_names:
-        out["threads_per_allocation"] = dep.threads
-        out["number_of_allocations"] = dep.number_of_allocations
-    else:
-        out["inference_threads"] = dep.threads
-        out["model_threads"] = dep.number_of_allocations
+    out.update(thread_fields(dep, version))
     if version.has_adaptive and dep.adaptive is not None:
         out["adaptive_allocations"] = dep.adaptive.render()
     out["queue_capacity"] = dep.queue_capacity
