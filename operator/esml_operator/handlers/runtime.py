@@ -54,6 +54,7 @@ class Entry:
     cluster_key: str | None = None
     config: ConnectionConfig | None = None  # the last connection that resolved (kept for deletion)
     claim: tuple[str, str] | None = None  # (endpoint, deployment id) this resource manages
+    claim_order: int = 0  # when this process first saw the claim (tie-break)
     secrets_fingerprint: str | None = None
     last_assignment: Assignment | None = None
     failure: ActionFailure | None = None
@@ -67,6 +68,12 @@ class Entry:
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = body.get("metadata")
     return meta if isinstance(meta, Mapping) else {}
+
+
+def _in_conflict(body: Mapping[str, Any]) -> bool:
+    status = body.get("status")
+    conditions = status.get("conditions", []) if isinstance(status, Mapping) else []
+    return any(c.get("type") == "Stalled" and c.get("reason") == "DeploymentConflict" for c in conditions)
 
 
 def comparable_status(status: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -85,6 +92,7 @@ class Runtime:
         self._tasks: set[asyncio.Task[None]] = set()
         self._resync: asyncio.Task[None] | None = None
         self._closed = False
+        self._claims_made = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,10 +139,15 @@ class Runtime:
         The oldest resource (by creation time, then uid) wins, so the answer is the
         same whichever of them reconciles first, and after an operator restart.
         """
-        entry.claim = claim
+        if entry.claim != claim:
+            entry.claim = claim
+            self._claims_made += 1
+            entry.claim_order = self._claims_made
 
-        def age(e: Entry) -> tuple[str, str]:
-            return (str(_meta(e.body).get("creationTimestamp", "")), e.uid)
+        def age(e: Entry) -> tuple[str, bool, int, str]:
+            # Creation time has second precision: on a tie, the resource that was not reported in conflict
+            # (it held the deployment before a restart), then the one that claimed first, wins.
+            return (str(_meta(e.body).get("creationTimestamp", "")), _in_conflict(e.body), e.claim_order, e.uid)
 
         rivals = [e for e in self.entries.values() if e.claim == claim and not _meta(e.body).get("deletionTimestamp")]
         if not rivals:
