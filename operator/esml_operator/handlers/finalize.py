@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
-from esml_operator.elasticsearch.errors import ElasticsearchError
 from esml_operator.handlers import connect
 from esml_operator.handlers.actions import apply_action
 from esml_operator.handlers.runtime import Runtime
@@ -54,11 +52,7 @@ async def finalize(runtime: Runtime, body: Mapping[str, Any]) -> None:
         last_assignment=None, last_failure=None, selector="",
     )  # fmt: skip
     for action in decide_deletion(spec, observation):
-        try:
-            await apply_action(client, info.version, action)
-        except ElasticsearchError:
-            raise
+        await apply_action(client, info.version, action)  # ElasticsearchError goes to kopf via the handler
         event = action_event(action, None)
         logger.info("%s/%s: %s", namespace, name, event.message)
         await runtime.kube.post_event(body, type=event.type, reason=event.reason, message=event.message)
-    _ = datetime.now(UTC)

@@ -9,6 +9,7 @@ shared by every resource that references them.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import Mapping
@@ -57,6 +58,7 @@ class KubeApi:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kube")
         self._secret_ttl = secret_ttl
         self._secrets: dict[tuple[str, str], tuple[float, SecretData | None]] = {}
+        self._service_ports: dict[tuple[str, str], tuple[float, int | None]] = {}
 
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -80,8 +82,6 @@ class KubeApi:
                 self._secrets[key] = (time.monotonic(), None)
                 return None
             raise KubeError(f"reading Secret {namespace}/{name}: {error.status} {error.reason}") from None
-        import base64
-
         data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
         value = SecretData(secret.metadata.resource_version or "", data)
         self._secrets[key] = (time.monotonic(), value)
@@ -91,19 +91,26 @@ class KubeApi:
         self._secrets.pop((namespace, name), None)
 
     async def read_service_port(self, namespace: str, name: str) -> int | None:
-        """The Service's HTTP(S) port (named ``https``/``http`` or the first), or ``None`` if missing."""
+        """The Service's HTTP(S) port (named ``https``/``http`` or the first), or ``None`` if missing.
+
+        Cached like Secrets (one read per Service per resync interval, shared by all resources).
+        """
+        key = (namespace, name)
+        cached = self._service_ports.get(key)
+        if cached is not None and time.monotonic() - cached[0] < self._secret_ttl:
+            return cached[1]
         try:
             service = await self._run(self._core.read_namespaced_service, name, namespace)
         except kubernetes.client.ApiException as error:
             if error.status == 404:
+                self._service_ports[key] = (time.monotonic(), None)
                 return None
             raise KubeError(f"reading Service {namespace}/{name}: {error.status} {error.reason}") from None
         ports = service.spec.ports or []
-        for wanted in ("https", "http"):
-            for port in ports:
-                if port.name == wanted:
-                    return int(port.port)
-        return int(ports[0].port) if ports else None
+        named = [int(p.port) for wanted in ("https", "http") for p in ports if p.name == wanted]
+        port = named[0] if named else (int(ports[0].port) if ports else None)
+        self._service_ports[key] = (time.monotonic(), port)
+        return port
 
     # -- writes -----------------------------------------------------------------------------
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:

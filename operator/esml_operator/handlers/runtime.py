@@ -11,12 +11,11 @@ when it changed, events only for new things).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -356,12 +355,4 @@ def _worth_writing(status: Mapping[str, Any], previous: Mapping[str, Any], now: 
 
 
 def _with_failure(observation: Observation, failure: ActionFailure) -> Observation:
-    from dataclasses import replace
-
     return replace(observation, last_failure=failure)
-
-
-async def cancel_quietly(task: asyncio.Task[Any]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
