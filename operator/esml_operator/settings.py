@@ -40,7 +40,29 @@ class Settings:
     )
     connect_timeout: float = _setting(5.0, "Seconds to establish a connection to Elasticsearch.")
     request_timeout: float = _setting(30.0, "Seconds to wait for an Elasticsearch response.")
-    max_concurrent_reconciles: int = _setting(16, "Resources reconciled at the same time.")
+    max_concurrent_reconciles: int = _setting(
+        16,
+        "Resources reconciled at the same time against one Elasticsearch cluster (clusters never wait for each other).",
+    )
+    action_burst: int = _setting(
+        4, "Elasticsearch changes (_start/_update) sent for one deployment at once before bursts are coalesced."
+    )
+    action_rate: float = _setting(
+        3.0, "Sustained changes per second for one deployment once the burst is spent; later changes coalesce."
+    )
+    leader_election: bool = _setting(
+        True, "Elect one acting replica through a coordination.k8s.io Lease (--no-leader-election for local runs)."
+    )
+    lease_name: str = _setting("esml-operator", "Name of the leader-election Lease.")
+    lease_namespace: str = _setting(
+        "", "Namespace of the Lease; empty: the pod's namespace (POD_NAMESPACE or the service account's), else default."
+    )
+    lease_duration: float = _setting(15.0, "Seconds a Lease is valid without renewal; others take over after it.")
+    renew_deadline: float = _setting(
+        10.0, "Seconds the leader keeps acting without a successful renewal; it stops acting after that (fencing)."
+    )
+    retry_period: float = _setting(2.0, "Seconds between attempts to acquire or renew the Lease.")
+    identity: str = _setting("", "Leader-election identity; empty: POD_NAME, else the hostname plus a random suffix.")
     allow_plain_http_credentials: bool = _setting(
         False, "Allow sending credentials to Elasticsearch over plain http:// (refused by default)."
     )
@@ -71,6 +93,10 @@ class Settings:
             raise ValueError("min_poll_interval must not exceed resync_interval")
         if self.max_concurrent_reconciles < 1:
             raise ValueError("max_concurrent_reconciles must be at least 1")
+        if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
+            raise ValueError("leader election needs 0 < retry_period < renew_deadline < lease_duration")
+        if self.action_burst < 1 or self.action_rate <= 0:
+            raise ValueError("action_burst must be at least 1 and action_rate > 0")
         if self.log_format not in {"plain", "json"}:
             raise ValueError("log_format must be plain or json")
         _check_eck_url_template(self.eck_url_template)
@@ -96,7 +122,8 @@ class Settings:
             kind = _kind(f)
             helptext = f"{f.metadata['help']} [env {ENV_PREFIX}{f.name.upper()}]"
             if kind is bool:
-                parser.add_argument(_flag(f), dest=f.name, action="store_true", default=None, help=helptext)
+                action = argparse.BooleanOptionalAction if f.default else "store_true"
+                parser.add_argument(_flag(f), dest=f.name, action=action, default=None, help=helptext)
             elif kind is tuple:
                 parser.add_argument(_flag(f), dest=f.name, action="append", default=None, help=helptext)
             else:
