@@ -66,7 +66,7 @@ def test_api_error_class_status_only_is_backwards_compatible() -> None:
     [
         (e.ConnectionFailedError, True),
         (e.TLSError, False),
-        (e.RequestTimedOutError, True),
+        (e.TransportTimeoutError, True),
         (e.ProductCheckError, False),
         (e.UnsupportedVersionError, False),
         (e.MalformedResponseError, True),
@@ -231,7 +231,7 @@ def _transport(exc: httpx.HTTPError) -> e.ElasticsearchError:
 )
 def test_timeouts(exc: httpx.HTTPError, kind: str) -> None:
     err = _transport(exc)
-    assert type(err) is e.RequestTimedOutError
+    assert type(err) is e.TransportTimeoutError
     assert err.temporary
     assert f"({kind} timeout)" in str(err)
     assert URL in str(err)

@@ -122,6 +122,6 @@ async def test_read_timeout_is_chained(fake: FakeES, es: ElasticsearchClient) ->
         raise httpx.ReadTimeout("timed out", request=request)
 
     fake.route("GET", "/", slow)
-    with pytest.raises(e.RequestTimedOutError) as caught:
+    with pytest.raises(e.TransportTimeoutError) as caught:
         await es.info()
     assert isinstance(caught.value.__cause__, httpx.ReadTimeout)

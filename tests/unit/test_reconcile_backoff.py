@@ -155,7 +155,7 @@ def test_retry_waits_for_an_observation_newer_than_the_failure() -> None:
     decision = run(spec(), obs, jitter=0.0)
     assert decision.actions == ()
     assert cond(decision, "Reconciling")["reason"] == "AwaitingObservation"
-    assert decision.requeue_after == 10.0
+    assert decision.requeue_after == 1.0  # a poll newer than the failure is due within a second
     fresh = observation(
         stats(state="starting", allocation_status=allocation(0, 2)),
         last_failure=failure(error, "start", seconds_ago=3, attempts=1),
@@ -184,7 +184,7 @@ def test_no_action_on_a_snapshot_older_than_the_last_change(
     assert bool(decision.actions) is acts
     if not acts:
         assert cond(decision, "Reconciling")["reason"] == "AwaitingObservation"
-        assert decision.requeue_after == 10.0
+        assert decision.requeue_after == 1.0
 
 
 def test_start_is_not_repeated_on_a_snapshot_taken_before_it() -> None:

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from esml_operator.elasticsearch import errors as es
-from esml_operator.reconcile import ConfigProblem, is_permanent
+from esml_operator.reconcile import ConfigProblem, advise
 from tests.unit.reconcile_helpers import (
     NOW,
+    RESYNC,
     cond,
     failure,
     observation,
@@ -29,7 +30,7 @@ def api(cls: type[es.ElasticsearchError], status: int | None, error_type: str | 
 FETCH_ERRORS = [
     # error, expected reason, stalled?
     (es.ConnectionFailedError("connection refused to https://es:9200"), "ConnectionFailedError", False),
-    (es.RequestTimedOutError("read timed out after 10s"), "RequestTimedOutError", False),
+    (es.TransportTimeoutError("read timed out after 10s"), "TransportTimeoutError", False),
     (
         api(es.ServerError, 503, "master_not_discovered_exception", "no master"),
         "master_not_discovered_exception",
@@ -287,7 +288,7 @@ CATALOGUE = [
         True,
     ),
     (0, "update", es.ConnectionFailedError("connection reset"), False, False),
-    (0, "update", es.RequestTimedOutError("read timeout"), False, False),
+    (0, "update", es.TransportTimeoutError("read timeout"), False, False),
     (0, "start", es.TLSError("certificate verify failed"), True, True),
     (0, "update", es.UnsupportedVersionError("update needs 8.6"), True, True),
 ]
@@ -303,7 +304,8 @@ def test_action_failure_catalogue(
     else:
         obs = observation(stats(), last_failure=failure(error, "update", seconds_ago=1, attempts=3), snapshot_at=NOW)
         raw = spec(numberOfAllocations=4)
-    assert is_permanent(error, start_policy="IfMissing") is permanent
+    advice = advise(error, attempts=3, action=action, start_policy="IfMissing", resync_interval=RESYNC, jitter=0.5)
+    assert advice.permanent is permanent
     decision = run(raw, obs, jitter=0.5)
     assert decision.actions == (), row
     reason = error.error_type or (
@@ -325,7 +327,7 @@ def test_action_failure_catalogue(
 
 def test_not_found_on_update_is_permanent_under_start_policy_never() -> None:
     error = api(es.NotFoundError, 404, "resource_not_found_exception", "No known model deployment with id [m]")
-    assert is_permanent(error, start_policy="Never") is True
+    assert advise(error, attempts=1, action="update", start_policy="Never", resync_interval=RESYNC, jitter=0).permanent
     obs = observation(stats(), last_failure=failure(error, "update", seconds_ago=1, attempts=1), snapshot_at=NOW)
     decision = run(spec(numberOfAllocations=4, startPolicy="Never"), obs, jitter=0.0)
     assert decision.actions == ()

@@ -63,7 +63,7 @@ class TLSError(ConnectionFailedError):
     temporary = False
 
 
-class RequestTimedOutError(ElasticsearchError):
+class TransportTimeoutError(ElasticsearchError):
     """The client gave up waiting for an answer (connect, read or pool timeout)."""
 
 

@@ -16,7 +16,7 @@ from esml_operator.elasticsearch.errors import (
     ApiError,
     ConnectionFailedError,
     ElasticsearchError,
-    RequestTimedOutError,
+    TransportTimeoutError,
     TLSError,
     api_error_class,
 )
@@ -153,7 +153,7 @@ def error_from_transport(
             httpx.WriteTimeout: "write",
             httpx.PoolTimeout: "connection pool",
         }.get(type(exc), "request")
-        return RequestTimedOutError(
+        return TransportTimeoutError(
             redactor.text(f"Timed out ({kind} timeout) talking to {where} for {action}: {detail}")
         )
     tls = _ssl_cause(exc)

@@ -1,10 +1,11 @@
 """Pure decision logic: spec plus observed Elasticsearch state in, plan plus status out. No I/O."""
 
-from .backoff import backoff_seconds, error_reason, is_permanent, retry_at
+from .backoff import RetryAdvice, advise, backoff_seconds, error_reason
+from .claims import Claimant, ClaimIndex, ClaimKey
 from .conditions import CONDITION_TYPES
 from .decide import decide, decide_deletion
 from .events import action_event
-from .gate import PROGRESS_REQUEUE_SECONDS
+from .gate import AWAIT_REQUEUE_SECONDS, PROGRESS_REQUEUE_SECONDS
 from .model import (
     Action,
     ActionFailure,
@@ -12,6 +13,7 @@ from .model import (
     Decision,
     Event,
     Observation,
+    RecentAction,
     ResourceRef,
     StartDeployment,
     StopDeployment,
@@ -26,34 +28,44 @@ from .spec import (
     SpecError,
     parse_spec,
 )
+from .outcome import Failed, Outcome, Succeeded, settle
 from .status import with_action_applied
 
 __all__ = [
+    "AWAIT_REQUEUE_SECONDS",
     "CONDITION_TYPES",
     "PROGRESS_REQUEUE_SECONDS",
     "Action",
     "ActionFailure",
     "AdaptiveSpec",
+    "ClaimIndex",
+    "ClaimKey",
+    "Claimant",
     "ConfigProblem",
     "ConnectionSpec",
     "Decision",
     "ElasticsearchRefSpec",
     "Event",
+    "Failed",
     "ModelDeploymentSpec",
     "Observation",
+    "Outcome",
+    "RecentAction",
     "ResourceRef",
+    "RetryAdvice",
     "SecretRef",
     "SpecError",
     "StartDeployment",
     "StopDeployment",
+    "Succeeded",
     "UpdateDeployment",
     "action_event",
+    "advise",
     "backoff_seconds",
     "decide",
     "decide_deletion",
     "error_reason",
-    "is_permanent",
     "parse_spec",
-    "retry_at",
+    "settle",
     "with_action_applied",
 ]

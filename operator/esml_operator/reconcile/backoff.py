@@ -1,4 +1,4 @@
-"""When may a failed action be retried?
+"""When may a failed call be retried? :func:`advise` is the one answer, for reconcile and deletion alike.
 
 Temporary failures: exponential back-off with full jitter (``jitter`` in
 [0, 1) scales the whole window), base 1 s, factor 2, cap 5 min, and never
@@ -9,6 +9,7 @@ failure irrelevant).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from esml_operator.elasticsearch.errors import (
@@ -26,6 +27,31 @@ BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_FACTOR = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 UNSUPPORTED_VERSION = "UnsupportedElasticsearchVersion"
+
+
+@dataclass(frozen=True)
+class RetryAdvice:
+    """Whether a failure is worth retrying without an outside change, and after how long."""
+
+    permanent: bool  # retrying without an outside change is pointless (retried once per resync interval)
+    capacity: bool  # the ML nodes are full: retried with back-off, reported as Stalled meanwhile
+    delay: float  # seconds after the failure before the next attempt
+
+
+def advise(
+    error: ElasticsearchError, *, attempts: int, action: str, start_policy: str, resync_interval: float, jitter: float
+) -> RetryAdvice:
+    """The retry advice for the ``attempts``-th consecutive failure of ``action`` ("start", "update",
+    "stop", or "poll" for connecting and polling).
+
+    Temporary failures back off exponentially with full jitter; permanent ones
+    wait one resync interval; ``Retry-After`` is a floor for both.
+    """
+    permanent = is_permanent(error, start_policy=start_policy)
+    delay = resync_interval if permanent else backoff_seconds(attempts, jitter)
+    if error.retry_after is not None:
+        delay = max(delay, error.retry_after)
+    return RetryAdvice(permanent=permanent, capacity=is_capacity_error(error, action), delay=delay)
 
 
 def is_permanent(error: ElasticsearchError, *, start_policy: str) -> bool:
@@ -63,9 +89,6 @@ def backoff_seconds(attempts: int, jitter: float) -> float:
     return min(max(jitter, 0.0), 1.0) * window
 
 
-def retry_at(failure: ActionFailure, *, permanent: bool, resync_interval: float, jitter: float) -> datetime:
+def retry_at(failure: ActionFailure, advice: RetryAdvice) -> datetime:
     """The earliest moment the failed action may be attempted again."""
-    delay = resync_interval if permanent else backoff_seconds(failure.attempts, jitter)
-    if failure.error.retry_after is not None:
-        delay = max(delay, failure.error.retry_after)
-    return as_utc(failure.at) + timedelta(seconds=delay)
+    return as_utc(failure.at) + timedelta(seconds=advice.delay)

@@ -17,10 +17,11 @@ from esml_operator.elasticsearch.errors import ApiError, ConnectionConfigError
 from esml_operator.elasticsearch.models import DeploymentStats
 
 from . import conditions as c
-from .backoff import UNSUPPORTED_VERSION, error_reason
+from .backoff import UNSUPPORTED_VERSION, advise, error_reason
 from .conditions import ConditionValue, Verdict
-from .gate import PROGRESS_REQUEUE_SECONDS, Context, gate
-from .model import Action, Decision, Observation, ResourceRef, StopDeployment
+from .gate import AWAIT_REQUEUE_SECONDS, PROGRESS_REQUEUE_SECONDS, Context, gate
+from .model import Action, Decision, Event, Observation, ResourceRef, Settle, StopDeployment
+from .observed import AWAITING, View, current_view
 from .plan import (
     describe_adaptive,
     describe_difference,
@@ -50,30 +51,61 @@ def decide(
     status: dict[str, Any] = {"observedGeneration": ref.generation}
     actions: list[Action] = []
     paused = False
+    reachable = _reachable(observation)
+    settle: Settle | None = None
     try:
         parsed = parse_spec(spec)
     except SpecError as error:
         message = f"Invalid spec: {error.message}"
         verdict.not_ready(error.reason, message, warning=True)
         verdict.stalled(error.reason, message)
-        status.update(_observed_fields(None, observation, previous_status))
+        status.update(_observed_fields(AWAITING, observation, previous_status))
     else:
         paused = parsed.paused
+        view = _view(parsed, observation)
         context = Context(parsed, ref, observation, previous_status, now, resync_interval, jitter, verdict)
-        status.update(_observed_fields(parsed, observation, previous_status))
-        action = _assess(context)
+        status.update(_observed_fields(view, observation, previous_status))
+        action = _assess(context, view)
         if action is not None:
             actions.append(action)
+            settle = Settle(parsed, ref, previous_status, reachable, resync_interval, jitter)
     status.update(carried(previous_status, ("lastUpdateTime",)))
     status["selector"] = observation.selector
+    conditions, events = render_conditions(verdict, previous_status, now, ref.generation, paused, reachable)
+    status["conditions"] = conditions
+    return Decision(
+        actions=tuple(actions),
+        status=status,
+        events=events,
+        requeue_after=bounded_requeue(verdict, resync_interval),
+        settle=settle,
+    )
+
+
+def render_conditions(
+    verdict: Verdict,
+    previous_status: Mapping[str, Any] | None,
+    now: datetime,
+    generation: int,
+    paused: bool,
+    reachable: ConditionValue,
+) -> tuple[list[dict[str, Any]], tuple[Event, ...]]:
+    """The four conditions for ``verdict`` and the events their transitions deserve."""
     previous = c.previous_conditions(previous_status)
-    values = c.resolve(verdict, paused=paused, reachable=_reachable(observation))
-    status["conditions"] = c.render(values, previous, now, ref.generation)
-    events = c.transition_events(status["conditions"], previous, warning=verdict.warning)
+    values = c.resolve(verdict, paused=paused, reachable=reachable)
+    conditions = c.render(values, previous, now, generation)
+    return conditions, c.transition_events(conditions, previous, warning=verdict.warning)
+
+
+def bounded_requeue(verdict: Verdict, resync_interval: float) -> float | None:
+    """``None`` when the resync loop comes soon enough."""
     requeue = verdict.requeue_after
-    if requeue is not None and requeue >= resync_interval:
-        requeue = None
-    return Decision(actions=tuple(actions), status=status, events=events, requeue_after=requeue)
+    return None if requeue is not None and requeue >= resync_interval else requeue
+
+
+def _view(spec: ModelDeploymentSpec, observation: Observation) -> View | None:
+    """The deployment's freshest view, or ``None`` when nothing usable was observed."""
+    return current_view(observation, spec.deployment_id) if _observed(observation) else None
 
 
 def decide_deletion(spec: Mapping[str, Any], observation: Observation) -> tuple[Action, ...]:
@@ -111,15 +143,15 @@ def _observed(observation: Observation) -> bool:
 
 
 def _observed_fields(
-    spec: ModelDeploymentSpec | None, observation: Observation, previous_status: Mapping[str, Any] | None
+    view: View | None, observation: Observation, previous_status: Mapping[str, Any] | None
 ) -> dict[str, Any]:
+    """Elasticsearch's view of the deployment; the previous values while nothing newer is known
+    (:data:`AWAITING`, also used when the spec cannot even name the deployment)."""
     fields = carried(previous_status, OBSERVED_KEYS)
-    if spec is not None and _observed(observation):
-        assert observation.snapshot is not None
+    if _observed(observation) and view is not AWAITING:
         for key in OBSERVED_KEYS:
             fields.pop(key, None)
-        stats = observation.snapshot.deployments.get(spec.deployment_id)
-        fields.update(deployment_status(stats, observation.last_assignment))
+        fields.update(deployment_status(view, observation.last_assignment, previous_status))
         if observation.snapshot_at is not None:
             fields["lastSyncTime"] = format_time(observation.snapshot_at)
     if observation.cluster is not None and observation.config_problem is None:
@@ -148,7 +180,7 @@ def _reachable(observation: Observation) -> ConditionValue:
     return ConditionValue(c.UNKNOWN, "NotYetConnected", "Elasticsearch has not been contacted yet")
 
 
-def _assess(ctx: Context) -> Action | None:
+def _assess(ctx: Context, view: View | None) -> Action | None:
     spec, observation, verdict = ctx.spec, ctx.observation, ctx.verdict
     if observation.config_problem is not None:
         problem = observation.config_problem
@@ -159,7 +191,11 @@ def _assess(ctx: Context) -> Action | None:
         error = observation.fetch_error
         reason, message = error_reason(error), f"Cannot use Elasticsearch: {error.message}"
         verdict.not_ready(reason, message, warning=True)
-        if error.temporary:
+        advice = advise(
+            error, attempts=1, action="poll", start_policy=spec.start_policy,
+            resync_interval=ctx.resync_interval, jitter=ctx.jitter,
+        )  # fmt: skip
+        if not advice.permanent:
             verdict.progressing("ProgressingWithRetry", "Waiting for Elasticsearch to become reachable")
             verdict.requeue(error.retry_after)
         else:
@@ -171,7 +207,18 @@ def _assess(ctx: Context) -> Action | None:
         return None
     if _unsupported_version(ctx):
         return None
-    stats = observation.snapshot.deployments.get(spec.deployment_id)
+    if view is AWAITING:
+        verdict.not_ready(
+            "AwaitingObservation",
+            f"Deployment [{spec.deployment_id}] was changed by the operator after the last poll; waiting for a "
+            "newer one",
+            status=c.UNKNOWN,
+        )
+        verdict.progressing(
+            "AwaitingObservation", "Waiting for a poll newer than the last change", requeue_after=AWAIT_REQUEUE_SECONDS
+        )
+        return None
+    stats = view
     if stats is not None and stats.model_id != spec.model_id:
         message = (
             f"Deployment [{spec.deployment_id}] in Elasticsearch belongs to model [{stats.model_id}], "

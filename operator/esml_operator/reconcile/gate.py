@@ -1,10 +1,15 @@
 """Whether a planned action may be sent now.
 
-After a failed attempt of the same action (same spec generation) the action
-waits for its back-off (see :mod:`.backoff`) and for an observation newer than
-the failure. After any successful change it waits for an observation newer
-than ``lastUpdateTime``: acting on an older snapshot would, for example, start
-a deployment a second time (400) right after it was started.
+* After a failed attempt of the same action (same spec generation) the action
+  waits for its retry advice (see :func:`.backoff.advise`) and for an
+  observation newer than the failure.
+* Changes to one deployment are coalesced: once its change budget (a token
+  bucket kept by the runtime) is spent, the action waits ``throttle_wait``
+  seconds and is then sent with the latest spec.
+* A snapshot older than the operator's own last change is never acted on by
+  itself: the runtime substitutes the ``_start``/``_update`` answer for it (see
+  :mod:`.observed`). With no change in memory (a fresh process), a snapshot that
+  is not provably newer than ``status.lastUpdateTime`` is not acted on either.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .backoff import error_reason, is_capacity_error, is_permanent, retry_at
+from .backoff import advise, error_reason, retry_at
 from .conditions import Verdict
-from .model import Action, Observation, ResourceRef
+from .model import Action, ActionFailure, Observation, ResourceRef
 from .spec import ModelDeploymentSpec
 from .timeutil import as_utc, format_time, parse_time
 
 #: Seconds until the next look while Elasticsearch is converging (starting, allocating, after an action).
 PROGRESS_REQUEUE_SECONDS = 10.0
+#: Seconds until the next look while waiting for a poll newer than something the operator knows happened.
+AWAIT_REQUEUE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -36,38 +43,57 @@ class Context:
     verdict: Verdict
 
 
+def report_failure(
+    verdict: Verdict,
+    failure: ActionFailure,
+    spec: ModelDeploymentSpec,
+    now: datetime,
+    *,
+    resync_interval: float,
+    jitter: float,
+) -> bool:
+    """Record a failed action on ``verdict``; ``True`` while its retry moment has not come yet."""
+    error = failure.error
+    advice = advise(
+        error, attempts=failure.attempts, action=failure.action, start_policy=spec.start_policy,
+        resync_interval=resync_interval, jitter=jitter,
+    )  # fmt: skip
+    reason = error_reason(error)
+    message = f"Failed to {failure.action} deployment [{spec.deployment_id}]: {error.message}"
+    verdict.not_ready(reason, message, warning=True)
+    when = retry_at(failure, advice)
+    if now >= when:
+        return False
+    wait = (when - now).total_seconds()
+    if advice.permanent:
+        verdict.stalled(reason, f"{message}; not retried before {format_time(when)} unless the spec changes")
+        verdict.requeue(wait)
+    elif advice.capacity:
+        verdict.stalled(reason, f"{message}; retrying with back-off until capacity is available")
+        verdict.requeue(wait)
+    else:
+        verdict.progressing(
+            "ProgressingWithRetry", f"Backing off after {failure.attempts} failed attempt(s)", requeue_after=wait
+        )
+    return True
+
+
 def gate(ctx: Context, candidate: Action) -> Action | None:
-    """Whether the planned action may be sent now: back-off after a failure, fresh observation."""
-    spec, observation, verdict, now = ctx.spec, ctx.observation, ctx.verdict, ctx.now
+    """Whether the planned action may be sent now: back-off after a failure, fresh observation, coalescing."""
+    observation, verdict = ctx.observation, ctx.verdict
     failure = observation.last_failure
     snapshot_at = as_utc(observation.snapshot_at) if observation.snapshot_at is not None else None
     if failure is not None and failure.generation == ctx.ref.generation and failure.action == candidate.kind:
-        error = failure.error
-        permanent = is_permanent(error, start_policy=spec.start_policy)
-        reason = error_reason(error)
-        message = f"Failed to {failure.action} deployment [{spec.deployment_id}]: {error.message}"
-        verdict.not_ready(reason, message, warning=True)
-        when = retry_at(failure, permanent=permanent, resync_interval=ctx.resync_interval, jitter=ctx.jitter)
-        if now < when:
-            wait = (when - now).total_seconds()
-            if permanent:
-                verdict.stalled(reason, f"{message}; not retried before {format_time(when)} unless the spec changes")
-                verdict.requeue(wait)
-            elif is_capacity_error(error, failure.action):
-                verdict.stalled(reason, f"{message}; retrying with back-off until capacity is available")
-                verdict.requeue(wait)
-            else:
-                verdict.progressing(
-                    "ProgressingWithRetry",
-                    f"Backing off after {failure.attempts} failed attempt(s)",
-                    requeue_after=wait,
-                )
+        waiting = report_failure(
+            verdict, failure, ctx.spec, ctx.now, resync_interval=ctx.resync_interval, jitter=ctx.jitter
+        )
+        if waiting:
             return None
         if snapshot_at is not None and snapshot_at < as_utc(failure.at):
             verdict.progressing(
                 "AwaitingObservation",
                 "Waiting for an Elasticsearch poll newer than the failed attempt before retrying",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
+                requeue_after=AWAIT_REQUEUE_SECONDS,
             )
             return None
         verdict.progressing(
@@ -76,11 +102,24 @@ def gate(ctx: Context, candidate: Action) -> Action | None:
             requeue_after=PROGRESS_REQUEUE_SECONDS,
         )
     last_update = parse_time((ctx.previous_status or {}).get("lastUpdateTime"))
-    if snapshot_at is not None and last_update is not None and snapshot_at < last_update + timedelta(seconds=1):
+    if (
+        observation.recent is None
+        and snapshot_at is not None
+        and last_update is not None
+        and snapshot_at < last_update + timedelta(seconds=1)
+    ):
         verdict.progressing(
             "AwaitingObservation",
             f"Waiting for an Elasticsearch poll newer than the last change ({format_time(last_update)})",
-            requeue_after=PROGRESS_REQUEUE_SECONDS,
+            requeue_after=AWAIT_REQUEUE_SECONDS,
+        )
+        return None
+    if observation.throttle_wait > 0:
+        verdict.progressing(
+            "Coalescing",
+            f"Changes to deployment [{ctx.spec.deployment_id}] are coalesced; sending the latest spec in "
+            f"{observation.throttle_wait:.2f}s",
+            requeue_after=observation.throttle_wait,
         )
         return None
     return candidate

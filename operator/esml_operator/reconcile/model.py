@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from esml_operator.elasticsearch.errors import ElasticsearchError
 from esml_operator.elasticsearch.models import AdaptiveAllocations, Assignment, ClusterInfo, ClusterSnapshot
+
+if TYPE_CHECKING:
+    from .conditions import ConditionValue
+    from .spec import ModelDeploymentSpec
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,21 @@ class ActionFailure:
 
 
 @dataclass(frozen=True)
+class RecentAction:
+    """The operator's last successful change to a deployment on one cluster, by any resource.
+
+    ``at`` is when Elasticsearch answered. A snapshot whose request was sent
+    after ``at`` reflects the change; an older one does not, and then the
+    ``assignment`` that ``_start``/``_update`` returned is the freshest view of
+    the deployment (``None`` after ``_stop``, which returns none).
+    """
+
+    kind: str  # "start" | "update" | "stop"
+    at: datetime
+    assignment: Assignment | None
+
+
+@dataclass(frozen=True)
 class Observation:
     cluster: ClusterInfo | None  # None when not connected
     snapshot: ClusterSnapshot | None  # the cluster's latest _stats poll
@@ -47,6 +67,8 @@ class Observation:
     last_assignment: Assignment | None  # last _start/_update response for this deployment
     last_failure: ActionFailure | None
     selector: str  # label selector for /scale
+    recent: RecentAction | None = None  # the last change to this deployment on this cluster (any resource)
+    throttle_wait: float = 0.0  # seconds until this deployment's change budget allows another call
 
 
 @dataclass(frozen=True)
@@ -99,8 +121,21 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Settle:
+    """What :func:`~.outcome.settle` needs to re-render conditions once an action's outcome is known."""
+
+    spec: ModelDeploymentSpec
+    ref: ResourceRef
+    previous_status: Mapping[str, Any] | None
+    reachable: ConditionValue
+    resync_interval: float
+    jitter: float
+
+
+@dataclass(frozen=True)
 class Decision:
     actions: tuple[Action, ...]
     status: dict[str, Any]  # the complete new .status (camelCase, JSON-ready)
     events: tuple[Event, ...]  # only new failures/transitions
     requeue_after: float | None  # seconds; None: the resync interval is soon enough
+    settle: Settle | None = None  # set when ``actions`` is not empty

@@ -54,9 +54,31 @@ def adaptive_status(adaptive: AdaptiveAllocations | None) -> dict[str, Any] | No
     )
 
 
-def routing_table(stats: DeploymentStats, last_assignment: Assignment | None) -> list[dict[str, Any]]:
-    """Routes from ``_stats``, sorted by node id; per-node targets from the last
-    ``_start``/``_update`` answer only while it still agrees with the stats."""
+def _previous_targets(stats: DeploymentStats, previous: Mapping[str, Any] | None) -> dict[str, int | None]:
+    """Per-node targets the previous status recorded, while the deployment's count is unchanged."""
+    if not previous:
+        return {}
+    params = previous.get("taskParameters")
+    routes = previous.get("routingTable")
+    if not isinstance(params, Mapping) or not isinstance(routes, list):
+        return {}
+    if params.get("deploymentId") != stats.deployment_id:
+        return {}
+    if params.get("numberOfAllocations") != running_allocations(stats):
+        return {}
+    return {
+        str(route["node"]): route["targetAllocations"]
+        for route in routes
+        if isinstance(route, Mapping) and "node" in route and isinstance(route.get("targetAllocations"), int)
+    }
+
+
+def routing_table(
+    stats: DeploymentStats, last_assignment: Assignment | None, previous: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Routes from ``_stats``, sorted by node id. ``_stats`` has no per-node targets: they come from the last
+    ``_start``/``_update`` answer, else from the previous status, only while the deployment's count still agrees
+    (so a restarted operator reports, and writes, the same table)."""
     targets: dict[str, int | None] = {}
     if (
         last_assignment is not None
@@ -64,6 +86,8 @@ def routing_table(stats: DeploymentStats, last_assignment: Assignment | None) ->
         and last_assignment.task_parameters.number_of_allocations == running_allocations(stats)
     ):
         targets = {route.node_id: route.target_allocations for route in last_assignment.routing_table}
+    else:
+        targets = _previous_targets(stats, previous)
     return [
         _without_none(
             {
@@ -79,7 +103,9 @@ def routing_table(stats: DeploymentStats, last_assignment: Assignment | None) ->
     ]
 
 
-def deployment_status(stats: DeploymentStats | None, last_assignment: Assignment | None) -> dict[str, Any]:
+def deployment_status(
+    stats: DeploymentStats | None, last_assignment: Assignment | None, previous: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The deployment keys for an observed deployment; ``{"allocations": 0}`` when it does not exist."""
     if stats is None:
         return {"allocations": 0}
@@ -90,7 +116,7 @@ def deployment_status(stats: DeploymentStats | None, last_assignment: Assignment
             "allocations": allocation.allocation_count if allocation else None,
             "targetAllocations": allocation.target_allocation_count if allocation else None,
             "allocationState": allocation.state if allocation else None,
-            "routingTable": routing_table(stats, last_assignment),
+            "routingTable": routing_table(stats, last_assignment, previous),
             "taskParameters": _without_none(
                 {
                     "modelId": stats.model_id,
@@ -116,9 +142,6 @@ def carried(previous: Mapping[str, Any] | None, keys: tuple[str, ...]) -> dict[s
 
 
 def with_action_applied(status: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """A copy of ``status`` recording that the operator changed Elasticsearch at ``now``.
-
-    The handler calls this after an action succeeded. ``decide`` treats
-    snapshots older than ``lastUpdateTime`` as stale and does not act on them.
-    """
+    """A copy of ``status`` recording that the operator changed Elasticsearch at ``now``
+    (:func:`~.outcome.settle` applies it after an action succeeded)."""
     return {**status, "lastUpdateTime": format_time(now)}

@@ -1,0 +1,75 @@
+"""An action's outcome, decided purely: the status, events and requeue once Elasticsearch has answered.
+
+``decide`` runs once per pass and plans at most one action. The handler sends
+it and hands the outcome here, so nothing is decided twice:
+
+* success: ``lastUpdateTime`` is recorded, the action's event is added, and
+  the next look comes after ``follow_up`` seconds (the change is verified by
+  a poll newer than it);
+* failure: Ready, Reconciling and Stalled are rebuilt from the failure (the
+  observed fields stay as decided) with the retry advice's requeue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from esml_operator.elasticsearch.models import Assignment
+
+from .conditions import Verdict
+from .decide import bounded_requeue, render_conditions
+from .events import action_event
+from .gate import AWAIT_REQUEUE_SECONDS, report_failure
+from .model import Action, ActionFailure, Decision
+from .status import with_action_applied
+from .timeutil import as_utc
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    action: Action
+    assignment: Assignment | None
+
+
+@dataclass(frozen=True)
+class Failed:
+    failure: ActionFailure
+
+
+Outcome = Succeeded | Failed
+
+
+def settle(decision: Decision, outcome: Outcome, now: datetime, *, follow_up: float) -> Decision:
+    """The decision as it stands once ``outcome`` is known."""
+    context = decision.settle
+    if context is None:
+        raise ValueError("settle() needs a decision that planned an action")
+    now = as_utc(now)
+    if isinstance(outcome, Succeeded):
+        requeue = follow_up if decision.requeue_after is None else min(decision.requeue_after, follow_up)
+        return replace(
+            decision,
+            status=with_action_applied(decision.status, now),
+            events=(*decision.events, action_event(outcome.action, outcome.assignment)),
+            requeue_after=requeue,
+        )
+    verdict = Verdict()
+    failure = outcome.failure
+    waiting = report_failure(
+        verdict, failure, context.spec, now, resync_interval=context.resync_interval, jitter=context.jitter
+    )
+    if not waiting:  # retry at once, but only on a poll newer than the failure
+        verdict.progressing(
+            "ProgressingWithRetry", f"Retrying after {failure.attempts} failed attempt(s)",
+            requeue_after=AWAIT_REQUEUE_SECONDS,
+        )  # fmt: skip
+    conditions, events = render_conditions(
+        verdict, context.previous_status, now, context.ref.generation, context.spec.paused, context.reachable
+    )
+    return replace(
+        decision,
+        status={**decision.status, "conditions": conditions},
+        events=events,
+        requeue_after=bounded_requeue(verdict, context.resync_interval),
+    )
