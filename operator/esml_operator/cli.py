@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import sys
 
+from esml_operator.settings import VERSION
+
+USAGE = """\
+usage: esml-operator [-h] [--version] {run,simulator} [options]
+
+commands:
+  run        run the operator (esml-operator run --help lists every setting, its default and variable)
+  simulator  run the Elasticsearch ML simulator (see esml-operator simulator --help)
+
+options:
+  -h, --help  show this help message and exit
+  --version   print "esml-operator <version>" and exit"""
+
 
 def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a command; 0 on success, 2 (with the usage on stderr) for a wrong command line."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help"}:
-        print(
-            "usage: esml-operator {run,simulator} [options]\n\n"
-            "  run        run the operator (see esml-operator run --help)\n"
-            "  simulator  run the Elasticsearch ML simulator (see esml-operator simulator --help)"
-        )
-        return 0 if args else 2
+    if not args:
+        print(USAGE, file=sys.stderr)
+        return 2
     command, rest = args[0], args[1:]
+    if command in {"-h", "--help"}:
+        print(USAGE)
+        return 0
+    if command == "--version":
+        print(VERSION)
+        return 0
     if command == "simulator":
         from esml_operator.simulator.__main__ import main as simulator_main
 
@@ -23,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         from esml_operator.handlers.run import main as run_main
 
         return run_main(rest)
-    print(f"esml-operator: unknown command {command!r}; expected 'run' or 'simulator'", file=sys.stderr)
+    print(f"{USAGE}\nesml-operator: error: unknown command {command!r}; expected run or simulator", file=sys.stderr)
     return 2
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import kopf
 
 from esml_operator.handlers.operator import build_registry
-from esml_operator.settings import Settings
+from esml_operator.settings import VERSION, Settings
 
 
 class _JsonFormatter(logging.Formatter):
@@ -29,6 +29,7 @@ class _JsonFormatter(logging.Formatter):
 
 
 def configure_logging(settings: Settings) -> None:
+    """Root logging for the operator; ``settings.log_level`` was checked (any case of a level name)."""
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(_JsonFormatter())
@@ -58,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.kubeconfig:
         os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf's own login reads it too
     logging.getLogger(__name__).info(
-        "starting esml-operator (%s; resync every %.0fs)",
+        "starting %s (%s; resync every %gs)",
+        VERSION,
         "all namespaces" if settings.all_namespaces else "namespaces " + ",".join(settings.namespaces),
         settings.resync_interval,
     )
