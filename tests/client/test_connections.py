@@ -257,13 +257,9 @@ async def test_rotation_closes_the_old_client_once_unused(cluster: FakeES) -> No
     await pool.aclose()
 
 
-async def test_retain_closes_unlisted_keys(cluster: FakeES) -> None:
+async def test_a_closed_pool_refuses_new_clients(cluster: FakeES) -> None:
     pool = make_pool(cluster)
     keep = await pool.acquire(config("keep"), owner="x")
-    drop = await pool.acquire(config("drop"), owner="y")
-    await pool.retain({config("keep").key})
-    assert drop.is_closed and not keep.is_closed
-    assert pool.keys == {config("keep").key}
     await pool.aclose()
     assert keep.is_closed
     with pytest.raises(RuntimeError, match="closed"):
@@ -274,24 +270,23 @@ async def test_connect_caches_cluster_info(cluster: FakeES) -> None:
     clock = Clock()
     pool = make_pool(cluster, info_max_age=300.0, clock=clock)
     cfg = config()
-    assert pool.version_of(cfg.key) is None
     await pool.connect(cfg)
     await pool.connect(cfg)
     assert len(cluster.requests) == 1
-    assert pool.version_of(cfg.key) == EsVersion(8, 16, 1)
-    assert pool.info_of(cfg.key) is not None
-    await pool.connect(cfg, refresh=True)
+    _, info = await pool.connect(cfg, refresh=True)
+    assert info.version == EsVersion(8, 16, 1)
     assert len(cluster.requests) == 2
     clock.now += 299
     await pool.connect(cfg)
     assert len(cluster.requests) == 2
     clock.now += 1
     cluster.route("GET", "/", es_json(200, info_body("9.0.0")))
-    await pool.connect(cfg)
+    _, info = await pool.connect(cfg)
     assert len(cluster.requests) == 3
-    assert pool.version_of(cfg.key) == EsVersion(9, 0, 0)
+    assert info.version == EsVersion(9, 0, 0)
     pool.invalidate(cfg.key)
-    assert pool.version_of(cfg.key) is None
+    await pool.connect(cfg)
+    assert len(cluster.requests) == 4
     await pool.aclose()
 
 
@@ -303,7 +298,41 @@ async def test_concurrent_connects_read_info_once(cluster: FakeES) -> None:
     await pool.aclose()
 
 
-async def test_failed_connect_is_not_cached(fake: FakeES) -> None:
+def _refuse(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+async def test_concurrent_connects_to_a_dead_endpoint_cost_one_attempt(fake: FakeES) -> None:
+    fake.route("GET", "/", _refuse)
+    pool = make_pool(fake)
+    results = await asyncio.gather(*(pool.connect(config()) for _ in range(50)), return_exceptions=True)
+    assert all(isinstance(r, e.ConnectionFailedError) for r in results)
+    assert len(fake.requests) == 1
+    await pool.aclose()
+
+
+async def test_a_failed_connect_is_remembered_for_a_doubling_back_off(fake: FakeES) -> None:
+    clock = Clock()
+    clock.now = 0.0
+    fake.route("GET", "/", _refuse)
+    pool = make_pool(fake, clock=clock, connect_backoff=1.0, connect_backoff_cap=4.0)
+    attempts = []
+    for _ in range(12):  # 12 half-second steps: attempts at 0, 1, 3 (back-off 1 s, then 2 s, then 4 s)
+        before = len(fake.requests)
+        with pytest.raises(e.ConnectionFailedError):
+            await pool.connect(config())
+        if len(fake.requests) > before:
+            attempts.append(clock.now)
+        clock.now += 0.5
+    assert attempts == [0.0, 1.0, 3.0]
+    fake.route("GET", "/", es_json(200, info_body()))
+    clock.now = 7.0
+    _, info = await pool.connect(config())
+    assert info.version == EsVersion(8, 15, 0)
+    await pool.aclose()
+
+
+async def test_invalidate_forgets_a_remembered_failure(fake: FakeES) -> None:
     fake.route(
         "GET",
         "/",
@@ -315,7 +344,10 @@ async def test_failed_connect_is_not_cached(fake: FakeES) -> None:
     pool = make_pool(fake)
     with pytest.raises(e.AuthenticationError):
         await pool.connect(config())
-    assert pool.version_of(config().key) is None
+    with pytest.raises(e.AuthenticationError):
+        await pool.connect(config())  # remembered: no second request
+    assert len(fake.requests) == 1
+    pool.invalidate(config().key)  # the operator does this after re-reading the credentials
     _, info = await pool.connect(config())
     assert info.version == EsVersion(8, 15, 0)
     await pool.aclose()

@@ -33,6 +33,7 @@ def _settings(plane: ControlPlane, namespace: str) -> Settings:
         resync_interval=1.0,
         min_poll_interval=0.2,
         liveness_endpoint="",
+        lease_namespace=namespace,
     )
 
 

@@ -7,6 +7,7 @@ import socket
 import sys
 import tempfile
 import urllib.request
+import uuid
 from pathlib import Path
 
 from tests.controlplane.process import Process, wait_until
@@ -29,17 +30,26 @@ class OperatorProcess:
         env: dict[str, str] | None = None,
         workdir: Path | None = None,
         detach: bool = False,
+        lease: str | None = None,
     ) -> None:
+        """``lease``: the leader-election Lease name (in the first namespace, or ``default``). Processes given the
+        same name elect one leader; by default each process gets a Lease of its own, so tests never compete."""
         self.dir = (workdir or Path(tempfile.mkdtemp(prefix="esml-op-"))).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.health_port = _free_port()
         scope = [arg for ns in namespaces for arg in ("--namespace", ns)] or ["--all-namespaces"]
+        self.lease = lease or f"esml-{uuid.uuid4().hex[:10]}"
+        self.identity = f"op-{uuid.uuid4().hex[:8]}"
+        election = [
+            "--lease-name", self.lease, "--lease-namespace", namespaces[0] if namespaces else "default",
+            "--identity", self.identity,
+        ]  # fmt: skip
         argv = [
             sys.executable, "-m", "esml_operator.cli", "run", *scope,
             "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
             "--min-poll-interval", str(min(0.5, resync_interval)),
             "--liveness-endpoint", f"http://127.0.0.1:{self.health_port}/healthz",
-            "--log-level", "DEBUG", *extra,
+            "--log-level", "DEBUG", *election, *extra,
         ]  # fmt: skip
         old_env = dict(os.environ)
         os.environ.update(env or {})

@@ -13,22 +13,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import hashlib
 import hmac
 import logging
 import secrets
 import ssl
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import certifi
 import httpx
+from cachetools import TTLCache
 
 from esml_operator import __version__
 from esml_operator.elasticsearch.client import ElasticsearchClient
-from esml_operator.elasticsearch.errors import ConnectionConfigError, InsecureConnectionError
-from esml_operator.elasticsearch.models import ClusterInfo, EsVersion
+from esml_operator.elasticsearch.errors import ConnectionConfigError, ElasticsearchError, InsecureConnectionError
+from esml_operator.elasticsearch.models import ClusterInfo
 from esml_operator.elasticsearch.redaction import REDACTED, Redactor
 
 logger = logging.getLogger(__name__)
@@ -206,6 +208,13 @@ def build_ssl_context(config: ConnectionConfig) -> ssl.SSLContext:
     return ctx
 
 
+@dataclass(frozen=True)
+class _Failure:
+    error: ElasticsearchError
+    attempts: int
+    until: float  # clock time before which connecting is not tried again
+
+
 TransportFactory = Callable[[ConnectionConfig], httpx.AsyncBaseTransport]
 
 
@@ -226,14 +235,21 @@ class ConnectionPool:
         transport_factory: TransportFactory | None = None,
         info_max_age: float | None = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        connect_backoff: float = 1.0,
+        connect_backoff_cap: float = 30.0,
     ) -> None:
         self._transport_factory = transport_factory
         self._info_max_age = info_max_age
         self._clock = clock
         self._clients: dict[str, ElasticsearchClient] = {}
         self._owners: dict[str, str] = {}
-        self._info: dict[str, tuple[ClusterInfo, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._info: TTLCache[str, ClusterInfo] | dict[str, ClusterInfo] = (
+            TTLCache(maxsize=4096, ttl=info_max_age, timer=clock) if info_max_age is not None else {}
+        )
+        self._connecting: dict[str, asyncio.Future[ClusterInfo]] = {}
+        self._failures: dict[str, _Failure] = {}
+        self._connect_backoff = connect_backoff
+        self._connect_backoff_cap = connect_backoff_cap
         self._closed = False
 
     @property
@@ -289,53 +305,54 @@ class ConnectionPool:
     async def connect(
         self, config: ConnectionConfig, *, owner: str | None = None, refresh: bool = False
     ) -> tuple[ElasticsearchClient, ClusterInfo]:
-        """The client and its cluster's :class:`ClusterInfo` (``GET /``, cached per key)."""
+        """The client and its cluster's :class:`ClusterInfo` (``GET /``, cached per key).
+
+        Single-flight per key: however many callers connect at once, one
+        ``GET /`` is sent and they all get its answer. A failure is remembered
+        for a back-off that doubles per consecutive failure
+        (``connect_backoff``), and callers within it get the same error at once
+        without a request: a dead endpoint costs one attempt per back-off step.
+        """
         client = await self.acquire(config, owner=owner)
         key = config.key
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            cached = None if refresh else self._fresh_info(key)
-            if cached is not None:
-                return client, cached
-            info = await client.info()
-            self._info[key] = (info, self._clock())
-            logger.info("connected to %s: Elasticsearch %s (%s)", key, info.version, info.cluster_name)
-            return client, info
+        cached = None if refresh else self._info.get(key)
+        if cached is not None:
+            return client, cached
+        failed = self._failures.get(key)
+        if failed is not None and self._clock() < failed.until:
+            raise copy.copy(failed.error)
+        pending = self._connecting.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._read_info(key, client))
+            self._connecting[key] = pending
+            pending.add_done_callback(lambda _: self._connecting.pop(key, None))
+        info = await asyncio.shield(pending)
+        return client, info
 
-    def _fresh_info(self, key: str) -> ClusterInfo | None:
-        entry = self._info.get(key)
-        if entry is None:
-            return None
-        info, read_at = entry
-        if self._info_max_age is not None and self._clock() - read_at >= self._info_max_age:
-            return None
+    async def _read_info(self, key: str, client: ElasticsearchClient) -> ClusterInfo:
+        try:
+            info = await client.info()
+        except ElasticsearchError as error:
+            attempts = self._failures[key].attempts + 1 if key in self._failures else 1
+            delay = min(self._connect_backoff * 2 ** min(attempts - 1, 16), self._connect_backoff_cap)
+            self._failures[key] = _Failure(error, attempts, self._clock() + delay)
+            logger.info("connecting to %s failed (attempt %d, next in %.1fs): %s", key, attempts, delay, error)
+            raise
+        self._failures.pop(key, None)
+        self._info[key] = info
+        logger.info("connected to %s: Elasticsearch %s (%s)", key, info.version, info.cluster_name)
         return info
 
-    def info_of(self, key: str) -> ClusterInfo | None:
-        """The last ``GET /`` answer for ``key`` (even if older than ``info_max_age``)."""
-        entry = self._info.get(key)
-        return entry[0] if entry is not None else None
-
-    def version_of(self, key: str) -> EsVersion | None:
-        info = self.info_of(key)
-        return info.version if info is not None else None
-
     def invalidate(self, key: str) -> None:
-        """Forget the cached :class:`ClusterInfo` (for example after a 400 unrecognized parameter)."""
+        """Forget the cached :class:`ClusterInfo` and any remembered failure (credentials changed, 401/403)."""
         self._info.pop(key, None)
+        self._failures.pop(key, None)
 
     async def release(self, owner: str) -> None:
         """``owner`` no longer needs its client; close it if nobody else does."""
         key = self._owners.pop(owner, None)
         if key is not None:
             await self._close_if_unowned(key)
-
-    async def retain(self, keys: Collection[str]) -> None:
-        """Close every client whose key is not in ``keys``."""
-        for key in [k for k in self._clients if k not in keys]:
-            for owner in [o for o, k in self._owners.items() if k == key]:
-                del self._owners[owner]
-            await self._close(key)
 
     async def _close_if_unowned(self, key: str) -> None:
         if key not in self._owners.values():
@@ -344,7 +361,7 @@ class ConnectionPool:
     async def _close(self, key: str) -> None:
         client = self._clients.pop(key, None)
         self._info.pop(key, None)
-        self._locks.pop(key, None)
+        self._failures.pop(key, None)
         if client is not None:
             logger.info("closing Elasticsearch client for %s", key)
             await client.aclose()

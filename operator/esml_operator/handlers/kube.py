@@ -1,9 +1,11 @@
-"""The operator's own Kubernetes API calls: status patches, events, Secrets and Services.
+"""The operator's own Kubernetes API calls: status patches, events, finalizers, Secrets and Services.
 
 kopf watches the resources; these are the few writes and reads the operator
-makes itself. The official client is synchronous, so calls run in a bounded
-thread pool. Secrets are cached per (namespace, name) for a short time and
-shared by every resource that references them.
+makes itself, typed by the :class:`KubeApi` protocol (tests use in-memory
+fakes). The official client is synchronous, so calls run in a bounded thread
+pool. Secrets and Service ports are cached per (namespace, name) for one TTL
+(``cachetools.TTLCache``, which evicts), shared by every resource that
+references them, and read once however many resources ask at the same moment.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import kubernetes
+from cachetools import TTLCache
 
 from esml_operator.settings import Settings
 
@@ -26,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "esml.io", "v1alpha1", "modeldeployments"
 COMPONENT = "esml-operator"
+CACHE_SIZE = 4096
+
+T = TypeVar("T")
+K = TypeVar("K")
 
 
 class KubeError(Exception):
@@ -36,6 +42,18 @@ class KubeError(Exception):
 class SecretData:
     resource_version: str
     data: Mapping[str, bytes]
+
+
+class KubeApi(Protocol):
+    async def read_secret(self, namespace: str, name: str, *, fresh: bool = False) -> SecretData | None: ...
+    def forget_secret(self, namespace: str, name: str) -> None: ...
+    async def read_service_port(self, namespace: str, name: str) -> int | None: ...
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
+    async def set_finalizers(
+        self, namespace: str, name: str, *, resource_version: str, finalizers: list[str]
+    ) -> None: ...
+    async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 def load_api_client(settings: Settings) -> Any:
@@ -50,15 +68,51 @@ def load_api_client(settings: Settings) -> Any:
         return config.new_client_from_config()
 
 
-class KubeApi:
+class SingleFlightCache:
+    """A TTL cache whose misses are fetched once, however many callers ask at the same moment."""
+
+    def __init__(self, ttl: float) -> None:
+        self._values: TTLCache[Any, Any] = TTLCache(maxsize=CACHE_SIZE, ttl=ttl)
+        self._inflight: dict[Any, asyncio.Future[Any]] = {}
+
+    def forget(self, key: Any) -> None:
+        self._values.pop(key, None)
+
+    async def get(self, key: Any, fetch: Callable[[], Awaitable[T]], *, fresh: bool = False) -> T:
+        if not fresh and key in self._values:
+            return self._values[key]  # type: ignore[no-any-return]
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await fetch()
+        except BaseException as error:
+            if not isinstance(error, asyncio.CancelledError):
+                future.set_exception(error)
+                future.exception()  # retrieved: waiters may be gone
+            else:
+                future.cancel()
+            raise
+        else:
+            self._values[key] = value
+            future.set_result(value)
+            return value
+        finally:
+            self._inflight.pop(key, None)
+
+
+class KubernetesApi:
+    """:class:`KubeApi` over the official client."""
+
     def __init__(self, api_client: Any, *, secret_ttl: float, threads: int = 8) -> None:
         self._api = api_client
         self._core = kubernetes.client.CoreV1Api(api_client)
         self._custom = kubernetes.client.CustomObjectsApi(api_client)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kube")
-        self._secret_ttl = secret_ttl
-        self._secrets: dict[tuple[str, str], tuple[float, SecretData | None]] = {}
-        self._service_ports: dict[tuple[str, str], tuple[float, int | None]] = {}
+        self._secrets = SingleFlightCache(secret_ttl)
+        self._service_ports = SingleFlightCache(secret_ttl)
 
     async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -71,46 +125,37 @@ class KubeApi:
     # -- reads ------------------------------------------------------------------------------
     async def read_secret(self, namespace: str, name: str, *, fresh: bool = False) -> SecretData | None:
         """The Secret's decoded data, or ``None`` if it does not exist."""
-        key = (namespace, name)
-        cached = self._secrets.get(key)
-        if cached is not None and not fresh and time.monotonic() - cached[0] < self._secret_ttl:
-            return cached[1]
-        try:
-            secret = await self._run(self._core.read_namespaced_secret, name, namespace)
-        except kubernetes.client.ApiException as error:
-            if error.status == 404:
-                self._secrets[key] = (time.monotonic(), None)
-                return None
-            raise KubeError(f"reading Secret {namespace}/{name}: {error.status} {error.reason}") from None
-        data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
-        value = SecretData(secret.metadata.resource_version or "", data)
-        self._secrets[key] = (time.monotonic(), value)
-        return value
+
+        async def fetch() -> SecretData | None:
+            try:
+                secret = await self._run(self._core.read_namespaced_secret, name, namespace)
+            except kubernetes.client.ApiException as error:
+                if error.status == 404:
+                    return None
+                raise KubeError(f"reading Secret {namespace}/{name}: {error.status} {error.reason}") from None
+            data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+            return SecretData(secret.metadata.resource_version or "", data)
+
+        return await self._secrets.get((namespace, name), fetch, fresh=fresh)
 
     def forget_secret(self, namespace: str, name: str) -> None:
-        self._secrets.pop((namespace, name), None)
+        self._secrets.forget((namespace, name))
 
     async def read_service_port(self, namespace: str, name: str) -> int | None:
-        """The Service's HTTP(S) port (named ``https``/``http`` or the first), or ``None`` if missing.
+        """The Service's HTTP(S) port (named ``https``/``http`` or the first), or ``None`` if missing."""
 
-        Cached like Secrets (one read per Service per resync interval, shared by all resources).
-        """
-        key = (namespace, name)
-        cached = self._service_ports.get(key)
-        if cached is not None and time.monotonic() - cached[0] < self._secret_ttl:
-            return cached[1]
-        try:
-            service = await self._run(self._core.read_namespaced_service, name, namespace)
-        except kubernetes.client.ApiException as error:
-            if error.status == 404:
-                self._service_ports[key] = (time.monotonic(), None)
-                return None
-            raise KubeError(f"reading Service {namespace}/{name}: {error.status} {error.reason}") from None
-        ports = service.spec.ports or []
-        named = [int(p.port) for wanted in ("https", "http") for p in ports if p.name == wanted]
-        port = named[0] if named else (int(ports[0].port) if ports else None)
-        self._service_ports[key] = (time.monotonic(), port)
-        return port
+        async def fetch() -> int | None:
+            try:
+                service = await self._run(self._core.read_namespaced_service, name, namespace)
+            except kubernetes.client.ApiException as error:
+                if error.status == 404:
+                    return None
+                raise KubeError(f"reading Service {namespace}/{name}: {error.status} {error.reason}") from None
+            ports = service.spec.ports or []
+            named = [int(p.port) for wanted in ("https", "http") for p in ports if p.name == wanted]
+            return named[0] if named else (int(ports[0].port) if ports else None)
+
+        return await self._service_ports.get((namespace, name), fetch)
 
     # -- writes -----------------------------------------------------------------------------
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
@@ -124,6 +169,25 @@ class KubeApi:
             if error.status == 404:
                 return  # deleted meanwhile
             raise KubeError(f"patching status of {namespace}/{name}: {error.status} {error.reason}") from None
+
+    async def set_finalizers(self, namespace: str, name: str, *, resource_version: str, finalizers: list[str]) -> None:
+        """Set ``metadata.finalizers`` if the object is still at ``resource_version`` (a JSON patch with a test,
+        so a finalizer someone else added meanwhile is never lost; a conflict is retried on the next event)."""
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+            {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
+        ]
+        try:
+            await self._run(
+                self._custom.patch_namespaced_custom_object,
+                GROUP, VERSION, namespace, PLURAL, name, patch,
+                field_manager=COMPONENT, _content_type="application/json-patch+json",
+            )  # fmt: skip
+        except kubernetes.client.ApiException as error:
+            if error.status in (404, 409, 422):  # gone, or changed meanwhile: the next watch event retries
+                logger.debug("finalizers of %s/%s not set: %s", namespace, name, error.reason)
+                return
+            raise KubeError(f"setting finalizers of {namespace}/{name}: {error.status} {error.reason}") from None
 
     async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
         """A core/v1 Event about the resource. Failures are logged, never raised."""
@@ -155,9 +219,5 @@ class KubeApi:
             await self._run(self._core.create_namespaced_event, meta.get("namespace"), event)
         except Exception as error:  # events are best effort
             logger.warning(
-                "could not post event %s for %s/%s: %s",
-                reason,
-                meta.get("namespace"),
-                meta.get("name"),
-                error,
+                "could not post event %s for %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error
             )

@@ -1,4 +1,8 @@
-"""kopf registration: watch ModelDeployments, stop deployments on delete (policy Stop), own lifecycle.
+"""kopf registration: watch ModelDeployments, run the runtime, elect a leader, report liveness.
+
+kopf is used for login, watching (``on.event``), start-up, clean-up and the
+liveness endpoint. Finalizers, status and events are the operator's own (see
+:mod:`.deletion`), so that only the elected leader writes anything.
 
 The registry is explicit (no import-time side effects on kopf's default
 registry), so tests can run the operator in-process with ``KopfRunner``.
@@ -6,27 +10,45 @@ registry), so tests can run the operator in-process with ``KopfRunner``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
-import random
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from esml_operator.elasticsearch.connections import ConnectionPool
-from esml_operator.elasticsearch.errors import ElasticsearchError
-from esml_operator.handlers.errors import to_kopf
-from esml_operator.handlers.finalize import finalize
-from esml_operator.handlers.kube import GROUP, PLURAL, VERSION, KubeApi, load_api_client
-from esml_operator.handlers.runtime import Runtime
+from esml_operator.handlers.kube import GROUP, PLURAL, VERSION, KubernetesApi, load_api_client
+from esml_operator.handlers.leader import LeaderElector, elector_from_settings
+from esml_operator.handlers.wiring import Operator, build
 from esml_operator.settings import Settings
 
-FINALIZER = "esml.io/stop-deployment"
+logger = logging.getLogger(__name__)
 
 
-def _wants_stop(spec: Mapping[str, Any], **_: Any) -> bool:
-    return spec.get("deletionPolicy") == "Stop"
+class Unhealthy(Exception):
+    """Raised by the liveness probe: kopf then answers 500 and Kubernetes restarts the pod."""
+
+
+class Leadership:
+    """Leader election, or a stand-in that always leads (``--no-leader-election``)."""
+
+    def __init__(self) -> None:
+        self.elector: LeaderElector | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def leading(self) -> bool:
+        return self.elector is None or self.elector.is_leader
+
+    def alive(self) -> bool:
+        return self.elector is None or self.elector.leader_alive()
+
+    async def release(self) -> None:
+        if self.elector is not None:
+            await self.elector.release()
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
 
 
 def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
@@ -44,39 +66,49 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_kopf(settings)
-        kube = KubeApi(load_api_client(operator_settings), secret_ttl=operator_settings.resync_interval)
-        runtime = Runtime(operator_settings, kube, ConnectionPool())
-        runtime.start()
-        memo.runtime = runtime
+        api_client = load_api_client(operator_settings)
+        kube = KubernetesApi(api_client, secret_ttl=operator_settings.resync_interval)
+        leadership = Leadership()
+        operator = build(operator_settings, kube, ConnectionPool(), leading=leadership.leading)
+        if operator_settings.leader_election:
+            leadership.elector = elector_from_settings(
+                operator_settings, api_client,
+                on_started_leading=operator.runtime.started_leading,
+                on_stopped_leading=operator.runtime.stopped_leading,
+            )  # fmt: skip
+        operator.runtime.start()
+        if leadership.elector is not None:
+            leadership.task = asyncio.create_task(leadership.elector.run(), name="esml-leader")
+        memo.operator, memo.leadership = operator, leadership
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-        runtime = getattr(memo, "runtime", None)
-        if runtime is not None:
-            await runtime.close()
+        leadership: Leadership | None = getattr(memo, "leadership", None)
+        operator: Operator | None = getattr(memo, "operator", None)
+        if leadership is not None:
+            await leadership.release()  # first stop acting, then hand the Lease over
+        if operator is not None:
+            await operator.close()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def on_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        memo.runtime.observe(type, dict(body))
+        memo.operator.runtime.observe(type, dict(body))
 
-    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, when=_wants_stop, retries=None)
-    async def stop_on_delete(body: kopf.Body, memo: kopf.Memo, retry: int, **_: Any) -> None:
-        runtime: Runtime = memo.runtime
-        try:
-            await finalize(runtime, dict(body))
-        except ElasticsearchError as error:
-            raise to_kopf(
-                error, retry=retry, resync_interval=runtime.settings.resync_interval, jitter=random.random()
-            ) from error
+    @kopf.on.probe(id="runtime", registry=registry)
+    def probe(memo: kopf.Memo, **_: Any) -> dict[str, Any]:
+        operator: Operator = memo.operator
+        leadership: Leadership = memo.leadership
+        if not operator.runtime.healthy():
+            raise Unhealthy("the resync loop has stopped")
+        if not leadership.alive():
+            raise Unhealthy("the leader-election loop has stopped")
+        return {"leader": leadership.leading(), "resources": len(operator.runtime.registry)}
 
     return registry
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
-    """The operator writes only status and its finalizer: kopf keeps its bookkeeping in status.kopf."""
-    settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.StatusProgressStorage(field="status.kopf.progress")
-    settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(field="status.kopf.lastHandledConfiguration")
+    """kopf only watches: the operator writes status, events and its finalizer itself."""
     settings.posting.enabled = False  # the operator posts its own, de-duplicated events
     settings.peering.standalone = True
     settings.watching.server_timeout = 300

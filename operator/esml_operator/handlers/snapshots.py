@@ -10,6 +10,7 @@ interval.
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class Taken:
 class _Slot:
     def __init__(self) -> None:
         self.latest: Taken | None = None
+        self.failed: tuple[float, Exception] | None = None  # (monotonic start, error) of the last failed poll
         self.inflight: asyncio.Task[Taken] | None = None
         self.last_start = float("-inf")
 
@@ -61,12 +63,18 @@ class SnapshotCache:
     def keys(self) -> list[str]:
         return list(self._slots)
 
+    def latest(self, key: str) -> Taken | None:
+        slot = self._slots.get(key)
+        return slot.latest if slot is not None else None
+
     async def get(self, key: str, fetch: Fetch, *, newer_than: float) -> Taken:
         """A snapshot of cluster ``key`` whose request started at or after ``newer_than`` (monotonic)."""
         slot = self._slots.setdefault(key, _Slot())
         while True:
             if slot.latest is not None and slot.latest.started >= newer_than:
                 return slot.latest
+            if slot.failed is not None and slot.failed[0] >= newer_than:
+                raise copy.copy(slot.failed[1])
             task = slot.inflight
             if task is not None:
                 taken = await asyncio.shield(task)
@@ -93,8 +101,12 @@ class SnapshotCache:
         self.fetches += 1
         try:
             snapshot = await fetch()
+        except Exception as error:
+            slot.failed = (started, error)
+            raise
         finally:
             slot.inflight = None
+        slot.failed = None
         taken = Taken(snapshot, started, at)
         if slot.latest is None or slot.latest.started <= started:
             slot.latest = taken

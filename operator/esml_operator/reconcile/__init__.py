@@ -19,6 +19,7 @@ from .model import (
     StopDeployment,
     UpdateDeployment,
 )
+from .outcome import DELETION_BLOCKED, Failed, Outcome, Succeeded, deletion_blocked, settle
 from .spec import (
     AdaptiveSpec,
     ConnectionSpec,
@@ -28,12 +29,12 @@ from .spec import (
     SpecError,
     parse_spec,
 )
-from .outcome import Failed, Outcome, Succeeded, settle
 from .status import with_action_applied
 
 __all__ = [
     "AWAIT_REQUEUE_SECONDS",
     "CONDITION_TYPES",
+    "DELETION_BLOCKED",
     "PROGRESS_REQUEUE_SECONDS",
     "Action",
     "ActionFailure",
@@ -64,6 +65,7 @@ __all__ = [
     "backoff_seconds",
     "decide",
     "decide_deletion",
+    "deletion_blocked",
     "error_reason",
     "parse_spec",
     "settle",

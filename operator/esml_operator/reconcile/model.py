@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from esml_operator.elasticsearch.errors import ElasticsearchError

@@ -12,16 +12,20 @@ it and hands the outcome here, so nothing is decided twice:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from esml_operator.elasticsearch.models import Assignment
 
+from . import conditions as c
 from .conditions import Verdict
 from .decide import bounded_requeue, render_conditions
 from .events import action_event
 from .gate import AWAIT_REQUEUE_SECONDS, report_failure
 from .model import Action, ActionFailure, Decision
+from .spec import ModelDeploymentSpec
 from .status import with_action_applied
 from .timeutil import as_utc
 
@@ -73,3 +77,28 @@ def settle(decision: Decision, outcome: Outcome, now: datetime, *, follow_up: fl
         events=events,
         requeue_after=bounded_requeue(verdict, context.resync_interval),
     )
+
+
+DELETION_BLOCKED = "DeletionBlocked"
+
+
+def deletion_blocked(
+    previous_status: Mapping[str, Any], spec: ModelDeploymentSpec, problem: str, now: datetime, generation: int
+) -> dict[str, Any]:
+    """The status of a resource whose deletion waits for Elasticsearch: Ready says why and names the ways out."""
+    message = (
+        f"Deletion waits to stop deployment [{spec.deployment_id}] (deletionPolicy: Stop): {problem}. To delete "
+        "without stopping it, set spec.paused: true or annotate the resource esml.io/skip-stop=true"
+    )
+    verdict = Verdict()
+    verdict.not_ready(DELETION_BLOCKED, message, warning=True)
+    verdict.progressing(DELETION_BLOCKED, "Retrying the stop with back-off")
+    previous = c.previous_conditions(previous_status)
+    reachable = previous.get(c.REACHABLE)
+    value = (
+        c.ConditionValue(str(reachable.get("status")), str(reachable.get("reason")), str(reachable.get("message")))
+        if reachable is not None
+        else c.ConditionValue(c.UNKNOWN, "NotYetConnected", "")
+    )
+    conditions, _ = render_conditions(verdict, previous_status, now, generation, False, value)
+    return {**previous_status, "conditions": conditions}

@@ -1,0 +1,46 @@
+"""Sending one planned action and recording its outcome (shared by reconcile and deletion passes)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from datetime import UTC, datetime
+
+from esml_operator.elasticsearch.client import ElasticsearchClient
+from esml_operator.elasticsearch.errors import ElasticsearchError
+from esml_operator.elasticsearch.models import EsVersion
+from esml_operator.handlers.actions import apply_action
+from esml_operator.handlers.changes import ChangeLog
+from esml_operator.handlers.registry import Entry
+from esml_operator.reconcile import Action, ActionFailure, ClaimKey, Failed, Outcome, Succeeded
+
+logger = logging.getLogger(__name__)
+
+
+class Actor:
+    """Sends actions, at most ``limit`` at a time per Elasticsearch cluster (clusters never wait for each other)."""
+
+    def __init__(self, changes: ChangeLog, *, limit: int) -> None:
+        self._changes = changes
+        self._limits: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(limit))
+
+    async def act(
+        self, entry: Entry, client: ElasticsearchClient, version: EsVersion, action: Action, key: ClaimKey
+    ) -> Outcome:
+        try:
+            async with self._limits[key[0]]:
+                assignment = await apply_action(client, version, action)
+        except ElasticsearchError as error:
+            previous = entry.failure
+            attempts = previous.attempts + 1 if previous is not None and previous.action == action.kind else 1
+            entry.failure = ActionFailure(action.kind, error, datetime.now(UTC), attempts, entry.generation)
+            entry.jitter = random.random()
+            logger.warning("%s: %s of deployment [%s] failed: %s", entry.name, action.kind, key[1], error)
+            return Failed(entry.failure)
+        entry.failure = None
+        if assignment is not None:
+            entry.last_assignment = assignment
+        self._changes.record(key, action.kind, assignment, datetime.now(UTC))
+        return Succeeded(action, assignment)

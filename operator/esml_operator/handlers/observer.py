@@ -1,0 +1,150 @@
+"""What one pass knows about its resource's Elasticsearch: connection, claim, snapshot, recent changes.
+
+Every failure becomes a field of the :class:`Observation` (never an
+exception): the pure ``decide`` turns it into conditions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from esml_operator.elasticsearch.client import ElasticsearchClient
+from esml_operator.elasticsearch.connections import ConnectionConfig, ConnectionPool
+from esml_operator.elasticsearch.errors import AuthenticationError, AuthorizationError, ElasticsearchError
+from esml_operator.elasticsearch.models import ClusterInfo
+from esml_operator.handlers import connect
+from esml_operator.handlers.changes import ChangeLog
+from esml_operator.handlers.kube import KubeApi
+from esml_operator.handlers.registry import Entry
+from esml_operator.handlers.snapshots import SnapshotCache, Taken
+from esml_operator.reconcile import Claimant, ClaimIndex, ClaimKey, ConfigProblem, ModelDeploymentSpec, Observation
+from esml_operator.settings import Settings
+
+
+@dataclass(frozen=True)
+class Observed:
+    observation: Observation
+    client: ElasticsearchClient | None = None
+    info: ClusterInfo | None = None
+    change_key: ClaimKey | None = None  # (cluster identity, deployment id), once connected
+
+
+def cluster_identity(info: ClusterInfo, endpoint: str) -> str:
+    """The cluster's own identity (``cluster_uuid``), so two URLs of one cluster are one cluster."""
+    return f"uuid:{info.cluster_uuid}" if info.cluster_uuid and info.cluster_uuid != "_na_" else f"url:{endpoint}"
+
+
+def _claimant(entry: Entry) -> Claimant:
+    status = entry.body.get("status")
+    conditions = status.get("conditions", []) if isinstance(status, dict) else []
+    in_conflict = any(c.get("type") == "Stalled" and c.get("reason") == "DeploymentConflict" for c in conditions)
+    return Claimant(
+        uid=entry.uid,
+        created=str(entry.meta.get("creationTimestamp", "")),
+        reported_in_conflict=in_conflict,
+        deleting=bool(entry.meta.get("deletionTimestamp")),
+    )
+
+
+def _partial(
+    entry: Entry,
+    selector: str,
+    *,
+    cluster: ClusterInfo | None = None,
+    fetch_error: ElasticsearchError | None = None,
+    config_problem: ConfigProblem | None = None,
+) -> Observation:
+    """An observation that stopped before the snapshot."""
+    return Observation(
+        cluster, None, None, fetch_error, config_problem, entry.last_assignment, entry.failure, selector=selector
+    )
+
+
+class Observer:
+    def __init__(
+        self,
+        settings: Settings,
+        kube: KubeApi,
+        pool: ConnectionPool,
+        snapshots: SnapshotCache,
+        claims: ClaimIndex,
+        changes: ChangeLog,
+        names: dict[str, str],
+    ) -> None:
+        self.settings, self.kube, self.pool = settings, kube, pool
+        self.snapshots, self.claims, self.changes = snapshots, claims, changes
+        self._names = names  # uid -> namespace/name, for conflict messages
+
+    async def observe(
+        self,
+        entry: Entry,
+        spec: ModelDeploymentSpec | None,
+        *,
+        fresh: bool = False,
+        fallback: ConnectionConfig | None = None,
+    ) -> Observed:
+        """``fresh``: re-read Secrets and poll now. ``fallback``: the connection to use when the current spec's
+        cannot be resolved (a deletion whose Secret is already gone still stops the deployment)."""
+        namespace, name = str(entry.meta.get("namespace", "")), str(entry.meta.get("name", ""))
+        selector = connect.selector_for(spec, name)
+        if spec is None:
+            return Observed(_partial(entry, selector))
+        resolved = await connect.resolve(spec, namespace, self.kube, self.settings, fresh=fresh)
+        if isinstance(resolved, ConfigProblem) and fallback is not None:
+            resolved = connect.Resolved(fallback, ())
+        if isinstance(resolved, ConfigProblem):
+            entry.cluster_key = None
+            self.claims.release(entry.uid)
+            return Observed(_partial(entry, selector, config_problem=resolved))
+        if entry.secrets_fingerprint not in (None, resolved.secrets_fingerprint) and entry.failure is not None:
+            entry.failure = None  # a referenced Secret changed: retry at once
+        entry.secrets_fingerprint = resolved.secrets_fingerprint
+        config = resolved.config
+        entry.cluster_key, entry.config = config.key, config
+        try:
+            client, info = await self.pool.connect(config, owner=entry.uid)
+        except ElasticsearchError as error:
+            self._after_refusal(error, resolved)
+            return Observed(_partial(entry, selector, fetch_error=error))
+        key = (cluster_identity(info, config.endpoint), spec.deployment_id)
+        holder = self.claims.claim(key, _claimant(entry))
+        if holder is not None:
+            problem = ConfigProblem(
+                "DeploymentConflict",
+                f"deployment [{spec.deployment_id}] on this Elasticsearch cluster ({config.endpoint}) is already "
+                f"managed by ModelDeployment {self._names.get(holder, holder)}; give this resource another "
+                "deploymentId",
+            )
+            return Observed(_partial(entry, selector, cluster=info, config_problem=problem))
+        newer_than = time.monotonic() - (0.0 if fresh else self.settings.min_poll_interval)
+        recent, acted = self.changes.recent(key), self.changes.recent_monotonic(key)
+        if recent is not None and recent.assignment is None and acted is not None:
+            newer_than = max(newer_than, acted)  # a stop returns nothing newer than a poll after it
+        taken: Taken | None = None
+        error_seen: ElasticsearchError | None = None
+        try:
+            taken = await self.snapshots.get(config.key, client.stats_snapshot, newer_than=newer_than)
+        except ElasticsearchError as error:
+            error_seen = error
+            self._after_refusal(error, resolved)
+        observation = Observation(
+            cluster=info,
+            snapshot=taken.snapshot if taken else None,
+            snapshot_at=taken.at if taken else None,
+            fetch_error=error_seen,
+            config_problem=None,
+            last_assignment=entry.last_assignment,
+            last_failure=entry.failure,
+            selector=selector,
+            recent=recent,
+            throttle_wait=self.changes.throttle_wait(key),
+        )
+        return Observed(observation, client, info, key)
+
+    def _after_refusal(self, error: ElasticsearchError, resolved: connect.Resolved) -> None:
+        """After a 401/403 the credentials are re-read at once (they may have been rotated)."""
+        if isinstance(error, AuthenticationError | AuthorizationError):
+            for ns, secret_name, _ in resolved.secrets:
+                self.kube.forget_secret(ns, secret_name)
+            self.pool.invalidate(resolved.config.key)

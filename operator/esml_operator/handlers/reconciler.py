@@ -1,0 +1,66 @@
+"""One pass over one resource: observe, decide (pure), act (at most once), settle (pure), report.
+
+Deletion with ``deletionPolicy: Stop`` goes through the same objects (see
+:mod:`.deletion`), so both run under the work queue's one-pass-per-resource
+rule with the resource's real memory (its last ``_start``/``_update`` answer).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from esml_operator.handlers.acting import Actor
+from esml_operator.handlers.deletion import Deleter, FinalizerKeeper
+from esml_operator.handlers.observer import Observer
+from esml_operator.handlers.registry import Entry
+from esml_operator.handlers.writer import StatusWriter
+from esml_operator.reconcile import ResourceRef, SpecError, Succeeded, decide, parse_spec, settle
+from esml_operator.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        observer: Observer,
+        actor: Actor,
+        writer: StatusWriter,
+        finalizers: FinalizerKeeper,
+        deleter: Deleter,
+    ) -> None:
+        self.settings, self.observer, self.actor, self.writer = settings, observer, actor, writer
+        self.finalizers, self.deleter = finalizers, deleter
+
+    async def run(self, entry: Entry) -> float | None:
+        """Reconcile ``entry`` once; seconds until it wants another pass (``None``: the resync will do)."""
+        if entry.meta.get("deletionTimestamp"):
+            return await self.deleter.run(entry)
+        body = entry.body
+        spec = body.get("spec") or {}
+        try:
+            parsed = parse_spec(spec)
+        except SpecError:
+            parsed = None
+        await self.finalizers.ensure(entry, parsed)
+        observed = await self.observer.observe(entry, parsed)
+        meta = entry.meta
+        ref = ResourceRef(str(meta.get("namespace", "")), str(meta.get("name", "")), entry.generation, entry.uid)
+        now = datetime.now(UTC)
+        decision = decide(
+            spec, ref, observed.observation, entry.stored_status, now,
+            resync_interval=self.settings.resync_interval, jitter=entry.jitter,
+        )  # fmt: skip
+        for action in decision.actions[:1]:
+            assert observed.client is not None and observed.info is not None and observed.change_key is not None
+            if not self.writer.leading():
+                return None
+            outcome = await self.actor.act(entry, observed.client, observed.info.version, action, observed.change_key)
+            decision = settle(decision, outcome, datetime.now(UTC), follow_up=self.settings.min_poll_interval)
+            if isinstance(outcome, Succeeded):
+                logger.info("%s: %s", entry.name, decision.events[-1].message)
+        await self.writer.write(entry, decision.status, now)
+        await self.writer.post(entry, decision.events)
+        return decision.requeue_after

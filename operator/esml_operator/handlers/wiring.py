@@ -1,0 +1,74 @@
+"""Building the runtime's objects from the settings, once, at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from esml_operator.elasticsearch.connections import ConnectionPool
+from esml_operator.handlers.acting import Actor
+from esml_operator.handlers.changes import ChangeLog
+from esml_operator.handlers.deletion import Deleter, FinalizerKeeper
+from esml_operator.handlers.kube import KubeApi
+from esml_operator.handlers.observer import Observer
+from esml_operator.handlers.reconciler import Reconciler
+from esml_operator.handlers.registry import Registry
+from esml_operator.handlers.runtime import Runtime
+from esml_operator.handlers.snapshots import SnapshotCache
+from esml_operator.handlers.writer import StatusWriter
+from esml_operator.reconcile import ClaimIndex
+from esml_operator.settings import Settings
+
+
+@dataclass
+class Operator:
+    """Everything the kopf handlers need, and how to close it."""
+
+    runtime: Runtime
+    reconciler: Reconciler
+    writer: StatusWriter
+    snapshots: SnapshotCache
+    pool: ConnectionPool
+    kube: KubeApi
+
+    async def close(self) -> None:
+        await self.runtime.close()
+        self.snapshots.close()
+        await self.pool.aclose()
+        await self.kube.aclose()
+
+
+def build(
+    settings: Settings, kube: KubeApi, pool: ConnectionPool, *, leading: Callable[[], bool] = lambda: True
+) -> Operator:
+    claims, names = ClaimIndex(), dict[str, str]()
+    snapshots = SnapshotCache(min_interval=settings.min_poll_interval)
+    changes = ChangeLog(
+        burst=settings.action_burst, rate=settings.action_rate, ttl=max(60.0, 2 * settings.resync_interval)
+    )
+    writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, leading=leading)
+    observer = Observer(settings, kube, pool, snapshots, claims, changes, names)
+    actor = Actor(changes, limit=settings.max_concurrent_reconciles)
+    keeper = FinalizerKeeper(kube, writer)
+    reconciler = Reconciler(
+        settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper)
+    )
+    tasks: set[asyncio.Task[None]] = set()
+
+    def release_client(uid: str) -> None:
+        task = asyncio.create_task(pool.release(uid))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def drop_unused_snapshots(registry: Registry) -> None:
+        live = {entry.cluster_key for entry in registry if entry.cluster_key}
+        for key in snapshots.keys():  # noqa: SIM118 - a method, not a dict
+            if key not in live:
+                snapshots.forget(key)
+
+    runtime = Runtime(
+        run_pass=reconciler.run, claims=claims, names=names, resync_interval=settings.resync_interval,
+        leading=leading, on_forget=release_client, on_resync=drop_unused_snapshots,
+    )  # fmt: skip
+    return Operator(runtime, reconciler, writer, snapshots, pool, kube)

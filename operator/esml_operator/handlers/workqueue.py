@@ -1,0 +1,97 @@
+"""A per-key work queue with controller-runtime's guarantees, on asyncio.
+
+* A key is processed by at most one task at a time.
+* Adding a key while it is being processed runs it once more afterwards, with
+  the latest state: a burst of changes collapses into at most one follow-up.
+* The earliest requested time wins.
+* There is no global worker limit, so a key waiting on a slow network never
+  delays another key; limits that are needed belong to the resource that is
+  slow (one Elasticsearch cluster), not to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+Work = Callable[[str], Awaitable[float | None]]  # returns "run me again after N seconds", or None
+
+
+class WorkQueue:
+    def __init__(self, work: Work) -> None:
+        self._work = work
+        self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: dict[str, float] = {}  # key -> loop time, requested while running
+        self._closed = False
+
+    def add(self, key: str, delay: float = 0.0) -> None:
+        """Process ``key`` after ``delay`` seconds (an earlier request wins)."""
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        due = loop.time() + max(0.0, delay)
+        if key in self._running:
+            self._again[key] = min(due, self._again.get(key, due))
+            return
+        scheduled = self._timers.get(key)
+        if scheduled is not None:
+            if scheduled[0] <= due:
+                return
+            scheduled[1].cancel()
+        self._timers[key] = (due, loop.call_at(due, self._start, key))
+
+    def forget(self, key: str) -> None:
+        """Drop pending work for ``key`` (work under way finishes)."""
+        scheduled = self._timers.pop(key, None)
+        if scheduled is not None:
+            scheduled[1].cancel()
+        self._again.pop(key, None)
+
+    def cancel_running(self) -> None:
+        """Cancel the work under way (leadership lost); pending timers stay."""
+        for task in list(self._running.values()):
+            task.cancel()
+
+    @property
+    def running(self) -> frozenset[str]:
+        return frozenset(self._running)
+
+    def pending(self, key: str) -> bool:
+        return key in self._timers or key in self._again
+
+    def _start(self, key: str) -> None:
+        self._timers.pop(key, None)
+        task = asyncio.create_task(self._run(key), name=f"reconcile-{key}")
+        self._running[key] = task
+
+    async def _run(self, key: str) -> None:
+        requeue: float | None = None
+        try:
+            requeue = await self._work(key)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            logger.exception("work on %s failed unexpectedly; it is retried at the next resync", key)
+        finally:
+            self._running.pop(key, None)
+        again = self._again.pop(key, None)
+        if self._closed:
+            return
+        if again is not None:
+            self.add(key, max(0.0, again - asyncio.get_running_loop().time()))
+        if requeue is not None:
+            self.add(key, requeue)
+
+    async def close(self) -> None:
+        self._closed = True
+        for _, timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
