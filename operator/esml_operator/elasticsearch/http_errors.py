@@ -16,8 +16,8 @@ from esml_operator.elasticsearch.errors import (
     ApiError,
     ConnectionFailedError,
     ElasticsearchError,
-    TransportTimeoutError,
     TLSError,
+    TransportTimeoutError,
     api_error_class,
 )
 from esml_operator.elasticsearch.redaction import Redactor
