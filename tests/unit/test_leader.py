@@ -10,10 +10,17 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import kubernetes
 import pytest
 
-from esml_operator.handlers.leader import LeaderElector, default_identity, default_lease_namespace
-from esml_operator.handlers.leases import LeaseApi, LeaseConflict, LeaseError, LeaseRecord
+from esml_operator.handlers.leader import (
+    LeaderElector,
+    default_identity,
+    default_lease_namespace,
+    elector_from_settings,
+)
+from esml_operator.handlers.leases import KubernetesLeases, LeaseApi, LeaseConflict, LeaseError, LeaseRecord
+from esml_operator.settings import Settings
 
 LEASE, RENEW, RETRY = 15.0, 10.0, 2.0
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
@@ -510,3 +517,15 @@ def test_default_lease_namespace_order(tmp_path: Path) -> None:
     assert default_lease_namespace("", environ={"POD_NAMESPACE": "pod"}, service_account_namespace=sa) == "pod"
     assert default_lease_namespace("", environ={}, service_account_namespace=sa) == "from-sa"
     assert default_lease_namespace("", environ={}, service_account_namespace=missing) == "default"
+
+
+def test_elector_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POD_NAME", "esml-operator-0")
+    monkeypatch.setenv("POD_NAMESPACE", "esml-system")
+    client = kubernetes.client.ApiClient()
+    elector = elector_from_settings(Settings(namespaces=("apps",)), client)
+    assert elector.identity == "esml-operator-0" and not elector.is_leader and elector.leader_alive()
+    named = elector_from_settings(Settings(namespaces=("apps",), identity="me", lease_namespace="ops"), client)
+    assert named.identity == "me"
+    leases = named._leases
+    assert isinstance(leases, KubernetesLeases) and (leases.namespace, leases.name) == ("ops", "esml-operator")

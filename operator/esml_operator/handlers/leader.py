@@ -155,6 +155,8 @@ class LeaderElector:
         """Acquire, then renew every ``retry_period``, until cancelled or released."""
         if self._task is not None and not self._task.done() and self._task is not asyncio.current_task():
             raise RuntimeError("LeaderElector.run() is already running")
+        if self._released:
+            return
         self._task = asyncio.current_task()
         logger.info("leader election: %s is campaigning for the Lease", self._identity)
         try:
