@@ -176,7 +176,7 @@ def test_the_operator_writes_only_status_and_its_finalizer(
     obj = json.loads(kube.kubectl("get", "mdep", "ner", "-o", "json", "--show-managed-fields").stdout)
     meta = obj["metadata"]
     assert meta["finalizers"] == ["esml.io/stop-deployment"]
-    # Only kubectl's own last-applied annotation: the operator adds none (kopf keeps its state in status.kopf).
+    # Only kubectl's own last-applied annotation: the operator adds none, and kopf keeps no state on the object.
     assert set(meta.get("annotations", {})) <= {"kubectl.kubernetes.io/last-applied-configuration"}
     assert not meta.get("labels")
 
@@ -192,8 +192,9 @@ def test_the_operator_writes_only_status_and_its_finalizer(
             assert paths == {"f:metadata.f:finalizers"}, (entry["manager"], paths)
             seen_finalizer = True
     assert seen_status and seen_finalizer, [(m["manager"], m.get("subresource")) for m in operator_entries]
-    # kopf adds the finalizer (and its own status.kopf); the operator patches status as "esml-operator".
-    assert {m["manager"] for m in operator_entries} == {"kopf", "esml-operator"}
+    # The operator itself adds the finalizer and patches status, both as "esml-operator" (kopf only watches).
+    assert {m["manager"] for m in operator_entries} == {"esml-operator"}
+    assert "kopf" not in obj.get("status", {})
     assert all(m["operation"] == "Update" for m in operator_entries)
     # kubectl owns the spec; nobody else does.
     spec_owners = {m["manager"] for m in meta["managedFields"] if "f:spec" in m["fieldsV1"]}
