@@ -1,4 +1,4 @@
-"""The ModelDeployment API and the install manifests against the real kube-apiserver.
+"""The ModelDeployment API and the examples against the real kube-apiserver (the install: test_install.py).
 
 The CRD in crds/ is installed once per session by the ``control_plane`` fixture.
 Every rule is checked through kubectl, the way a user meets it: the exact
@@ -20,9 +20,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "esml.io_modeldeployments.yaml"
-BASE = REPO / "manifests" / "base"
 EXAMPLES = REPO / "manifests" / "examples"
-OPERATOR_SA = "system:serviceaccount:esml-system:esml-operator"
 
 pytestmark = pytest.mark.cluster
 
@@ -655,141 +653,7 @@ def test_scale_goes_through_the_cel_rules(control_plane: Any, namespace: str) ->
     assert get(control_plane, namespace, "low")["spec"]["numberOfAllocations"] == 1
 
 
-# -- install manifests --------------------------------------------------------------------
-
-
-def built_base(cp: Any) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(cp.kubectl("kustomize", str(BASE)).stdout) if d]
-
-
-def ensure_operator_namespace(cp: Any) -> None:
-    cp.kubectl("apply", "-f", str(BASE / "namespace.yaml"))
-
-
-def test_base_is_accepted_by_the_api_server(control_plane: Any) -> None:
-    docs = built_base(control_plane)
-    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in docs)
-    assert kinds == [
-        ("ClusterRole", "esml-operator"),
-        ("ClusterRoleBinding", "esml-operator"),
-        ("CustomResourceDefinition", "modeldeployments.esml.io"),
-        ("Deployment", "esml-operator"),
-        ("Namespace", "esml-system"),
-        ("ServiceAccount", "esml-operator"),
-    ]
-    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
-    assert crd["spec"] == crd_doc()["spec"]
-
-    ensure_operator_namespace(control_plane)  # namespaced objects need their namespace, even in a dry run
-    proc = control_plane.kubectl("apply", "-k", str(BASE), "--dry-run=server")
-    lines = proc.stdout.splitlines()
-    assert len(lines) == len(docs), proc.stdout
-    assert all(line.endswith("(server dry run)") for line in lines), proc.stdout
-    for prefix in (
-        "namespace/esml-system ",
-        "customresourcedefinition.apiextensions.k8s.io/modeldeployments.esml.io ",
-        "serviceaccount/esml-operator ",
-        "clusterrole.rbac.authorization.k8s.io/esml-operator ",
-        "clusterrolebinding.rbac.authorization.k8s.io/esml-operator ",
-        "deployment.apps/esml-operator ",
-    ):
-        assert any(line.startswith(prefix) for line in lines), f"{prefix!r} missing:\n{proc.stdout}"
-    assert "PodSecurity" not in proc.stderr, proc.stderr
-
-    # Control: the namespace's Pod Security "warn" label does flag a weaker pod.
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
-    weak = copy.deepcopy(deployment)
-    weak["metadata"]["name"] = "esml-operator-weak"
-    del weak["spec"]["template"]["spec"]["containers"][0]["securityContext"]
-    proc = control_plane.kubectl("apply", "--dry-run=server", "-f", "-", input=json.dumps(weak))
-    assert 'would violate PodSecurity "restricted:latest"' in proc.stderr, proc.stderr
-
-
-def test_operator_deployment_is_hardened() -> None:
-    docs = {d["kind"]: d for d in yaml.safe_load_all((BASE / "deployment.yaml").read_text()) if d}
-    pod = docs["Deployment"]["spec"]["template"]["spec"]
-    container = pod["containers"][0]
-    assert [container["command"], container["args"]] == [["esml-operator"], ["run", "--all-namespaces"]]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    sc = container["securityContext"]
-    assert sc["readOnlyRootFilesystem"] is True
-    assert sc["allowPrivilegeEscalation"] is False
-    assert sc["capabilities"] == {"drop": ["ALL"]}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert {"name": "health", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
-    assert set(container["resources"]) == {"requests", "limits"}
-
-
-# verb, resource, subresource, namespaced?, allowed
-RBAC = [
-    ("get", "modeldeployments.esml.io", "", True, True),
-    ("list", "modeldeployments.esml.io", "", False, True),
-    ("watch", "modeldeployments.esml.io", "", False, True),
-    ("patch", "modeldeployments.esml.io", "", True, True),
-    ("patch", "modeldeployments.esml.io", "status", True, True),
-    ("update", "modeldeployments.esml.io", "status", True, True),
-    ("update", "modeldeployments.esml.io", "finalizers", True, True),
-    ("get", "secrets", "", True, True),
-    ("get", "services", "", True, True),
-    ("create", "events", "", True, True),
-    ("patch", "events", "", True, True),
-    ("create", "events.events.k8s.io", "", True, True),
-    ("list", "customresourcedefinitions.apiextensions.k8s.io", "", False, True),
-    ("watch", "namespaces", "", False, True),
-    # least privilege: nothing else
-    ("create", "modeldeployments.esml.io", "", True, False),
-    ("update", "modeldeployments.esml.io", "", True, False),
-    ("delete", "modeldeployments.esml.io", "", True, False),
-    ("list", "secrets", "", True, False),
-    ("watch", "secrets", "", False, False),
-    ("create", "secrets", "", True, False),
-    ("update", "secrets", "", True, False),
-    ("delete", "secrets", "", True, False),
-    ("list", "services", "", True, False),
-    ("list", "pods", "", True, False),
-    ("get", "configmaps", "", True, False),
-    ("create", "customresourcedefinitions.apiextensions.k8s.io", "", False, False),
-    ("create", "namespaces", "", False, False),
-    ("get", "namespaces", "", False, False),
-    ("create", "leases.coordination.k8s.io", "", True, False),
-    ("create", "clusterrolebindings.rbac.authorization.k8s.io", "", False, False),
-]
-
-
-def test_operator_rbac_is_least_privilege(control_plane: Any, namespace: str) -> None:
-    rbac_kinds = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
-    docs = [d for d in built_base(control_plane) if d["kind"] in rbac_kinds]
-    control_plane.kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
-
-    def can_i(verb: str, resource: str, sub: str, namespaced: bool) -> bool:
-        args = ["auth", "can-i", verb, resource, f"--as={OPERATOR_SA}"]
-        args += ["-n", namespace] if namespaced else ["--all-namespaces"]
-        if sub:
-            args.append(f"--subresource={sub}")
-        proc = control_plane.kubectl(*args, check=False)
-        answer = proc.stdout.strip()
-        assert answer in {"yes", "no"}, proc.stderr
-        return answer == "yes"
-
-    def all_match() -> list[str]:
-        return [
-            f"{verb} {res}{'/' + sub if sub else ''}: expected {allowed}"
-            for verb, res, sub, namespaced, allowed in RBAC
-            if can_i(verb, res, sub, namespaced) != allowed
-        ]
-
-    # RBAC changes reach the authorizer through an informer: poll until it agrees (or time out).
-    mismatches: list[str] = []
-
-    def settled() -> bool:
-        mismatches[:] = all_match()
-        return not mismatches
-
-    try:
-        poll(settled, timeout=30, what="the operator's RBAC to take effect")
-    except AssertionError:
-        pytest.fail("RBAC mismatches: " + "; ".join(mismatches))
+# -- examples ------------------------------------------------------------------------------
 
 
 def example_files() -> list[Path]:
