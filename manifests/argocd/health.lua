@@ -1,0 +1,1 @@
+resource_customizations/esml.io/ModelDeployment/health.lua
