@@ -1,0 +1,165 @@
+"""In-memory Kubernetes (typed by the KubeApi protocol) and a small stateful Elasticsearch for runtime tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from esml_operator.elasticsearch.connections import ConnectionPool
+from esml_operator.handlers.kube import KubeApi, SecretData
+from esml_operator.handlers.wiring import Operator, build
+from esml_operator.settings import Settings
+
+MODEL = "my-model"
+HEADERS = {"X-Elastic-Product": "Elasticsearch", "content-type": "application/json"}
+
+
+class FakeKube:
+    """Records every write; keeps the objects' status and finalizers."""
+
+    def __init__(self) -> None:
+        self.patches: list[tuple[str, Mapping[str, Any]]] = []
+        self.finalizer_writes: list[tuple[str, list[str]]] = []
+        self.events: list[tuple[str, str, str]] = []
+
+    async def read_secret(self, namespace: str, name: str, *, fresh: bool = False) -> SecretData | None:
+        return None
+
+    def forget_secret(self, namespace: str, name: str) -> None:
+        pass
+
+    async def read_service_port(self, namespace: str, name: str) -> int | None:
+        return None
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        self.patches.append((name, status))
+
+    async def set_finalizers(self, namespace: str, name: str, *, resource_version: str, finalizers: list[str]) -> None:
+        self.finalizer_writes.append((name, finalizers))
+
+    async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
+        self.events.append((str(body["metadata"]["name"]), reason, message))
+
+    async def aclose(self) -> None:
+        pass
+
+
+_kube_check: type[KubeApi] = FakeKube  # FakeKube satisfies the protocol (checked by mypy)
+
+
+class FakeES:
+    """GET /, paged _stats, _start, _update, _stop; ``hang`` makes every request wait until released."""
+
+    def __init__(self, uuid: str = "cluster-a", *, update_delay: float = 0.0) -> None:
+        self.uuid = uuid
+        self.deployments: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+        self.update_delay = update_delay
+        self.hang = asyncio.Event()
+        self.hang.set()
+        self.refuse = False
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        return httpx.MockTransport(self.handle)
+
+    async def handle(self, request: httpx.Request) -> httpx.Response:
+        path, method = request.url.path, request.method
+        self.calls.append(f"{method} {path}")
+        if self.refuse:
+            raise httpx.ConnectError("connection refused", request=request)
+        await self.hang.wait()
+        if path == "/":
+            return self._json({"cluster_name": "c", "cluster_uuid": self.uuid, "version": {"number": "9.2.0"}})
+        if path.endswith("/_stats"):
+            return self._json(self._stats())
+        dep = path.split("/")[3]
+        if path.endswith("/deployment/_start"):
+            dep = request.url.params.get("deployment_id", dep)
+            number = int(request.url.params.get("number_of_allocations", "1"))
+            if dep in self.deployments:
+                return self._json({"error": {"type": "status_exception", "reason": "already exists"}}, 400)
+            self.deployments[dep] = {"number_of_allocations": number}
+            return self._json(self._assignment(dep))
+        if path.endswith("/deployment/_update"):
+            if self.update_delay:
+                await asyncio.sleep(self.update_delay)
+            self.deployments[dep]["number_of_allocations"] = json.loads(request.content)["number_of_allocations"]
+            return self._json(self._assignment(dep))
+        if path.endswith("/deployment/_stop"):
+            self.deployments.pop(dep, None)
+            return self._json({"stopped": True})
+        return self._json({"error": "unknown"}, 400)
+
+    def count(self, what: str) -> int:
+        return sum(1 for call in self.calls if what in call)
+
+    def _json(self, body: Any, status: int = 200) -> httpx.Response:
+        return httpx.Response(status, json=body, headers=HEADERS)
+
+    def _assignment(self, dep: str) -> dict[str, Any]:
+        number = self.deployments[dep]["number_of_allocations"]
+        return {
+            "assignment": {
+                "task_parameters": {
+                    "model_id": MODEL, "deployment_id": dep, "number_of_allocations": number,
+                    "threads_per_allocation": 1, "queue_capacity": 1024, "priority": "normal", "cache_size": "10b",
+                },
+                "routing_table": {"n1": {"current_allocations": number, "target_allocations": number,
+                                         "routing_state": "started", "reason": ""}},
+                "assignment_state": "started",
+                "start_time": "2026-11-25T10:00:00Z",
+            }
+        }  # fmt: skip
+
+    def _stats(self) -> dict[str, Any]:
+        items: list[dict[str, Any]] = [{"model_id": MODEL}]
+        for dep, d in self.deployments.items():
+            n = d["number_of_allocations"]
+            items.append(
+                {
+                    "model_id": MODEL,
+                    "deployment_stats": {
+                        "deployment_id": dep, "model_id": MODEL, "state": "started", "threads_per_allocation": 1,
+                        "number_of_allocations": n, "queue_capacity": 1024, "priority": "normal",
+                        "allocation_status": {"allocation_count": n, "target_allocation_count": n,
+                                              "state": "fully_allocated"},
+                        "nodes": [{"node": {"n1": {"name": "ml-0"}}, "routing_state": {"routing_state": "started"},
+                                   "number_of_allocations": n}],
+                    },
+                }
+            )  # fmt: skip
+        return {"count": len(items), "trained_model_stats": items}
+
+
+def resource(name: str, url: str, *, generation: int = 1, **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": generation,
+            "resourceVersion": str(generation), "creationTimestamp": "2026-11-25T10:00:00Z",
+        },
+        "spec": {"modelId": MODEL, "deploymentId": name, "elasticsearch": {"url": url}, **spec},
+    }  # fmt: skip
+
+
+def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: bool = True, **settings: Any) -> Operator:
+    """The real runtime objects; each cluster's URL routes to its fake."""
+    values: dict[str, Any] = {
+        "all_namespaces": True, "resync_interval": 30.0, "min_poll_interval": 0.05, "leader_election": False,
+        "request_timeout": 2.0, "connect_timeout": 1.0,
+    }  # fmt: skip
+    values.update(settings)
+    pool = ConnectionPool(transport_factory=lambda config: clusters[config.endpoint].transport())
+    return build(Settings(**values), kube, pool, leading=lambda: leading)
+
+
+async def until(check: Any, *, timeout: float = 5.0, what: str = "condition") -> None:
+    """Wait for ``check()`` to be truthy (event-loop friendly; fails with ``what``)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)

@@ -1,0 +1,169 @@
+"""The real runtime objects against in-memory Kubernetes and Elasticsearch: reaction, coalescing, the
+never-start-twice rule, isolation, leadership and deletion."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
+
+URL_A, URL_B = "https://es-a:9200", "https://es-b:9200"
+
+
+def _ready(kube: FakeKube, name: str) -> bool:
+    patches = [status for who, status in kube.patches if who == name]
+    if not patches:
+        return False
+    conditions = {c["type"]: c for c in patches[-1].get("conditions", [])}
+    return conditions.get("Ready", {}).get("status") == "True"
+
+
+def _bump(body: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    meta = dict(body["metadata"])
+    meta["generation"] += 1
+    meta["resourceVersion"] = str(int(meta["resourceVersion"]) + 1)
+    return {**body, "metadata": meta, "spec": {**body["spec"], **spec}}
+
+
+async def test_a_change_right_after_another_is_sent_without_waiting_for_a_poll() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube, min_poll_interval=5.0)  # a poll-gated second change would wait 5 s
+    body = resource("ner", URL_A, numberOfAllocations=1)
+    op.runtime.observe("ADDED", body)
+    await until(lambda: es.deployments.get("ner") == {"number_of_allocations": 1}, what="start")
+    for count in (2, 3, 4):
+        body = _bump(body, numberOfAllocations=count)
+        op.runtime.observe("MODIFIED", body)
+        await until(lambda c=count: es.deployments["ner"]["number_of_allocations"] == c, timeout=1.0, what=f"{count}")
+    assert es.count("_update") == 3
+    assert es.count("_stats") == 1  # each _update answer was the observation the next change acted on
+    assert es.count("_start") == 1
+    await op.close()
+
+
+async def test_a_burst_coalesces_into_few_calls_carrying_the_latest_value() -> None:
+    es, kube = FakeES(update_delay=0.02), FakeKube()
+    op = operator_for({URL_A: es}, kube, action_burst=4, action_rate=3.0)
+    body = resource("ner", URL_A, numberOfAllocations=1)
+    op.runtime.observe("ADDED", body)
+    await until(lambda: "ner" in es.deployments, what="start")
+    for n in range(200):  # 200 changes within about one second
+        body = _bump(body, numberOfAllocations=1 + n % 7)
+        op.runtime.observe("MODIFIED", body)
+        await asyncio.sleep(0.005)
+    final = 1 + 199 % 7
+    await until(lambda: es.deployments["ner"]["number_of_allocations"] == final, timeout=5.0, what="final value")
+    await until(lambda: not op.runtime.queue.running, what="idle")
+    # 4 at once, then 3 per second over the burst, plus one follow-up with the latest value.
+    assert es.count("_update") <= 4 + 3 * 2 + 1, es.count("_update")
+    assert es.deployments["ner"]["number_of_allocations"] == final
+    await op.close()
+
+
+async def test_changes_right_after_a_start_never_start_it_twice() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube, min_poll_interval=5.0)
+    body = resource("ner", URL_A, numberOfAllocations=1)
+    op.runtime.observe("ADDED", body)
+    await until(lambda: "ner" in es.deployments, what="start")
+    for count in (2, 3):  # arrive while the only snapshot (taken before the start) still says "missing"
+        body = _bump(body, numberOfAllocations=count)
+        op.runtime.observe("MODIFIED", body)
+    await until(lambda: es.deployments.get("ner") == {"number_of_allocations": 3}, what="latest value")
+    assert es.count("_start") == 1
+    await op.close()
+
+
+async def test_a_hung_cluster_does_not_delay_a_healthy_one() -> None:
+    hung, healthy, kube = FakeES("hung"), FakeES("healthy"), FakeKube()
+    hung.hang.clear()
+    op = operator_for({URL_A: hung, URL_B: healthy}, kube, request_timeout=30.0)
+    for n in range(50):
+        op.runtime.observe("ADDED", resource(f"hung-{n}", URL_A))
+    op.runtime.observe("ADDED", resource("healthy", URL_B))
+    await until(lambda: _ready(kube, "healthy"), timeout=2.0, what="the healthy resource Ready")
+    assert hung.count("GET /") == 1  # 50 resources, one connect attempt (single-flight)
+    hung.hang.set()
+    await op.close()
+
+
+async def test_a_refusing_cluster_is_reported_and_not_retried_per_resource() -> None:
+    dead, kube = FakeES("dead"), FakeKube()
+    dead.refuse = True
+    op = operator_for({URL_A: dead}, kube)
+    for n in range(50):
+        op.runtime.observe("ADDED", resource(f"r{n}", URL_A))
+
+    def reported(name: str) -> bool:
+        last = [s for who, s in kube.patches if who == name]
+        conditions = {c["type"]: c for c in last[-1]["conditions"]} if last else {}
+        return conditions.get("ElasticsearchReachable", {}).get("status") == "False"
+
+    await until(lambda: all(reported(f"r{n}") for n in range(50)), what="all reported unreachable")
+    assert dead.count("GET /") == 1
+    await op.close()
+
+
+async def test_a_follower_neither_calls_elasticsearch_nor_writes() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube, leading=False)
+    op.runtime.observe("ADDED", resource("ner", URL_A, deletionPolicy="Stop"))
+    await until(lambda: not op.runtime.queue.running and not op.runtime.queue.pending("uid-ner"), what="idle")
+    assert es.calls == [] and kube.patches == [] and kube.finalizer_writes == [] and kube.events == []
+    assert len(op.runtime.registry) == 1  # but it knows the resource, ready to take over
+    await op.close()
+
+
+async def test_stop_policy_adds_the_finalizer_and_deletion_stops_then_releases_it() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube)
+    body = resource("ner", URL_A, deletionPolicy="Stop")
+    op.runtime.observe("ADDED", body)
+    await until(lambda: kube.finalizer_writes == [("ner", ["esml.io/stop-deployment"])], what="finalizer added")
+    await until(lambda: "ner" in es.deployments, what="started")
+    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
+    op.runtime.observe("MODIFIED", {**body, "metadata": meta})
+    await until(lambda: ("ner", []) in kube.finalizer_writes, what="finalizer released")
+    assert "ner" not in es.deployments
+    assert es.count("_stop") == 1
+    await op.close()
+
+
+async def test_a_paused_resource_is_released_without_calling_elasticsearch() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube)
+    body = resource("ner", URL_A, deletionPolicy="Stop", paused=True)
+    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
+    op.runtime.observe("ADDED", {**body, "metadata": meta})
+    await until(lambda: ("ner", []) in kube.finalizer_writes, what="finalizer released")
+    assert es.calls == []
+    await op.close()
+
+
+async def test_a_blocked_deletion_says_so_and_names_the_way_out() -> None:
+    es, kube = FakeES(), FakeKube()
+    es.refuse = True
+    op = operator_for({URL_A: es}, kube)
+    body = resource("ner", URL_A, deletionPolicy="Stop")
+    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
+    op.runtime.observe("ADDED", {**body, "metadata": meta})
+    await until(lambda: kube.patches, what="a status write")
+    ready = {c["type"]: c for c in kube.patches[-1][1]["conditions"]}["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "DeletionBlocked")
+    assert "spec.paused: true" in ready["message"] and "esml.io/skip-stop=true" in ready["message"]
+    assert kube.finalizer_writes == []
+    await op.close()
+
+
+async def test_a_steady_resource_is_written_once() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube)
+    op.runtime.observe("ADDED", resource("ner", URL_A))
+    await until(lambda: _ready(kube, "ner"), what="Ready")
+    writes = len(kube.patches)
+    for _ in range(5):  # resyncs
+        op.runtime.queue.add("uid-ner")
+        await until(lambda: not op.runtime.queue.running, what="pass done")
+    assert len(kube.patches) == writes
+    await op.close()
