@@ -156,9 +156,9 @@ def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: boo
     return build(Settings(**values), kube, pool, leading=lambda: leading)
 
 
-async def until(check: Any, *, timeout: float = 5.0, what: str = "condition") -> None:
+async def until(check: Any, *, within: float = 5.0, what: str = "condition") -> None:
     """Wait for ``check()`` to be truthy (event-loop friendly; fails with ``what``)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not check():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

@@ -16,7 +16,7 @@ def _ready(kube: FakeKube, name: str) -> bool:
     if not patches:
         return False
     conditions = {c["type"]: c for c in patches[-1].get("conditions", [])}
-    return conditions.get("Ready", {}).get("status") == "True"
+    return bool(conditions.get("Ready", {}).get("status") == "True")
 
 
 def _bump(body: dict[str, Any], **spec: Any) -> dict[str, Any]:
@@ -35,7 +35,7 @@ async def test_a_change_right_after_another_is_sent_without_waiting_for_a_poll()
     for count in (2, 3, 4):
         body = _bump(body, numberOfAllocations=count)
         op.runtime.observe("MODIFIED", body)
-        await until(lambda c=count: es.deployments["ner"]["number_of_allocations"] == c, timeout=1.0, what=f"{count}")
+        await until(lambda c=count: es.deployments["ner"]["number_of_allocations"] == c, within=1.0, what=f"{count}")
     assert es.count("_update") == 3
     assert es.count("_stats") == 1  # each _update answer was the observation the next change acted on
     assert es.count("_start") == 1
@@ -53,7 +53,7 @@ async def test_a_burst_coalesces_into_few_calls_carrying_the_latest_value() -> N
         op.runtime.observe("MODIFIED", body)
         await asyncio.sleep(0.005)
     final = 1 + 199 % 7
-    await until(lambda: es.deployments["ner"]["number_of_allocations"] == final, timeout=5.0, what="final value")
+    await until(lambda: es.deployments["ner"]["number_of_allocations"] == final, within=5.0, what="final value")
     await until(lambda: not op.runtime.queue.running, what="idle")
     # 4 at once, then 3 per second over the burst, plus one follow-up with the latest value.
     assert es.count("_update") <= 4 + 3 * 2 + 1, es.count("_update")
@@ -82,7 +82,7 @@ async def test_a_hung_cluster_does_not_delay_a_healthy_one() -> None:
     for n in range(50):
         op.runtime.observe("ADDED", resource(f"hung-{n}", URL_A))
     op.runtime.observe("ADDED", resource("healthy", URL_B))
-    await until(lambda: _ready(kube, "healthy"), timeout=2.0, what="the healthy resource Ready")
+    await until(lambda: _ready(kube, "healthy"), within=2.0, what="the healthy resource Ready")
     assert hung.count("GET /") == 1  # 50 resources, one connect attempt (single-flight)
     hung.hang.set()
     await op.close()
@@ -98,7 +98,7 @@ async def test_a_refusing_cluster_is_reported_and_not_retried_per_resource() -> 
     def reported(name: str) -> bool:
         last = [s for who, s in kube.patches if who == name]
         conditions = {c["type"]: c for c in last[-1]["conditions"]} if last else {}
-        return conditions.get("ElasticsearchReachable", {}).get("status") == "False"
+        return bool(conditions.get("ElasticsearchReachable", {}).get("status") == "False")
 
     await until(lambda: all(reported(f"r{n}") for n in range(50)), what="all reported unreachable")
     assert dead.count("GET /") == 1
