@@ -109,7 +109,7 @@ async def test_step5_duplicate_deployment_id(sim: Simulator, http: Http) -> None
 
 
 async def test_step6_model_id_equals_an_inference_endpoint_id(sim: Simulator, http: Http) -> None:
-    sim.control.add_inference_endpoint("no-such-model", "whatever")
+    sim.control.add_inference_endpoint("no-such-model")
     r = await http("POST", start_path("no-such-model"))
     assert (r.status, r.error_type) == (400, "status_exception")
 

@@ -60,7 +60,7 @@ async def test_stop_refused_while_a_pipeline_references_it(sim: Simulator, http:
 
 async def test_stop_refused_for_inference_endpoint_deployments(sim: Simulator, http: Http) -> None:
     await http("POST", START)
-    sim.control.add_inference_endpoint("ep", MODEL, created_deployment=False)
+    sim.control.add_inference_endpoint("ep", MODEL)
     r = await http("POST", STOP)
     assert r.status == 409
     assert "is used by inference endpoint [ep]" in r.reason

@@ -42,12 +42,12 @@ async def test_step1_validation_before_lookup(http: Http) -> None:
 
 
 async def test_step2_deployment_owned_by_inference_endpoint(sim: Simulator, http: Http) -> None:
-    await http("POST", START)
-    sim.control.add_inference_endpoint("my-endpoint", MODEL, created_deployment=True)
-    r = await http("POST", UPDATE, {"number_of_allocations": 2})
+    await http("POST", START, params={"deployment_id": "my-endpoint"})
+    sim.control.add_inference_endpoint("my-endpoint")  # owns the deployment named after it
+    r = await http("POST", "/_ml/trained_models/my-endpoint/deployment/_update", {"number_of_allocations": 2})
     assert (r.status, r.error_type) == (409, "status_exception")
     assert r.reason.startswith(
-        f"Cannot update deployment [{MODEL}] as it was created by inference endpoint [my-endpoint]"
+        "Cannot update deployment [my-endpoint] as it was created by inference endpoint [my-endpoint]"
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from .config import SimulatorConfig
 from .errors import EsError
-from .security import ROLES
+from .privileges import ROLES
 from .server import Simulator
 from .state_file import write_json_atomic
 from .units import parse_byte_size, parse_time
@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     es.add_argument("--cluster-name", default="esml-simulator")
     es.add_argument("--license", default="platinum", choices=["basic", "trial", "platinum", "enterprise"])
+    es.add_argument(
+        "--inference-update-style",
+        default="merge",
+        choices=["merge", "newest"],
+        help="inference _update rules from 8.18: 'merge' (9.2 code: num_allocations and/or a merged "
+        "adaptive_allocations) or 'newest' (exactly one of them; default endpoints refused) (default: merge)",
+    )
     timing = p.add_argument_group("timing")
     timing.add_argument(
         "--allocation-delay",
@@ -176,6 +183,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         fake_clock=args.fake_clock,
         cluster_name=args.cluster_name,
         license=args.license,
+        inference_update_style=args.inference_update_style,
     )
 
 

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
-from . import render
-from .api_deployments import parse_adaptive, validate_update
+from . import admin_ops, render
+from .admin_ops import AdminError
+from .api_deployments import validate_update
 from .clock import FakeClock
 from .deploy_ops import ABSENT, AdaptiveUpdate
-from .errors import EsError
 from .faults import Fault, make_fault
 from .state import Node
 
 if TYPE_CHECKING:
     from .engine import Engine
 
-
-class AdminError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+__all__ = ["AdminError", "Control"]
 
 
 class Control:
@@ -124,8 +117,14 @@ class Control:
         self.engine.cluster.advance()
 
     # -- cluster -------------------------------------------------------------------------
-    def add_model(self, model_id: str, size_bytes: int | None = None, vocabulary: bool = True) -> dict[str, Any]:
-        model = self.engine.add_model(model_id, size_bytes, vocabulary=vocabulary)
+    def add_model(
+        self, model_id: str, size_bytes: int | None = None, vocabulary: bool = True, task_type: str | None = None
+    ) -> dict[str, Any]:
+        """Preload a model; ``task_type`` gives it an inference config an endpoint of that task type accepts."""
+        try:
+            model = self.engine.add_model(model_id, size_bytes, vocabulary=vocabulary, task_type=task_type)
+        except ValueError as exc:
+            raise AdminError(400, str(exc)) from None
         return model.render(str(self.engine.version), {"definition_status"})
 
     def put_pipeline(self, pipeline_id: str, body: dict[str, Any]) -> None:
@@ -159,14 +158,52 @@ class Control:
             "allocation_delay": c.settings.allocation_delay,
         }
 
-    def add_inference_endpoint(self, endpoint_id: str, deployment_id: str, created_deployment: bool = True) -> None:
-        self.engine.cluster.inference_endpoints[endpoint_id] = {
-            "deployment_id": deployment_id,
-            "created_deployment": created_deployment,
-        }
+    # -- inference endpoints and security (admin_ops) -------------------------------------------
+    def add_inference_endpoint(
+        self,
+        inference_id: str,
+        deployment_id: str | None = None,
+        *,
+        task_type: str = "sparse_embedding",
+        model_id: str | None = None,
+        num_threads: int | None = None,
+        num_allocations: int | None = None,
+        adaptive_allocations: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Store an endpoint directly, with no checks and without starting anything.
 
-    def remove_inference_endpoint(self, endpoint_id: str) -> None:
-        self.engine.cluster.inference_endpoints.pop(endpoint_id, None)
+        Without ``deployment_id`` (or with the inference id) the endpoint owns the deployment named after
+        it; otherwise it is attached to ``deployment_id``. Unset values come from that deployment if it
+        exists (else ELSER on one thread with one allocation).
+        """
+        endpoint = admin_ops.direct_endpoint(
+            self.engine.cluster,
+            inference_id,
+            deployment_id,
+            task_type=task_type,
+            model_id=model_id,
+            num_threads=num_threads,
+            num_allocations=num_allocations,
+            adaptive=adaptive_allocations,
+        )
+        self.engine.cluster.inference.put(endpoint)
+        return endpoint.render(self.engine.version)
+
+    def inference_endpoints(self) -> list[dict[str, Any]]:
+        """Every endpoint (stored and default) with its stored config and who owns which deployment."""
+        return admin_ops.describe_endpoints(self.engine)
+
+    def remove_inference_endpoint(self, inference_id: str) -> None:
+        """Forget a stored endpoint (its deployment is left alone)."""
+        self.engine.cluster.inference.remove(inference_id)
+
+    def add_user(self, username: str, password: str, role: str | list[str] = "superuser") -> dict[str, Any]:
+        """A basic-auth user with a built-in role or a list of cluster privileges (``["manage_ml", "monitor"]``)."""
+        return admin_ops.add_user(self.engine.security, username, password, role)
+
+    def add_api_key(self, key_id: str, key: str, role: str | list[str] = "superuser") -> dict[str, Any]:
+        """An API key of ``elastic`` limited to a built-in role or a list of cluster privileges."""
+        return admin_ops.add_api_key(self.engine.security, key_id, key, role)
 
     def state(self) -> dict[str, Any]:
         engine = self.engine
@@ -197,114 +234,8 @@ class Control:
             "models": sorted(cluster.models.models),
             "deployments": deployments,
             "pipelines": sorted(cluster.pipelines),
-            "inference_endpoints": cluster.inference_endpoints,
+            "inference_endpoints": self.inference_endpoints(),
             "faults": self.faults(),
             "request_count": len(engine.requests),
             "next_event_time": cluster.next_event_time(),
         }
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise AdminError(400, "request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise AdminError(400, "request body must be a JSON object")
-    return body
-
-
-def _ok(payload: Any, status: int = 200) -> web.Response:
-    return web.json_response(payload, status=status, headers={"X-Elastic-Product": "Elasticsearch"})
-
-
-async def handle_admin(control: Control, request: web.Request) -> web.Response:
-    parts = [p for p in request.path.split("/") if p][1:]
-    method = request.method
-    try:
-        return await _dispatch(control, request, method, parts)
-    except AdminError as exc:
-        return _ok({"error": str(exc), "status": exc.status}, exc.status)
-    except EsError as exc:
-        return _ok(exc.body(), exc.status)
-
-
-async def _dispatch(control: Control, request: web.Request, method: str, parts: list[str]) -> web.Response:
-    body = await _json(request) if method in ("POST", "PUT") else {}
-    match (method, parts):
-        case ("POST", ["reset"]):
-            control.reset()
-            return _ok({"acknowledged": True})
-        case ("GET", ["requests"]):
-            q = request.query
-            return _ok({"requests": control.requests(q.get("path_prefix"), q.get("method"))})
-        case ("DELETE", ["requests"]):
-            control.clear_requests()
-            return _ok({"acknowledged": True})
-        case ("GET", ["faults"]):
-            return _ok({"faults": control.faults()})
-        case ("POST", ["faults"]):
-            fault = control.add_fault(**body)
-            return _ok({"fault": fault.describe()})
-        case ("DELETE", ["faults"]):
-            control.clear_faults()
-            return _ok({"acknowledged": True})
-        case ("DELETE", ["faults", fault_id]):
-            control.clear_faults(int(fault_id))
-            return _ok({"acknowledged": True})
-        case ("GET", ["nodes"]):
-            return _ok({"nodes": [n.dump() for n in control.engine.cluster.nodes]})
-        case ("POST", ["nodes"]):
-            return _ok({"node": control.add_node(body.get("processors"), body.get("memory"), body.get("name"))})
-        case ("POST", ["nodes", name, "_fail"]):
-            return _ok({"node": control.fail_node(name, str(body.get("mode", "leave")))})
-        case ("POST", ["nodes", name, "_restore"]):
-            return _ok({"node": control.restore_node(name)})
-        case ("POST", ["deployments", dep_id, "_set_allocations"]):
-            number = body.get("number_of_allocations")
-            adaptive: AdaptiveUpdate = (
-                parse_adaptive(body["adaptive_allocations"]) if "adaptive_allocations" in body else ABSENT
-            )
-            return _ok(control.set_allocations(dep_id, None if number is None else int(number), adaptive))
-        case ("POST", ["deployments", dep_id, "_load"]):
-            control.set_load(
-                dep_id, float(body.get("requests_per_second", 0.0)), float(body.get("inference_time_ms", 100.0))
-            )
-            return _ok({"acknowledged": True})
-        case ("POST", ["_advance"]):
-            return _ok({"now": control.advance(float(body.get("seconds", 0.0)))})
-        case ("POST", ["_tick"]):
-            control.tick()
-            return _ok({"acknowledged": True})
-        case ("GET", ["state"]):
-            return _ok(control.state())
-        case ("POST", ["state", "_save"]):
-            control.save_state()
-            return _ok({"acknowledged": True})
-        case ("POST", ["models"]):
-            if "model_id" not in body:
-                raise AdminError(400, "model_id is required")
-            return _ok(
-                {
-                    "model": control.add_model(
-                        str(body["model_id"]), body.get("size_bytes"), bool(body.get("vocabulary", True))
-                    )
-                }
-            )
-        case ("PUT", ["pipelines", pipeline_id]):
-            control.put_pipeline(pipeline_id, body)
-            return _ok({"acknowledged": True})
-        case ("PUT" | "POST", ["cluster"]):
-            return _ok({"cluster": control.set_cluster(**body)})
-        case ("PUT", ["inference_endpoints", endpoint_id]):
-            control.add_inference_endpoint(
-                endpoint_id, str(body["deployment_id"]), bool(body.get("created_deployment", True))
-            )
-            return _ok({"acknowledged": True})
-        case ("DELETE", ["inference_endpoints", endpoint_id]):
-            control.remove_inference_endpoint(endpoint_id)
-            return _ok({"acknowledged": True})
-    raise AdminError(404, f"no simulator admin endpoint [{method} {request.path}]")

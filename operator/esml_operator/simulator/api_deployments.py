@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import render
-from .deploy_ops import ABSENT, WAIT_ORDER, AdaptiveUpdate, StartParams, start_checks, update_checks
-from .errors import EsError, illegal_argument, inconsistent_id, parse_exception, status_exception, validation_failed
+from .deploy_ops import ABSENT, AdaptiveUpdate, StartParams, start_checks, update_checks
+from .deploy_start import validate_start, wait_for_start
+from .errors import EsError, illegal_argument, inconsistent_id, parse_exception, validation_failed
 from .params import check_body_fields
+from .privileges import ACTION_START, ACTION_STOP, ACTION_UPDATE
 from .rest import Action, RestRequest, Result
-from .security import ACTION_START, ACTION_STOP, ACTION_UPDATE
 from .state import AdaptiveSettings
 from .units import json_bool, json_int, json_str, parse_byte_size, parse_time
 
@@ -110,11 +111,11 @@ def prepare_start(engine: Engine, req: RestRequest) -> Action:
     params = _start_params(engine, model_id, deployment_id, values)
 
     async def action() -> Result:
-        _validate_start(engine, params, "number_of_allocations" in values)
+        validate_start(engine.version, params, "number_of_allocations" in values)
         engine.authorize(req, ACTION_START)
         engine.cluster.advance()
         dep = start_checks(engine.cluster, params)
-        await _wait_for_start(engine, dep.deployment_id, params)
+        await wait_for_start(engine, dep.deployment_id, params)
         return 200, render.assignment(engine.cluster.deployments[dep.deployment_id], engine.version)
 
     return action
@@ -170,71 +171,6 @@ def _start_params(engine: Engine, model_id: str, deployment_id: str, values: dic
         timeout=values.get("timeout", parse_time(DEFAULT_TIMEOUT, "timeout")),
         adaptive=adaptive,
     )
-
-
-def _validate_start(engine: Engine, p: StartParams, explicit_number: bool) -> None:
-    v = engine.version
-    errors: list[str] = []
-    number = p.number_of_allocations
-    if explicit_number and number is not None and number < 1:
-        errors.append("[number_of_allocations] must be a positive integer")
-    if explicit_number and p.adaptive is not None and p.adaptive.enabled:
-        errors.append("[number_of_allocations] cannot be set if adaptive allocations is enabled")
-    if p.threads < 1:
-        errors.append("[threads_per_allocation] must be a positive integer")
-    if p.adaptive is not None:
-        errors.extend(p.adaptive.validation_errors())
-    if v.route_allocations and (p.threads < 1 or p.threads > 32 or p.threads & (p.threads - 1)):
-        errors.append("[threads_per_allocation] must be a power of 2 less than or equal to 32")
-    if p.queue_capacity < 1:
-        errors.append("[queue_capacity] must be a positive integer")
-    if v.queue_max is not None and p.queue_capacity > v.queue_max:
-        errors.append(f"[queue_capacity] must be less than {v.queue_max}")
-    if p.timeout.seconds <= 0:
-        errors.append("[timeout] must be positive")
-    if p.priority == "low":
-        if (number if number is not None else 1) > 1:
-            errors.append("[number_of_allocations] must be 1 when [priority] is low")
-        if p.threads > 1:
-            errors.append("[threads_per_allocation] must be 1 when [priority] is low")
-    if errors:
-        raise validation_failed(errors)
-
-
-async def _wait_for_start(engine: Engine, deployment_id: str, p: StartParams) -> None:
-    cluster, clock = engine.cluster, engine.clock
-    created = cluster.deployments[deployment_id]
-    deadline = clock.now() + p.timeout.seconds
-    while True:
-        cluster.advance()
-        dep = cluster.deployments.get(deployment_id)
-        if dep is not created:
-            raise status_exception(
-                400,
-                f"Error waiting for deployment [{deployment_id}] to start: the assignment was removed while waiting",
-            )
-        failed = {nid: r.reason for nid, r in sorted(dep.routes.items()) if r.state == "failed"}
-        if failed:
-            del cluster.deployments[deployment_id]
-            cluster.rebalance()
-            errors = ", ".join(f"{k}={v}" for k, v in failed.items())
-            raise status_exception(
-                500, f"Could not start trained model deployment, the following nodes failed with errors [{{{errors}}}]"
-            )
-        if WAIT_ORDER[dep.allocation_state()] >= WAIT_ORDER[p.wait_for]:
-            return
-        if not any(r.state == "starting" for r in dep.routes.values()):
-            return
-        if clock.now() >= deadline:
-            raise EsError(
-                408,
-                "model_deployment_timeout_exception",
-                f"Timed out after [{p.timeout}] waiting for trained model deployment [{deployment_id}] to start. "
-                "Use the trained model stats API to track the state of the deployment and try again once it has "
-                "started.",
-            )
-        upcoming = cluster.next_event_time()
-        await engine.wait_until(deadline if upcoming is None else min(upcoming, deadline))
 
 
 UPDATE_PARSER = "update_trained_model_deployment_request"

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import EsError, not_found
 from .params import check_body_fields
-from .rest import Action, RestRequest, Result
-from .security import (
+from .privileges import (
     ACTION_CREATE_API_KEY,
     ACTION_DELETE_PIPELINE,
     ACTION_GET_PIPELINE,
     ACTION_MAIN,
     ACTION_PUT_PIPELINE,
 )
+from .rest import Action, RestRequest, Result
 
 if TYPE_CHECKING:
     from .engine import Engine

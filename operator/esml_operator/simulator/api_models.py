@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import EsError, no_model, status_exception, validation_failed
 from .models import LANG_IDENT, TrainedModel, validate_model_id
 from .params import check_body_fields
+from .privileges import ACTION_DELETE_MODEL, ACTION_PUT_DEFINITION, ACTION_PUT_MODEL, ACTION_PUT_VOCABULARY
 from .rest import Action, RestRequest, Result
-from .security import ACTION_DELETE_MODEL, ACTION_PUT_DEFINITION, ACTION_PUT_MODEL, ACTION_PUT_VOCABULARY
 from .units import json_int, parse_int_param
 
 if TYPE_CHECKING:

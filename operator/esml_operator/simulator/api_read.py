@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from . import render
 from .errors import no_model, status_exception
 from .models import TrainedModel, is_wildcard, matches, split_ids
+from .privileges import ACTION_GET, ACTION_STATS
 from .rest import Action, RestRequest, Result
-from .security import ACTION_GET, ACTION_STATS
 from .state import Deployment
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import Clock
+from .inference import InferenceRegistry
 from .models import ModelStore
 from .planner import choose_reductions, place
 from .state import AdaptiveSettings, Deployment, Node, Route, node_id_for
@@ -43,8 +44,7 @@ class MlCluster:
         self.models = ModelStore()
         self.deployments: dict[str, Deployment] = {}
         self.pipelines: dict[str, dict[str, Any]] = {}
-        #: inference endpoint id -> {"deployment_id": ..., "created_deployment": bool}
-        self.inference_endpoints: dict[str, dict[str, Any]] = {}
+        self.inference = InferenceRegistry(version)
         self.license = "platinum"
         self.upgrade_in_progress = False
         self.feature_reset_in_progress = False

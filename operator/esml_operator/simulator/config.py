@@ -20,9 +20,10 @@ class SimulatorConfig:
     node_memory: int = 8 * GIB
     security: bool = True
     elastic_password: str = "changeme"
-    #: (username, password, role) with role ``superuser``, ``manage_ml`` or ``monitor_ml``
+    #: (username, password, role): a built-in role (``superuser``, ``manage_ml``, ``monitor_ml``,
+    #: ``inference_admin``, ``inference_user``) or a comma-separated cluster privilege list
     users: list[tuple[str, str, str]] = field(default_factory=list)
-    #: (id, key, role)
+    #: (id, key, role), the role as for users
     api_keys: list[tuple[str, str, str]] = field(default_factory=list)
     can_scale: bool = False
     allocation_delay: float = 1.0
@@ -39,3 +40,6 @@ class SimulatorConfig:
     cluster_name: str = "esml-simulator"
     node_name: str = "esml-simulator-master"
     license: str = "platinum"
+    #: inference ``_update`` rules from 8.18: ``merge`` (9.2 code) or ``newest`` (exactly one of
+    #: ``num_allocations``/``adaptive_allocations``; default endpoints refused). Release UNCONFIRMED.
+    inference_update_style: str = "merge"

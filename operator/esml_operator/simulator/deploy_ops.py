@@ -60,7 +60,7 @@ def start_checks(cluster: MlCluster, p: StartParams) -> Deployment:
             "Could not start model deployment because an existing deployment with the same id "
             f"[{p.deployment_id}] exist",
         )
-    if p.model_id in cluster.inference_endpoints:
+    if cluster.inference.names(p.model_id):
         raise status_exception(
             400, f"Model IDs must be unique. Requested model ID [{p.model_id}] matches existing model IDs but must not."
         )
@@ -153,15 +153,20 @@ def update_checks(
     adaptive: AdaptiveUpdate,
     *,
     internal: bool = False,
+    from_inference_api: bool = False,
 ) -> Deployment:
-    """Steps 2 to 8 of the update processing order."""
-    for endpoint_id, endpoint in cluster.inference_endpoints.items():
-        if endpoint.get("deployment_id") == deployment_id and endpoint.get("created_deployment"):
-            raise status_exception(
-                409,
-                f"Cannot update deployment [{deployment_id}] as it was created by inference endpoint "
-                f"[{endpoint_id}]. This model deployment must be updated through the inference API.",
-            )
+    """Steps 2 to 8 of the update processing order.
+
+    ``internal``: the adaptive scaler (may set a count while adaptive is on);
+    ``from_inference_api``: the inference ``_update`` (exempt from the 9.2 ownership 409).
+    """
+    owner = cluster.inference.owner_of(deployment_id)
+    if owner is not None and cluster.version.endpoint_ownership_409 and not (internal or from_inference_api):
+        raise status_exception(
+            409,
+            f"Cannot update deployment [{deployment_id}] as it was created by inference endpoint "
+            f"[{owner.inference_id}]. This model deployment must be updated through the inference API.",
+        )
     dep = cluster.deployments.get(deployment_id)
     if dep is None:
         raise no_deployment(deployment_id)
@@ -223,14 +228,8 @@ def stop_checks(cluster: MlCluster, deployment_id: str, allow_no_match: bool, fo
             return None
         raise no_deployment(deployment_id)
     if not force:
-        for endpoint_id, endpoint in sorted(cluster.inference_endpoints.items()):
-            if endpoint.get("deployment_id") == deployment_id:
-                verb = "was created by" if endpoint.get("created_deployment") else "is used by"
-                raise status_exception(
-                    409,
-                    f"Cannot stop deployment [{deployment_id}] as it {verb} inference endpoint [{endpoint_id}]; "
-                    "use force to stop the deployment",
-                )
+        if cluster.version.stop_refuses_endpoint_deployments:
+            endpoint_refusal(cluster, deployment_id)
         if cluster.pipeline_refs({deployment_id}):
             raise status_exception(
                 409,
@@ -244,3 +243,23 @@ def stop_checks(cluster: MlCluster, deployment_id: str, allow_no_match: bool, fo
         dep.stop_at = cluster.clock.now() + cluster.settings.stop_delay
     cluster.advance()
     return dep
+
+
+def endpoint_refusal(cluster: MlCluster, deployment_id: str) -> None:
+    """PR 129325: a deployment that an inference endpoint created or uses is stopped only with ``force``.
+
+    The status (409) and the text after the endpoint id are simulator choices (UNCONFIRMED in the fact sheet).
+    """
+    owner = cluster.inference.owner_of(deployment_id)
+    users = cluster.inference.users_of(deployment_id)
+    if owner is not None:
+        verb, endpoint_id = "was created by", owner.inference_id
+    elif users:
+        verb, endpoint_id = "is used by", users[0].inference_id
+    else:
+        return
+    raise status_exception(
+        409,
+        f"Cannot stop deployment [{deployment_id}] as it {verb} inference endpoint [{endpoint_id}]; "
+        "use force to stop the deployment",
+    )

@@ -8,11 +8,13 @@ from typing import Any
 
 from . import render
 from .api_deployments import run_update
+from .builtin_models import CONFIG_OF_TASK, builtin_model, inference_config, is_builtin
 from .clock import Clock, FakeClock, SystemClock
 from .cluster import ClusterSettings, MlCluster
 from .config import SimulatorConfig
 from .deploy_ops import AdaptiveUpdate, stop_checks
 from .faults import Faults
+from .inference_update import STYLES
 from .models import TrainedModel, preloaded_model
 from .rest import RestRequest
 from .security import Security
@@ -25,6 +27,8 @@ class Engine:
     def __init__(self, config: SimulatorConfig, clock: Clock | None = None) -> None:
         self.config = config
         self.version = EsVersion.parse(config.es_version)
+        if config.inference_update_style not in STYLES:
+            raise ValueError(f"inference_update_style must be one of {', '.join(STYLES)}")
         self.clock: Clock = clock or (FakeClock() if config.fake_clock else SystemClock())
         self.faults = Faults()
         self.requests: list[dict[str, Any]] = []
@@ -63,10 +67,20 @@ class Engine:
         self.faults.clear()
         self.requests.clear()
 
-    def add_model(self, model_id: str, size: int | None = None, *, vocabulary: bool = True) -> TrainedModel:
-        model = preloaded_model(
-            model_id, size if size is not None else self.config.model_size, int(self.clock.now() * 1000)
-        )
+    def add_model(
+        self, model_id: str, size: int | None = None, *, vocabulary: bool = True, task_type: str | None = None
+    ) -> TrainedModel:
+        """A fully defined pytorch model: a built-in one (ELSER, E5, rerank) by its id, else a NER model, or
+        one whose inference config serves ``task_type`` (``sparse_embedding``, ``text_embedding``, ``rerank``)."""
+        now_ms = int(self.clock.now() * 1000)
+        if is_builtin(model_id) and size is None and task_type is None:
+            model = builtin_model(model_id, now_ms)
+        else:
+            model = preloaded_model(model_id, size if size is not None else self.config.model_size, now_ms)
+            if task_type is not None:
+                if task_type not in CONFIG_OF_TASK:
+                    raise ValueError(f"task_type must be one of {sorted(CONFIG_OF_TASK)}")
+                model.config["inference_config"] = inference_config(CONFIG_OF_TASK[task_type])
         model.has_vocabulary = vocabulary
         self.cluster.models.add(model)
         return model
@@ -107,8 +121,9 @@ class Engine:
             "models": [m.dump() for m in cluster.models.models.values() if not m.builtin],
             "deployments": [_dump_deployment(d) for d in cluster.deployments.values()],
             "pipelines": cluster.pipelines,
-            "inference_endpoints": cluster.inference_endpoints,
+            "inference_endpoints": cluster.inference.dump(),
             "api_keys": self.security.dump_keys(),
+            "users": self.security.dump_users(),
             "cluster": {
                 "license": cluster.license,
                 "upgrade_in_progress": cluster.upgrade_in_progress,
@@ -128,8 +143,10 @@ class Engine:
             dep = _load_deployment(item, shift)
             cluster.deployments[dep.deployment_id] = dep
         cluster.pipelines = dict(data.get("pipelines", {}))
-        cluster.inference_endpoints = dict(data.get("inference_endpoints", {}))
+        model_of = {d.deployment_id: d.model_id for d in cluster.deployments.values()}
+        cluster.inference.load(data.get("inference_endpoints", []), model_of)
         self.security.load_keys(data.get("api_keys", []))
+        self.security.load_users(data.get("users", []))
         flags = data.get("cluster", {})
         cluster.license = flags.get("license", cluster.license)
         cluster.upgrade_in_progress = bool(flags.get("upgrade_in_progress", False))

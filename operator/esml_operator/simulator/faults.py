@@ -23,6 +23,11 @@ ENDPOINTS = frozenset(
         "api_key",
         "authenticate",
         "pipeline",
+        "put_inference",
+        "get_inference",
+        "delete_inference",
+        "update_inference",
+        "inference",
     }
 )
 KINDS = frozenset({"latency", "status", "reset", "hang"})

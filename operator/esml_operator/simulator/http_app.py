@@ -137,7 +137,7 @@ def error_response(exc: EsError | RawError, pretty: bool, content_type: str) -> 
 
 
 def make_app(engine: Engine, control: Control) -> web.Application:
-    from .admin import handle_admin
+    from .admin_http import handle_admin
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if request.path.startswith(ADMIN_PREFIX) or request.path == ADMIN_PREFIX.rstrip("/"):
@@ -149,33 +149,41 @@ def make_app(engine: Engine, control: Control) -> web.Application:
     return app
 
 
-def _record(engine: Engine, request: web.Request, body: bytes) -> None:
+def _record(engine: Engine, request: web.Request, body: bytes) -> dict[str, Any]:
     parsed: Any = None
     if body:
         try:
             parsed = json.loads(body)
         except ValueError:
             parsed = body.decode("utf-8", "replace")
-    engine.requests.append(
-        {
-            "method": request.method,
-            "path": request.path,
-            "query": dict(request.query),
-            "body": parsed,
-            "time": engine.clock.now(),
-            "wall_time": time.time(),
-            "headers": {
-                k: ("<redacted>" if k.lower() == "authorization" else v)
-                for k, v in request.headers.items()
-                if k.lower() in ("authorization", "content-type", "accept", "user-agent", "x-opaque-id")
-            },
-        }
-    )
+    entry: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path,
+        "query": dict(request.query),
+        "body": parsed,
+        "time": engine.clock.now(),
+        "wall_time": time.time(),
+        "headers": {
+            k: ("<redacted>" if k.lower() == "authorization" else v)
+            for k, v in request.headers.items()
+            if k.lower() in ("authorization", "content-type", "accept", "user-agent", "x-opaque-id")
+        },
+        "status": None,  # set once the response is known (stays None for a reset or hung connection)
+    }
+    engine.requests.append(entry)
+    return entry
 
 
 async def handle_es(engine: Engine, request: web.Request) -> web.StreamResponse:
     body = await request.read()
-    _record(engine, request, body)
+    entry = _record(engine, request, body)
+    response = await _answer(engine, request, body)
+    aborted = request.transport is None or request.transport.is_closing()
+    entry["status"] = None if aborted else response.status
+    return response
+
+
+async def _answer(engine: Engine, request: web.Request, body: bytes) -> web.StreamResponse:
     pretty = "pretty" in request.query and request.query.get("pretty") in ("", "true")
     accept = request.headers.get("Accept")
     content_type_header = request.headers.get("Content-Type")
@@ -243,4 +251,7 @@ async def handle_es(engine: Engine, request: web.Request) -> web.StreamResponse:
         return error_response(exc, pretty, response_type)
     if payload is not None and "filter_path" in request.query:
         payload = filter_path(payload, request.query["filter_path"])
-    return render(status, payload, pretty=pretty, content_type=response_type, head=request.method == "HEAD")
+    extra: CIMultiDict[str] = CIMultiDict(rest.response_headers)
+    return render(
+        status, payload, pretty=pretty, content_type=response_type, headers=extra, head=request.method == "HEAD"
+    )

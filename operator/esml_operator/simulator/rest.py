@@ -36,6 +36,8 @@ class RestRequest:
     compat_major: int
     path_params: dict[str, str] = field(default_factory=dict)
     body_consumed: bool = False
+    #: Extra response headers a handler sets (e.g. a deprecation ``Warning``).
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_content(self) -> bool:

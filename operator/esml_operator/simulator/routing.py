@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import api_deployments, api_misc, api_models, api_read
+from . import api_deployments, api_inference, api_misc, api_models, api_read
 from .rest import Handler
 from .versions import EsVersion
 
@@ -15,6 +15,10 @@ class Route:
     pattern: tuple[str, ...]
     methods: dict[str, tuple[Handler, str]]
     available: Callable[[EsVersion], bool] = lambda v: True
+
+    @property
+    def wildcards(self) -> int:
+        return sum(1 for part in self.pattern if part.startswith("{"))
 
     def match(self, segments: list[str]) -> dict[str, str] | None:
         if len(segments) != len(self.pattern):
@@ -38,6 +42,23 @@ def _r(
 
 
 TM = "/_ml/trained_models"
+INF = "/_inference"
+_INF_ID: dict[str, tuple[Handler, str]] = {
+    "GET": (api_inference.prepare_get, "get_inference"),
+    "PUT": (api_inference.prepare_put, "put_inference"),
+    "DELETE": (api_inference.prepare_delete, "delete_inference"),
+    "POST": (api_inference.prepare_infer, "inference"),
+}
+
+
+def _has_inference(v: EsVersion) -> bool:
+    return v.has_inference
+
+
+def _has_inference_update(v: EsVersion) -> bool:
+    return v.has_inference_endpoints_816
+
+
 ROUTES: list[Route] = [
     _r("/", {"GET": (api_misc.prepare_info, "info"), "HEAD": (api_misc.prepare_info, "info")}),
     _r(TM, {"GET": (api_read.prepare_get_models, "get_models")}),
@@ -65,6 +86,21 @@ ROUTES: list[Route] = [
         {"POST": (api_misc.prepare_create_api_key, "api_key"), "PUT": (api_misc.prepare_create_api_key, "api_key")},
     ),
     _r("/_security/_authenticate", {"GET": (api_misc.prepare_authenticate, "authenticate")}),
+    _r(INF, {"GET": (api_inference.prepare_get, "get_inference")}, _has_inference),
+    _r(f"{INF}/_all", {"GET": (api_inference.prepare_get, "get_inference")}, _has_inference),
+    _r(f"{INF}/{{inference_id}}", _INF_ID, _has_inference),
+    _r(f"{INF}/{{task_type}}/_all", {"GET": (api_inference.prepare_get, "get_inference")}, _has_inference),
+    _r(f"{INF}/{{task_type}}/{{inference_id}}", _INF_ID, _has_inference),
+    _r(
+        f"{INF}/{{inference_id}}/_update",
+        {"PUT": (api_inference.prepare_update, "update_inference")},
+        _has_inference_update,
+    ),
+    _r(
+        f"{INF}/{{task_type}}/{{inference_id}}/_update",
+        {"PUT": (api_inference.prepare_update, "update_inference")},
+        _has_inference_update,
+    ),
     _r("/_ingest/pipeline", {"GET": (api_misc.prepare_get_pipeline, "pipeline")}),
     _r(
         "/_ingest/pipeline/{id}",
@@ -82,24 +118,34 @@ class Match:
     route: Route | None
     params: dict[str, str]
     allowed: list[str]
+    method: str = ""
 
     @property
     def endpoint(self) -> str:
-        if self.route is None:
+        """The fault-injection name of the matched API (``any`` when none matched)."""
+        if self.route is None or self.method not in self.route.methods:
             return "any"
-        return next(iter(self.route.methods.values()))[1]
+        return self.route.methods[self.method][1]
 
 
 def resolve(path: str, method: str, version: EsVersion) -> Match:
+    """Like Elasticsearch's path trie: a path with fewer wildcards wins; its methods decide (else 405)."""
     segments = [s for s in path.split("/") if s] if path != "/" else []
-    allowed: list[str] = []
+    candidates = []
     for route in ROUTES:
         if not route.available(version):
             continue
         params = route.match(segments)
-        if params is None:
+        if params is not None:
+            candidates.append((route, params))
+    if not candidates:
+        return Match(None, {}, [], method)
+    fewest = min(route.wildcards for route, _ in candidates)
+    allowed: list[str] = []
+    for route, params in candidates:
+        if route.wildcards != fewest:
             continue
         if method in route.methods:
-            return Match(route, params, [])
+            return Match(route, params, [], method)
         allowed.extend(m for m in route.methods if m not in allowed)
-    return Match(None, {}, allowed)
+    return Match(None, {}, allowed, method)

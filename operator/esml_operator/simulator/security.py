@@ -11,68 +11,33 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import EsError
+from .privileges import (
+    Role,
+    check_privileges,
+    granting_privileges,
+    grants,
+    resolve_role,
+)
 from .versions import EsVersion
 
 WWW_AUTHENTICATE = ['Basic realm="security", charset="UTF-8"', "ApiKey"]
-
-#: CLI role name -> (built-in role name shown in 403 messages, cluster privileges).
-ROLES: dict[str, tuple[str, frozenset[str]]] = {
-    "superuser": ("superuser", frozenset({"all"})),
-    "manage_ml": ("machine_learning_admin", frozenset({"manage_ml"})),
-    "monitor_ml": ("machine_learning_user", frozenset({"monitor_ml"})),
-}
-
-# Transport actions (section 7.2).
-ACTION_START = "cluster:admin/xpack/ml/trained_models/deployment/start"
-ACTION_STOP = "cluster:admin/xpack/ml/trained_models/deployment/stop"
-ACTION_UPDATE = "cluster:admin/xpack/ml/trained_models/deployment/update"
-ACTION_STATS = "cluster:monitor/xpack/ml/inference/stats/get"
-ACTION_GET = "cluster:monitor/xpack/ml/inference/get"
-ACTION_PUT_MODEL = "cluster:admin/xpack/ml/inference/put"
-ACTION_DELETE_MODEL = "cluster:admin/xpack/ml/inference/delete"
-ACTION_PUT_DEFINITION = "cluster:admin/xpack/ml/trained_models/part/put"
-ACTION_PUT_VOCABULARY = "cluster:admin/xpack/ml/trained_models/vocabulary/put"
-ACTION_MAIN = "cluster:monitor/main"
-ACTION_CREATE_API_KEY = "cluster:admin/xpack/security/api_key/create"
-ACTION_PUT_PIPELINE = "cluster:admin/ingest/pipeline/put"
-ACTION_GET_PIPELINE = "cluster:admin/ingest/pipeline/get"
-ACTION_DELETE_PIPELINE = "cluster:admin/ingest/pipeline/delete"
-
-
-def granting_privileges(action: str, version: EsVersion) -> list[str]:
-    """The cluster privileges that grant ``action``, least powerful first."""
-    if action in (ACTION_START, ACTION_STOP):
-        if version.has_manage_inference:
-            return ["manage_inference", "manage_ml", "manage", "all"]
-        return ["manage_ml", "manage", "all"]
-    if action.startswith("cluster:admin/xpack/ml/"):
-        return ["manage_ml", "manage", "all"]
-    if action.startswith("cluster:monitor/xpack/ml/"):
-        return ["monitor_ml", "manage_ml", "monitor", "manage", "all"]
-    if action == ACTION_MAIN:
-        return ["monitor", "manage", "all"]
-    if action == ACTION_CREATE_API_KEY:
-        return ["manage_own_api_key", "manage_api_key", "manage_security", "all"]
-    if action == ACTION_GET_PIPELINE:
-        return ["read_pipeline", "manage_ingest_pipelines", "manage_pipeline", "manage", "all"]
-    if action.startswith("cluster:admin/ingest/pipeline/"):
-        return ["manage_ingest_pipelines", "manage_pipeline", "manage", "all"]
-    return ["all"]
 
 
 @dataclass
 class User:
     username: str
     password: str
-    role: str
+    roles: tuple[Role, ...]
+    #: added at run time (admin API); saved in the state file
+    dynamic: bool = False
 
     @property
     def role_name(self) -> str:
-        return ROLES[self.role][0]
+        return ",".join(r.name for r in self.roles)
 
     @property
     def privileges(self) -> frozenset[str]:
-        return ROLES[self.role][1]
+        return frozenset().union(*(r.cluster for r in self.roles))
 
 
 @dataclass
@@ -86,10 +51,9 @@ class ApiKey:
     created_ms: int
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def grants(self, granting: list[str]) -> bool:
-        owner_ok = bool(self.owner_privileges & set(granting))
-        own_ok = self.limited_to is None or bool(self.limited_to & set(granting))
-        return owner_ok and own_ok
+    def allows(self, action: str, granting: list[str]) -> bool:
+        owner_ok = grants(self.owner_privileges, action, granting)
+        return owner_ok and (self.limited_to is None or grants(self.limited_to, action, granting))
 
 
 @dataclass
@@ -104,11 +68,11 @@ class Principal:
         assert self.user is not None
         return self.user.username
 
-    def grants(self, granting: list[str]) -> bool:
+    def allows(self, action: str, granting: list[str]) -> bool:
         if self.api_key is not None:
-            return self.api_key.grants(granting)
+            return self.api_key.allows(action, granting)
         assert self.user is not None
-        return bool(self.user.privileges & set(granting))
+        return grants(self.user.privileges, action, granting)
 
     def describe(self) -> str:
         if self.api_key is not None:
@@ -122,13 +86,16 @@ def unauthenticated(reason: str) -> EsError:
 
 
 def _privileges_from_descriptors(descriptors: object) -> frozenset[str] | None:
+    """The union of the descriptors' ``cluster`` lists (400 for an unknown privilege), or None without any."""
     if not isinstance(descriptors, dict) or not descriptors:
         return None
     privileges: set[str] = set()
     for descriptor in descriptors.values():
         if isinstance(descriptor, dict):
-            for name in descriptor.get("cluster", []) or []:
-                privileges.add(str(name))
+            try:
+                privileges |= check_privileges(list(descriptor.get("cluster") or []))
+            except ValueError as exc:
+                raise EsError(400, "illegal_argument_exception", str(exc)) from None
     return frozenset(privileges)
 
 
@@ -137,13 +104,12 @@ class Security:
 
     def __init__(self, enabled: bool, elastic_password: str = "changeme") -> None:  # noqa: S107
         self.enabled = enabled
-        self.users: dict[str, User] = {"elastic": User("elastic", elastic_password, "superuser")}
+        self.users: dict[str, User] = {"elastic": User("elastic", elastic_password, (resolve_role("superuser", ""),))}
         self.api_keys: dict[str, ApiKey] = {}
 
-    def add_user(self, username: str, password: str, role: str) -> User:
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
-        user = User(username, password, role)
+    def add_user(self, username: str, password: str, role: str, *, dynamic: bool = False) -> User:
+        """``role``: a built-in role name or a comma-separated cluster privilege list (ValueError if unknown)."""
+        user = User(username, password, (resolve_role(role, username),), dynamic)
         self.users[username] = user
         return user
 
@@ -157,9 +123,7 @@ class Security:
         owner: str = "elastic",
         created_ms: int = 0,
     ) -> ApiKey:
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
-        api_key = ApiKey(key_id, key, name or key_id, owner, ROLES[role][1], None, created_ms)
+        api_key = ApiKey(key_id, key, name or key_id, owner, resolve_role(role, key_id).cluster, None, created_ms)
         self.api_keys[key_id] = api_key
         return api_key
 
@@ -214,7 +178,7 @@ class Security:
         if principal is None:
             return
         granting = granting_privileges(action, version)
-        if principal.grants(granting):
+        if principal.allows(action, granting):
             return
         reason = (
             f"action [{action}] is unauthorized for {principal.describe()}, "
@@ -224,7 +188,7 @@ class Security:
 
     def authenticate_response(self, principal: Principal) -> dict[str, Any]:
         user = self.users.get(principal.username)
-        roles = [user.role_name] if user else []
+        roles = [r.name for r in user.roles] if user else []
         realm = (
             {"name": "reserved", "type": "reserved"}
             if principal.username == "elastic"
@@ -266,6 +230,18 @@ class Security:
             }
             for k in self.api_keys.values()
         ]
+
+    def dump_users(self) -> list[dict[str, Any]]:
+        return [
+            {"username": u.username, "password": u.password, "roles": [[r.name, sorted(r.cluster)] for r in u.roles]}
+            for u in self.users.values()
+            if u.dynamic
+        ]
+
+    def load_users(self, data: list[dict[str, Any]]) -> None:
+        for item in data:
+            roles = tuple(Role(str(name), frozenset(cluster)) for name, cluster in item["roles"])
+            self.users[item["username"]] = User(item["username"], item["password"], roles, dynamic=True)
 
     def load_keys(self, data: list[dict[str, Any]]) -> None:
         for item in data:

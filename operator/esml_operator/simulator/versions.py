@@ -86,6 +86,56 @@ class EsVersion:
     def has_finish_pending_work(self) -> bool:
         return self.major >= 9
 
+    # -- inference endpoints (INFERENCE_ENDPOINTS fact sheet, section 5) ---------------------
+    @property
+    def has_inference(self) -> bool:
+        """``_inference`` PUT/GET/DELETE (service ``elser``)."""
+        return self.at_least(8, 11)
+
+    @property
+    def has_elasticsearch_service(self) -> bool:
+        return self.at_least(8, 13)
+
+    @property
+    def inference_delete_flags(self) -> bool:
+        """DELETE ``force``/``dry_run`` and the ``pipelines``/``indexes`` response fields."""
+        return self.at_least(8, 15)
+
+    @property
+    def has_inference_endpoints_816(self) -> bool:
+        """8.16: ``deployment_id`` attach, default endpoints, live ``num_allocations`` on GET, ``_update``,
+        ``adaptive_allocations`` in service settings, ``chunking_settings``, ``elser`` deprecated."""
+        return self.at_least(8, 16)
+
+    @property
+    def has_rerank_default(self) -> bool:
+        """``.rerank-v1-elasticsearch`` (release UNCONFIRMED; the simulator lists it from 8.18)."""
+        return self.at_least(8, 18)
+
+    @property
+    def inference_update_merges(self) -> bool:
+        """PR 121231 (8.18.0/9.0.0): ``_update`` reads ``adaptive_allocations`` and the body task type,
+        and updates an attached endpoint's ``deployment_id``; before, only an integer ``num_allocations``."""
+        return self.at_least(8, 18)
+
+    @property
+    def inference_put_timeout(self) -> bool:
+        """PUT ``?timeout`` (PR 126805): 8.19.0 on 8.x, 9.1.0 on 9.x."""
+        return self.at_least(9, 1) or (self.major == 8 and self.at_least(8, 19))
+
+    @property
+    def stop_refuses_endpoint_deployments(self) -> bool:
+        """ML ``_stop`` refused for endpoint deployments unless ``force`` (PR 129325): 8.18.4, 8.19.0,
+        9.1.0; on 9.0 the patch is UNCONFIRMED (the simulator says 9.0.4)."""
+        if self.major == 8:
+            return self.at_least(8, 18, 4)
+        return self.at_least(9, 1) or self.at_least(9, 0, 4)
+
+    @property
+    def endpoint_ownership_409(self) -> bool:
+        """9.2.0 (PR 130940): ML ``_update`` 409 for owned deployments, inference ``_update`` 409 for attached."""
+        return self.at_least(9, 2)
+
     @property
     def queue_default(self) -> int:
         return 10_000 if self.at_least(8, 17) else 1024
