@@ -1,110 +1,161 @@
-"""``make bench``: the operator's cost model at scale, as ratios measured in one run.
+"""``make bench``: the operator as a black box on a real API server, real operator processes and simulators.
 
-M simulated Elasticsearch clusters (in-process, real HTTP) and N ModelDeployments
-spread over them, reconciled by the real Runtime (decide + client + pool +
-snapshot cache) with an in-memory Kubernetes stand-in. Printed figures:
+Six figures, each beside its target and a floor or baseline measured in the same run:
 
-* stats calls per resync pass / clusters          (target 1.0: O(clusters), not O(resources))
-* status writes per steady pass / resources        (target 0: nothing changed, nothing written)
-* _update calls / deployments drifted out of band  (target 1.0: each drift corrected once)
-* ES writes per steady pass                        (target 0: never a no-op update)
-* reconcile wall time per resource per pass (ms)   (reported, no target yet)
+1. reaction latency: /scale PATCH acknowledged -> ``_update`` received (p50/p95/p99), against a bare watch client
+2. scale: N ModelDeployments on M clusters (time to Ready, ES requests, API writes, RSS, idle CPU), against a naive
+   per-resource poller (``bench/naive_operator.py``)
+3. restart: SIGKILL with N idle resources, start again
+4. failover: two replicas with leader election, SIGKILL the leader
+5. churn: 500 /scale changes to one resource in 5 s
+6. isolation: reaction latency on a healthy cluster beside one that accepts connections and never answers
+
+``python -m bench`` (``make bench``) runs the full sizes (< 15 min on 2 cores) and writes ``bench/results.json``;
+``python -m bench --quick`` (``make bench QUICK=1``) runs smaller ones (< 3 min) and writes
+``.local/bench/results-quick.json``. A missed target is marked MISSED; the exit status is non-zero only when a
+figure could not be produced. Logs of every process stay in ``.local/bench/run`` until the next run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
 import time
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from bench.fake_kube import FakeKube
-from esml_operator.elasticsearch.connections import ConnectionPool
-from esml_operator.handlers.runtime import Runtime
-from esml_operator.settings import Settings
-from esml_operator.simulator import Simulator
+from bench import procs
+from bench.fig_failover import failover
+from bench.fig_isolation import isolation
+from bench.fig_latency import latency_and_churn
+from bench.fig_scale import scale_restart
+from bench.figures import Figure, table
+from bench.run import FULL, QUICK, Run, Sizes
+from tests.controlplane.runner import REPO, ControlPlane
 
-MODEL = "bench-model"
-STATS = "/_ml/trained_models/_all/_stats"
+Scenario = Callable[[Run], Awaitable[list[Figure]]]
+# Figure 6 compares against figure 1, so it runs after it. Scale runs last: it is the longest.
+SCENARIOS: list[tuple[tuple[int, ...], Scenario]] = [
+    ((1, 5), latency_and_churn),
+    ((6,), isolation),
+    ((4,), failover),
+    ((2, 3), scale_restart),
+]
+TITLES = {1: "reaction_latency", 2: "scale", 3: "restart", 4: "failover", 5: "churn", 6: "isolation"}
 
 
-def body(i: int, url: str, per_cluster: int) -> dict[str, Any]:
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
-        "apiVersion": "esml.io/v1alpha1",
-        "kind": "ModelDeployment",
-        "metadata": {"name": f"md-{i}", "namespace": f"ns-{i // per_cluster}", "uid": f"uid-{i}", "generation": 1},
-        "spec": {"modelId": MODEL, "deploymentId": f"dep-{i}", "numberOfAllocations": 1, "elasticsearch": {"url": url}},
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(memory, 1),
+        "python": platform.python_version(),
     }
 
 
-async def run_pass(runtime: Runtime) -> float:
-    started = time.monotonic()
-    await asyncio.gather(*(runtime.reconcile(uid, newer_than=started) for uid in list(runtime.entries)))
-    return time.monotonic() - started
+def commit() -> str:
+    proc = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return proc.stdout.strip() or "unknown"
 
 
-async def main(clusters: int, per_cluster: int, passes: int) -> int:
-    sims = [
-        Simulator(
-            port=0, security=False, nodes=4, processors=256, node_memory=128 * 2**30,
-            allocation_delay=0.0, models=[MODEL], model_size=1_000_000,
-        )
-        for _ in range(clusters)
-    ]  # fmt: skip
-    for sim in sims:
-        await sim.start()
-    kube = FakeKube()
-    settings = Settings(all_namespaces=True, resync_interval=3600, min_poll_interval=0.0, max_concurrent_reconciles=64)
-    runtime = Runtime(settings, kube, ConnectionPool())  # type: ignore[arg-type]
-    resources = clusters * per_cluster
+async def run_all(sizes: Sizes, workdir: Path, fleet: procs.Fleet, plane: ControlPlane, only: set[int]) -> list[Figure]:
+    run = Run(sizes, workdir, fleet, plane)
     try:
-        t0 = time.monotonic()
-        for i in range(resources):
-            runtime.observe("ADDED", body(i, sims[i // per_cluster].url, per_cluster))
-        while kube.ready() < resources:
-            if time.monotonic() - t0 > 600:
-                raise SystemExit(f"only {kube.ready()}/{resources} Ready after 600 s")
-            await run_pass(runtime)
-        converge = time.monotonic() - t0
-
-        for sim in sims:
-            sim.control.clear_requests()
-        writes_before, pass_times = kube.status_writes, []
-        for _ in range(passes):
-            pass_times.append(await run_pass(runtime))
-        stats_calls = sum(len(s.control.requests(STATS)) for s in sims)
-        es_writes = sum(len(s.control.requests(method="POST")) for s in sims)
-        steady_writes = kube.status_writes - writes_before
-
-        # The pure layer never acts on a snapshot within 1 s of status.lastUpdateTime (second precision).
-        await asyncio.sleep(max(0.0, 1.2 - (time.monotonic() - t0 - converge)))
-        drifted = [i for i in range(resources) if i % 10 == 0]
-        for i in drifted:
-            sims[i // per_cluster].control.set_allocations(f"dep-{i}", number_of_allocations=2)
-        for sim in sims:
-            sim.control.clear_requests()
-        await run_pass(runtime)
-        updates = sum(len(s.control.requests("/_ml/trained_models/dep-", method="POST")) for s in sims)
-
-        per_resource_ms = 1000 * sum(pass_times) / len(pass_times) / resources
-        print(f"clusters={clusters} resources={resources} passes={passes}; converged in {converge:.1f}s")
-        print(f"stats calls per pass / clusters          = {stats_calls / passes / clusters:.2f}  (target 1.00)")
-        print(f"status writes per steady pass / resources = {steady_writes / passes / resources:.3f}  (target 0)")
-        print(f"ES writes per steady pass                 = {es_writes / passes:.2f}  (target 0)")
-        print(f"_update calls / drifted deployments       = {updates / len(drifted):.2f}  (target 1.00)")
-        print(f"reconcile wall time per resource per pass = {per_resource_ms:.2f} ms")
-        ok = stats_calls == passes * clusters and es_writes == 0 and updates == len(drifted)
-        return 0 if ok else 1
+        await run.start_watcher()
+        figures: list[Figure] = []
+        for numbers, scenario in SCENARIOS:
+            if only and not only & set(numbers):
+                continue
+            print(f"bench: figures {', '.join(map(str, numbers))} ...", file=sys.stderr, flush=True)
+            try:
+                figures += await scenario(run)
+            except Exception as error:
+                traceback.print_exc()
+                for n in numbers:
+                    figures.append(Figure(n, TITLES[n], TITLES[n], measured=False, reason=f"error: {error!r}"[:300]))
+        return sorted(figures, key=lambda f: f.number)
     finally:
-        await runtime.close()
-        for sim in sims:
-            await sim.stop()
+        await run.aclose()
+
+
+async def main(sizes: Sizes, out: Path, workdir: Path, only: set[int], source: Path | None) -> int:
+    began = time.monotonic()
+    current = asyncio.current_task()
+    assert current is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
+    fleet = procs.Fleet(source)
+    plane = ControlPlane(workdir / "cluster")
+    try:
+        plane.start()
+        figures = await run_all(sizes, workdir, fleet, plane, only)
+    finally:
+        fleet.stop_all()
+        plane.cleanup()
+    elapsed = time.monotonic() - began
+    result = {
+        "meta": {
+            "command": "make bench QUICK=1" if sizes.quick else "make bench",
+            "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "commit": commit(),
+            "machine": machine(),
+            "seconds": round(elapsed, 1),
+            "sizes": {k: v for k, v in vars(sizes).items()},
+        },
+        "figures": [f.as_json() for f in figures],
+    }
+    write_results(out, result)
+    print(table(figures))
+    print(f"\n{'quick' if sizes.quick else 'full'} run in {elapsed:.0f} s; results in {out}")
+    return 0 if all(f.measured or f.reason.startswith("leader election") for f in figures) else 1
+
+
+def write_results(out: Path, result: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+def cli(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and windows (< 3 min)")
+    parser.add_argument("--out", type=Path, help="results file (default: bench/results.json, quick: .local/...)")
+    parser.add_argument("--workdir", type=Path, default=REPO / ".local" / "bench" / "run")
+    parser.add_argument("--only", default="", help="comma-separated figure numbers (for development)")
+    parser.add_argument(
+        "--source", type=Path, help="run the operator and simulators from this package directory (another checkout)"
+    )
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    out = args.out or (
+        REPO / ".local" / "bench" / "results-quick.json" if args.quick else REPO / "bench" / "results.json"
+    )
+    try:
+        only = {int(n) for n in args.only.split(",") if n.strip()}
+        shutil.rmtree(args.workdir, ignore_errors=True)
+        args.workdir.mkdir(parents=True)
+        source = args.source.resolve() if args.source else None
+        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("bench: interrupted; every process it started is stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--clusters", type=int, default=10)
-    parser.add_argument("--per-cluster", type=int, default=100, help="at most 100: Elasticsearch's deployment cap")
-    parser.add_argument("--passes", type=int, default=5)
-    args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(args.clusters, args.per_cluster, args.passes)))
+    raise SystemExit(cli())

@@ -1,0 +1,144 @@
+"""Figures 1 (reaction latency against its floor) and 5 (churn: 500 changes to one resource in 5 s)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+import time
+
+from bench import procs
+from bench.es import SimApi
+from bench.figures import Figure, Row
+from bench.latency import Summary, Target, add_watch_delivery, collect, send_changes, summarize
+from bench.run import Run, mdep
+
+NAMESPACE = "bench-latency"
+CHURN = "churn-0"
+
+
+async def measure_latency(run: Run, targets: list[Target], sims: list[SimApi], changes: int) -> tuple[Summary, float]:
+    """Send ``changes`` /scale changes; the latency summary and the simulator round trip (ms) measured beside it."""
+    rtt = statistics.median([await sim.round_trip_ms() for sim in sims])
+    for sim in sims:
+        await sim.clear_requests()
+    s = run.sizes
+    sent = await send_changes(run.kube, targets, changes, spacing=s.spacing, pair_every=s.pair_every)
+    undelivered = await collect(sent, sims, within=s.delivery_timeout)
+    add_watch_delivery(sent, run.watch_log)
+    return summarize(sent, undelivered), rtt
+
+
+def latency_rows(summary: Summary, rtt: float, timeout: float) -> list[Row]:
+    """p50/p95/p99 against the floor at the same percentile; a change never delivered counts as infinitely late."""
+    floor = {p: summary.watch[p] + rtt for p in (50, 95, 99)}
+    what = "bare watch delivery + one keep-alive HTTPS round trip to the simulator"
+
+    def row(metric: str, value: float, ref: float, target: str | None, limit: float | None) -> Row:
+        late = math.isinf(value)  # shown as what we waited for: the real value is larger
+        return Row(
+            metric, 1000 * timeout if late else value, "ms", target, ref, "floor", what,
+            limit=limit, lower_bound=late,
+        )  # fmt: skip
+
+    return [
+        row("p50", summary.latency[50], floor[50], "<= 2x floor", 2 * floor[50]),
+        row("p95", summary.latency[95], floor[95], None, None),
+        row("p99", summary.latency[99], floor[99], "<= 250 ms", 250.0),
+        row("back-to-back 2nd change p50", summary.pairs, floor[50], None, None),
+    ]
+
+
+async def latency_and_churn(run: Run) -> list[Figure]:
+    s = run.sizes
+    started = time.monotonic()
+    await run.namespace(NAMESPACE)
+    sims = await run.simulators(s.latency_clusters, "lat")
+    operator = procs.spawn_operator(
+        run.fleet, run.dir / "op-latency", run.plane.kubeconfig, [NAMESPACE],
+        resync_interval=s.resync, extra=run.operator_flags,
+    )  # fmt: skip
+    await operator.wait_healthy()
+    targets = [
+        Target(NAMESPACE, f"lat-{i:03d}", f"lat-{i:03d}", sims[i % len(sims)]) for i in range(s.latency_resources)
+    ]
+    bodies = [(NAMESPACE, mdep(t.name, t.sim.sim.url, t.deployment)) for t in targets]
+    bodies.append((NAMESPACE, mdep(CHURN, sims[0].sim.url, CHURN)))
+    await run.create(bodies)
+    _, ready = await run.wait_ready([NAMESPACE], len(bodies), within=60)
+    if ready < len(bodies):
+        raise RuntimeError(f"only {ready}/{len(bodies)} ModelDeployments Ready after 60 s; see {operator.proc.log}")
+    await asyncio.sleep(2)  # let the start-up status writes settle: measure a steady operator
+
+    summary, rtt = await measure_latency(run, targets, sims, s.latency_changes)
+    run.results["latency_p50"] = summary.latency[50]
+    run.results["latency_floor_s"] = (summary.watch[50] + rtt) / 1000
+    fig1 = Figure(1, "reaction_latency", "Reaction latency (/scale PATCH ack -> _update received)")
+    fig1.rows = latency_rows(summary, rtt, s.delivery_timeout)
+    pairs = s.latency_changes // (s.pair_every + 1)
+    fig1.notes.append(
+        f"{summary.count} changes on {summary.resources} resources over {s.latency_clusters} simulator(s), "
+        f"one slot every {s.spacing * 1000:.0f} ms, about {pairs} back-to-back pairs; floor = bare watch delivery "
+        f"(p50/p95/p99 {summary.watch[50]:.1f}/{summary.watch[95]:.1f}/{summary.watch[99]:.1f} ms) "
+        f"+ {rtt:.1f} ms simulator round trip"
+    )
+    if summary.undelivered:
+        fig1.notes.append(f"{summary.undelivered} changes never reached Elasticsearch within {s.delivery_timeout} s")
+    fig1.seconds = time.monotonic() - started
+
+    started = time.monotonic()
+    fig5 = await churn(run, sims[0])
+    fig5.seconds = time.monotonic() - started
+    run.fleet.stop(operator.proc)
+    for sim in sims:
+        await sim.aclose()
+        run.fleet.stop(sim.sim.proc)
+    return [fig1, fig5]
+
+
+async def churn(run: Run, sim: SimApi) -> Figure:
+    s = run.sizes
+    await sim.clear_requests()
+    begin = time.time()
+    start = time.monotonic()
+    step = s.churn_seconds / s.churn_changes
+
+    slots = iter(range(s.churn_changes))
+
+    async def worker() -> None:
+        # Two in flight at most: more only makes the API server retry conflicting updates of one object.
+        for i in slots:
+            await asyncio.sleep(max(0.0, start + i * step - time.monotonic()))
+            await run.kube.patch_scale(NAMESPACE, CHURN, i % 4 + 1)
+
+    await asyncio.gather(worker(), worker())
+    took = time.monotonic() - start
+    final = int((await run.kube.get_mdep(NAMESPACE, CHURN))["spec"]["numberOfAllocations"])
+
+    deadline = time.monotonic() + max(30.0, 3 * s.resync)
+    es_value = await sim.allocations(CHURN)
+    while es_value != final and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+        es_value = await sim.allocations(CHURN)
+    await asyncio.sleep(2)  # late calls would still count
+    es_value = await sim.allocations(CHURN)
+    updates = [r for r in await sim.requests() if r.is_update and r.deployment == CHURN]
+    # Spec changes the bare watch client saw (new generations; the operator's status writes do not count).
+    delivered = {e["gen"] for e in run.watch_events(begin) if e["name"] == CHURN and e["ns"] == NAMESPACE}
+
+    fig = Figure(5, "churn", f"Churn ({s.churn_changes} /scale changes to one resource in {s.churn_seconds:.0f} s)")
+    fig.rows = [
+        Row(
+            "_update calls", len(updates), "calls", "<= 20", len(delivered), "baseline",
+            "one call per spec change the bare watch client saw", limit=20,
+        ),
+        Row(
+            "Elasticsearch allocations at the end", es_value if es_value is not None else -1, "allocations",
+            f"= final spec ({final})", final, "floor", "the final spec", limit=final, compare="==",
+        ),
+    ]  # fmt: skip
+    fig.notes.append(
+        f"the {s.churn_changes} PATCHes took {took:.2f} s (the API server's pace on this machine); "
+        f"{len(delivered)} generations seen by the bare watch client"
+    )
+    return fig

@@ -1,0 +1,249 @@
+"""The processes a bench run starts: simulators, operators, the naive baseline, the bare watcher.
+
+Every child is a ``tests.controlplane.process.Process``: its own process group,
+and ``PR_SET_PDEATHSIG`` so the kernel kills it if the bench dies, even by
+SIGKILL. They are all spawned from the main thread (the death signal follows
+the thread that forked), and ``Fleet`` stops them in reverse order on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.kube import Credentials
+from tests.controlplane.process import Process, stop_pid
+
+MODEL = "bench-model"
+API_KEY_ID, API_KEY_SECRET = "bench", "bench-api-key-secret"
+API_KEY = base64.b64encode(f"{API_KEY_ID}:{API_KEY_SECRET}".encode()).decode()
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Tls:
+    """The simulators' CA and their one server certificate (valid for localhost and 127.0.0.1)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Fleet:
+    """Owns every child process of the run; ``stop_all`` is safe to call more than once."""
+
+    def __init__(self, source: Path | None = None) -> None:
+        self.processes: list[Process] = []
+        # Another checkout's package directory, first on the children's PYTHONPATH (to bench that one).
+        self.source = source
+
+    def spawn(self, name: str, argv: Sequence[str], directory: Path, env: dict[str, str] | None = None) -> Process:
+        directory.mkdir(parents=True, exist_ok=True)
+        saved = dict(os.environ)
+        os.environ.update({**child_env(self.source), **(env or {})})
+        try:
+            proc = Process(name, argv, directory / f"{name}.log", detach=False, pid_file=directory / f"{name}.pid")
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.processes.append(proc)
+        return proc
+
+    def stop(self, proc: Process, *, timeout: float = 15.0) -> None:
+        proc.stop(timeout=timeout)
+        if proc in self.processes:
+            self.processes.remove(proc)
+
+    def kill(self, proc: Process) -> None:
+        """SIGKILL, no goodbye (what a node failure or an OOM kill does)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.popen.wait(timeout=10)
+        proc.pid_file.unlink(missing_ok=True)
+        if proc in self.processes:
+            self.processes.remove(proc)
+
+    def stop_all(self) -> None:
+        while self.processes:
+            proc = self.processes.pop()
+            try:
+                stop_pid(proc.pid, timeout=10, reap=proc.popen)
+            except Exception as error:  # keep stopping the others
+                print(f"bench: could not stop {proc.name} ({proc.pid}): {error}", file=sys.stderr)
+
+
+async def wait_for(check: Any, *, within: float, what: str, procs: Sequence[Process] = (), every: float = 0.1) -> Any:
+    """Await ``check()`` (sync or async) until truthy; fail fast if a process died."""
+    deadline = time.monotonic() + within
+    while True:
+        for proc in procs:
+            if not proc.alive():
+                raise RuntimeError(
+                    f"{proc.name} exited ({proc.popen.returncode}) waiting for {what}:\n{proc.log_tail()}"
+                )
+        try:
+            result = check()
+            if asyncio.iscoroutine(result):
+                result = await result
+        except (OSError, httpx.HTTPError):
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+# -- the Elasticsearch simulator ----------------------------------------------------------------
+@dataclass
+class Simulator:
+    name: str
+    proc: Process
+    ready_file: Path
+    ca: Path
+    url: str = ""
+
+
+def spawn_simulators(
+    fleet: Fleet, directory: Path, count: int, *, tls: Tls, prefix: str, allocation_delay: float
+) -> list[Simulator]:
+    """``count`` simulators with room for 100 deployments of up to 32 allocations each (4 nodes x 1024 cores)."""
+    sims = []
+    for i in range(count):
+        name = f"{prefix}{i:02d}"
+        ready = directory / name / "ready.json"
+        ready.unlink(missing_ok=True)
+        argv = [
+            sys.executable, "-m", "esml_operator.simulator", "--port", "0", "--ready-file", str(ready),
+            "--nodes", "4", "--processors", "1024", "--node-memory", "256gb",
+            "--model", MODEL, "--model-size", "1mb", "--allocation-delay", str(allocation_delay),
+            "--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--cluster-name", name,
+            "--api-key", f"{API_KEY_ID}:{API_KEY_SECRET}:superuser",
+        ]  # fmt: skip
+        sims.append(Simulator(name, fleet.spawn(name, argv, directory / name), ready, tls.ca))
+    return sims
+
+
+async def wait_simulators(sims: Sequence[Simulator]) -> None:
+    for sim in sims:
+        await wait_for(sim.ready_file.exists, within=60, what=f"simulator {sim.name}", procs=[sim.proc])
+        sim.url = json.loads(sim.ready_file.read_text())["url"]
+
+
+# -- the operator under test ---------------------------------------------------------------------
+@dataclass
+class Operator:
+    proc: Process
+    health_port: int
+    started: float  # wall clock at spawn
+
+    async def healthy(self) -> bool:
+        async with httpx.AsyncClient(timeout=1) as client:
+            response = await client.get(f"http://127.0.0.1:{self.health_port}/healthz")
+            return response.status_code == 200
+
+    async def wait_healthy(self, within: float = 90) -> float:
+        await wait_for(self.healthy, within=within, what="the operator's liveness endpoint", procs=[self.proc])
+        return time.time() - self.started
+
+    @property
+    def log(self) -> str:
+        return self.proc.log.read_text(errors="replace")
+
+
+def child_env(source: Path | None) -> dict[str, str]:
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
+    return env
+
+
+def operator_flags(source: Path | None) -> tuple[str, ...]:
+    """``--no-leader-election`` for single-replica figures, if this operator accepts the flag."""
+    argv = [sys.executable, "-m", "esml_operator.cli", "run", "--help"]
+    usage = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(source)).stdout
+    return ("--no-leader-election",) if "--no-leader-election" in usage else ()
+
+
+def spawn_operator(
+    fleet: Fleet,
+    directory: Path,
+    kubeconfig: Path,
+    namespaces: Sequence[str],
+    *,
+    resync_interval: float,
+    extra: Sequence[str] = (),
+    name: str = "operator",
+) -> Operator:
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "esml_operator.cli", "run", *[a for ns in namespaces for a in ("--namespace", ns)],
+        "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
+        "--liveness-endpoint", f"http://127.0.0.1:{port}/healthz", "--log-level", "INFO", *extra,
+    ]  # fmt: skip
+    started = time.time()
+    return Operator(fleet.spawn(name, argv, directory), port, started)
+
+
+def spawn_naive(
+    fleet: Fleet, directory: Path, kubeconfig: Path, namespaces: Sequence[str], *, interval: float, clusters: Path
+) -> Operator:
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "kopf", "run", "--standalone", "--quiet", *[f"--namespace={ns}" for ns in namespaces],
+        f"--liveness=http://127.0.0.1:{port}/healthz", str(Path(__file__).with_name("naive_operator.py")),
+    ]  # fmt: skip
+    env = {"KUBECONFIG": str(kubeconfig), "BENCH_NAIVE_INTERVAL": str(interval), "BENCH_NAIVE_CLUSTERS": str(clusters)}
+    started = time.time()
+    return Operator(fleet.spawn("naive-operator", argv, directory, env), port, started)
+
+
+def spawn_watcher(fleet: Fleet, directory: Path, creds: Credentials) -> tuple[Process, Path]:
+    out = directory / "watch.jsonl"
+    argv = [
+        sys.executable, "-m", "bench.watcher", "--server", creds.server, "--ca", str(creds.ca),
+        "--cert", str(creds.cert), "--key", str(creds.key), "--out", str(out),
+    ]  # fmt: skip
+    return fleet.spawn("watcher", argv, directory), out
+
+
+# -- /proc ------------------------------------------------------------------------------------------
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
