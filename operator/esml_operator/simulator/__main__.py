@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from .config import SimulatorConfig
 from .errors import EsError
-from .privileges import ROLES
+from .privileges import ROLES, resolve_role
 from .server import Simulator
 from .state_file import write_json_atomic
 from .units import parse_byte_size, parse_time
@@ -50,8 +50,12 @@ def _triple(kind: str) -> Callable[[str], tuple[str, str, str]]:
         secret, sep2, role = rest.rpartition(":")
         if not (sep1 and sep2 and first and secret and role):
             raise argparse.ArgumentTypeError(f"expected {kind}:SECRET:ROLE, got {text!r}")
-        if role not in ROLES:
-            raise argparse.ArgumentTypeError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+        try:
+            resolve_role(role, first)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(
+                f"{exc} (ROLE is one of {', '.join(ROLES)}, or a comma-separated cluster privilege list)"
+            ) from None
         return first, secret, role
 
     return parse
@@ -144,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=_triple("NAME"),
         metavar="NAME:PASSWORD:ROLE",
-        help="add a basic-auth user; ROLE is superuser, manage_ml or monitor_ml (repeatable)",
+        help="add a basic-auth user; ROLE is superuser, manage_ml, monitor_ml, inference_admin, inference_user "
+        "or a comma-separated cluster privilege list such as manage_ml,monitor (repeatable)",
     )
     sec.add_argument(
         "--api-key",
@@ -152,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         type=_triple("ID"),
         metavar="ID:KEY:ROLE",
-        help="add an API key (send 'Authorization: ApiKey base64(ID:KEY)') (repeatable)",
+        help="add an API key (send 'Authorization: ApiKey base64(ID:KEY)'); ROLE as for --user (repeatable)",
     )
     p.add_argument("--state-file", help="load state from this file at start and save it on shutdown")
     return p
