@@ -23,6 +23,7 @@ from esml_operator.reconcile import (
     ConfigProblem,
     Decision,
     Observation,
+    RecentAction,
     ResourceRef,
     decide,
 )
@@ -111,6 +112,8 @@ def observation(
     config_problem: ConfigProblem | None = None,
     last_assignment: Assignment | None = None,
     last_failure: ActionFailure | None = None,
+    recent: RecentAction | None = None,
+    throttle_wait: float = 0.0,
 ) -> Observation:
     if snapshot is _MISSING:
         snapshot = ClusterSnapshot(
@@ -126,6 +129,8 @@ def observation(
         last_assignment=last_assignment,
         last_failure=last_failure,
         selector=SELECTOR,
+        recent=recent,
+        throttle_wait=throttle_wait,
     )
 
 

@@ -34,6 +34,9 @@ from .spec import ModelDeploymentSpec, SpecError, parse_spec
 from .status import OBSERVED_KEYS, carried, deployment_status
 from .timeutil import as_utc, format_time
 
+#: Ready's reason while a deployment is deliberately stopped by ``numberOfAllocations: 0``.
+SCALED_TO_ZERO = "ScaledToZero"
+
 
 def decide(
     spec: Mapping[str, Any],
@@ -227,9 +230,42 @@ def _assess(ctx: Context, view: View | None) -> Action | None:
         verdict.not_ready("DeploymentModelMismatch", message, warning=True)
         verdict.stalled("DeploymentModelMismatch", message)
         return None
+    if spec.number_of_allocations == 0 and not spec.adaptive_enabled:
+        return _scaled_to_zero(ctx, stats)
     if stats is None:
         return _missing(ctx)
     return _existing(ctx, stats)
+
+
+def _scaled_to_zero(ctx: Context, stats: DeploymentStats | None) -> Action | None:
+    """``numberOfAllocations: 0``: the deployment is stopped (never forced) and the resource kept."""
+    spec, verdict = ctx.spec, ctx.verdict
+    deployment = spec.deployment_id
+    if stats is None:
+        verdict.is_ready(
+            SCALED_TO_ZERO,
+            f"Deployment [{deployment}] is stopped because numberOfAllocations is 0; scale to 1 or more to start "
+            "it again",
+        )
+        return None
+    if stats.state == "stopping":
+        verdict.not_ready(SCALED_TO_ZERO, f"Deployment [{deployment}] is being stopped (numberOfAllocations is 0)")
+        verdict.progressing("ScalingToZero", "Waiting for the stop to complete", requeue_after=PROGRESS_REQUEUE_SECONDS)
+        return None
+    if spec.paused:
+        verdict.not_ready(
+            "AllocationsDiffer",
+            f"Deployment [{deployment}] runs but numberOfAllocations is 0; reconciliation is paused, so it is not "
+            "stopped",
+        )
+        return None
+    action = gate(ctx, StopDeployment(deployment_id=deployment))
+    verdict.not_ready("ScalingToZero", f"numberOfAllocations is 0: stopping deployment [{deployment}]")
+    if action is not None:
+        verdict.progressing(
+            "ScalingToZero", f"Stopping deployment [{deployment}]", requeue_after=PROGRESS_REQUEUE_SECONDS
+        )
+    return action
 
 
 def _unsupported_version(ctx: Context) -> bool:

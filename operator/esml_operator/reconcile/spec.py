@@ -12,6 +12,8 @@ and ``None`` is never reported as differing from the running deployment.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +30,10 @@ START_POLICIES = ("IfMissing", "Never")
 DELETION_POLICIES = ("Retain", "Stop")
 DEFAULT_CA_KEY = "ca.crt"
 INVALID_SPEC = "InvalidSpec"
+INVALID_CLOUD_ID = "InvalidCloudId"
+CLOUD_DEFAULT_PORT = 443
+_CLOUD_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_CLOUD_ID_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
 
 
 class SpecError(ValueError):
@@ -69,6 +75,50 @@ class ConnectionSpec:
     credentials_secret_ref: SecretRef | None
     ca_secret_ref: SecretRef | None  # key resolved: defaults to "ca.crt"
     insecure_skip_tls_verify: bool
+    cloud_id: str | None = None  # undecoded: see cloud_id_url (a malformed id is a config problem)
+
+
+class CloudIdError(ValueError):
+    """A ``cloudId`` that does not decode; the message says why (the id is not a secret)."""
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise CloudIdError(f"port {text!r} is not a number from 1 to 65535")
+    return int(text)
+
+
+def cloud_id_url(cloud_id: str) -> str:
+    """The Elasticsearch URL of an Elastic Cloud id, decoded as Elastic's clients do.
+
+    A cloud id is ``[<deployment name>:]<base64>``; the base64 text decodes to
+    ``<host>[:<port>]$<elasticsearch id>[:<port>]$<kibana id>...`` and the
+    Elasticsearch URL is ``https://<elasticsearch id>.<host>:<port>`` (443 by
+    default; a port on the Elasticsearch id wins over the host's, as in Beats).
+    The name is optional (as in the Java client and Beats) and may itself
+    contain ``:`` (base64 never does). Raises :class:`CloudIdError`.
+    """
+    encoded = cloud_id.strip().rpartition(":")[2]
+    if not encoded:
+        raise CloudIdError("nothing follows the deployment name")
+    try:
+        raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        decoded = raw.decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise CloudIdError("the part after the deployment name is not base64 text") from None
+    parts = decoded.split("$")
+    if len(parts) < 2 or not parts[1]:
+        raise CloudIdError("it decodes to no Elasticsearch id (expected <host>$<elasticsearch id>$<kibana id>)")
+    host, has_port, host_port = parts[0].partition(":")
+    port = _port(host_port) if has_port else CLOUD_DEFAULT_PORT
+    es_id, has_es_port, es_port = parts[1].partition(":")
+    if has_es_port:
+        port = _port(es_port)
+    if not _CLOUD_HOST.match(host):
+        raise CloudIdError(f"it decodes to the host {host!r}, which is not a DNS name")
+    if not _CLOUD_ID_PART.match(es_id):
+        raise CloudIdError(f"it decodes to the Elasticsearch id {es_id!r}, which is not a DNS label")
+    return f"https://{es_id}.{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -189,8 +239,9 @@ def _connection(raw: Mapping[str, Any]) -> ConnectionSpec:
     assert es is not None
     ref_raw = _mapping(es, "elasticsearchRef", "elasticsearch.")
     url = _string(es, "url", "elasticsearch.")
-    if (ref_raw is None) == (url is None):
-        raise _fail("elasticsearch must set exactly one of elasticsearchRef or url")
+    cloud_id = _string(es, "cloudId", "elasticsearch.")
+    if [ref_raw is not None, url is not None, cloud_id is not None].count(True) != 1:
+        raise _fail("elasticsearch must set exactly one of elasticsearchRef, url or cloudId")
     credentials = _secret_ref(es, "credentialsSecretRef", None)
     ca = _secret_ref(es, "caSecretRef", DEFAULT_CA_KEY)
     ref: ElasticsearchRefSpec | None = None
@@ -198,7 +249,7 @@ def _connection(raw: Mapping[str, Any]) -> ConnectionSpec:
         if credentials is not None or ca is not None:
             raise _fail(
                 "elasticsearch.credentialsSecretRef and elasticsearch.caSecretRef are only allowed with "
-                "elasticsearch.url (an elasticsearchRef uses the ECK-managed secrets)"
+                "elasticsearch.url or elasticsearch.cloudId (an elasticsearchRef uses the ECK-managed secrets)"
             )
         path = "elasticsearch.elasticsearchRef."
         name = _string(ref_raw, "name", path, required=True)
@@ -212,6 +263,7 @@ def _connection(raw: Mapping[str, Any]) -> ConnectionSpec:
         credentials_secret_ref=credentials,
         ca_secret_ref=ca,
         insecure_skip_tls_verify=_boolean(es, "insecureSkipTLSVerify", "elasticsearch."),
+        cloud_id=cloud_id,
     )
 
 
@@ -222,7 +274,7 @@ def parse_spec(spec: Mapping[str, Any]) -> ModelDeploymentSpec:
     model_id = _model_id(spec, "modelId", required=True)
     assert model_id is not None
     deployment_id = _model_id(spec, "deploymentId", required=False) or model_id
-    number_of_allocations = _integer(spec, "numberOfAllocations", minimum=1)
+    number_of_allocations = _integer(spec, "numberOfAllocations", minimum=0)
     threads = _integer(spec, "threadsPerAllocation")
     if threads is not None and threads not in THREADS_PER_ALLOCATION_VALUES:
         raise _fail(f"threadsPerAllocation must be one of 1, 2, 4, 8, 16, 32, got {threads}")
