@@ -11,7 +11,8 @@ from .api_deployments import validate_update
 from .clock import FakeClock
 from .deploy_ops import ABSENT, AdaptiveUpdate
 from .faults import Fault, make_fault
-from .state import Node
+from .load_stats import InjectedStats, parse_values
+from .state import Deployment, Node
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -104,6 +105,35 @@ class Control:
         if dep is None:
             raise AdminError(404, f"no deployment [{deployment_id}]")
         self.engine.cluster.set_load(dep, requests_per_second, inference_time_ms)
+
+    def set_inference_stats(
+        self, deployment_id: str, nodes: dict[str, dict[str, float]] | None = None, **values: float
+    ) -> dict[str, Any]:
+        """Inject the inference load ``_stats`` shows for a deployment (replacing earlier injected values).
+
+        ``values`` are deployment-level (counts split over the started nodes by allocations, averages on every
+        node); ``nodes`` maps a node name or id to values for that node only. Fields: see ``load_stats.FIELDS``.
+        """
+        dep = self._deployment(deployment_id)
+        try:
+            injected = InjectedStats(parse_values(values), set_at=self.engine.clock.now())
+            for name, node_values in (nodes or {}).items():
+                injected.nodes[self._node(name).id] = parse_values(node_values)
+        except ValueError as exc:
+            raise AdminError(400, str(exc)) from None
+        dep.injected = injected
+        return injected.dump()
+
+    def clear_inference_stats(self, deployment_id: str) -> None:
+        """Back to the load computed from the simulated traffic."""
+        self._deployment(deployment_id).injected = None
+
+    def _deployment(self, deployment_id: str) -> Deployment:
+        self.engine.cluster.advance()
+        dep = self.engine.cluster.deployments.get(deployment_id)
+        if dep is None:
+            raise AdminError(404, f"no deployment [{deployment_id}]")
+        return dep
 
     def advance(self, seconds: float) -> float:
         clock = self.engine.clock
@@ -223,6 +253,7 @@ class Control:
                     "requests_per_second": dep.load.requests_per_second,
                     "inference_time_ms": dep.load.inference_time_ms,
                 },
+                "injected_inference_stats": None if dep.injected is None else dep.injected.dump(),
             }
         return {
             "now": engine.clock.now(),

@@ -107,6 +107,14 @@ async def _dispatch(control: Control, request: web.Request, method: str, parts: 
                 dep_id, float(body.get("requests_per_second", 0.0)), float(body.get("inference_time_ms", 100.0))
             )
             return _ok({"acknowledged": True})
+        case ("PUT" | "POST", ["deployments", dep_id, "_inference_stats"]):
+            nodes = body.pop("nodes", None)
+            if nodes is not None and not isinstance(nodes, dict):
+                raise AdminError(400, "nodes must be an object: node name or id -> values")
+            return _ok({"inference_stats": control.set_inference_stats(dep_id, nodes, **body)})
+        case ("DELETE", ["deployments", dep_id, "_inference_stats"]):
+            control.clear_inference_stats(dep_id)
+            return _ok({"acknowledged": True})
         case ("POST", ["_advance"]):
             return _ok({"now": control.advance(float(body.get("seconds", 0.0)))})
         case ("POST", ["_tick"]):

@@ -15,6 +15,7 @@ from .config import SimulatorConfig
 from .deploy_ops import AdaptiveUpdate, stop_checks
 from .faults import Faults
 from .inference_update import STYLES
+from .load_stats import InjectedStats
 from .models import TrainedModel, preloaded_model
 from .rest import RestRequest
 from .security import Security
@@ -176,7 +177,7 @@ def _dump_deployment(d: Deployment) -> dict[str, Any]:
         "adaptive": None if d.adaptive is None else vars(d.adaptive),
         "load": vars(d.load),
         "stop_at": d.stop_at,
-        "owner_endpoint": d.owner_endpoint,
+        "injected": None if d.injected is None else d.injected.dump(),
     }
 
 
@@ -212,7 +213,7 @@ def _load_deployment(item: dict[str, Any], shift: float) -> Deployment:
         adaptive=None if item["adaptive"] is None else AdaptiveSettings(**item["adaptive"]),
         load=Load(**item["load"]),
         stop_at=moved(item["stop_at"]),
-        owner_endpoint=item.get("owner_endpoint"),
+        injected=None if item.get("injected") is None else InjectedStats.load(item["injected"]),
     )
     dep.load.since = dep.load.since + shift
     return dep

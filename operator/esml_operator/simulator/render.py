@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .cluster import MlCluster
+from .load_stats import node_load
 from .models import TrainedModel
 from .state import Deployment, Node, Route
 from .units import human_bytes
@@ -99,12 +100,13 @@ def node_info(node: Node, version: EsVersion) -> dict[str, Any]:
 
 
 def _node_stats(
-    dep: Deployment, route: Route, node: Node | None, version: EsVersion, human: bool, share: int
+    dep: Deployment, route: Route, node: Node | None, version: EsVersion, human: bool, values: dict[str, Any] | None
 ) -> dict[str, Any]:
+    """One ``nodes[]`` entry in ``AssignmentStats.NodeStats`` order; ``values`` from :func:`node_load`."""
     out: dict[str, Any] = {}
     if node is not None:
         out["node"] = node_info(node, version)
-    if route.state != "started":
+    if route.state != "started" or values is None:
         state: dict[str, Any] = {"routing_state": route.state}
         if route.reason:
             state["reason"] = route.reason
@@ -113,26 +115,32 @@ def _node_stats(
         out["throughput_last_minute"] = 0
         return out
     out["routing_state"] = {"routing_state": "started"}
-    out["inference_count"] = share
-    if share > 0:
-        out["average_inference_time_ms"] = dep.load.inference_time_ms
-        out["average_inference_time_ms_excluding_cache_hits"] = dep.load.inference_time_ms
-    out["inference_cache_hit_count"] = 0
-    if dep.load.last_request_at is not None and share > 0:
-        out["last_access"] = ms(dep.load.last_request_at)
+    out["inference_count"] = values["inference_count"]
+    if values["inference_count"] > 0:
+        for key in ("average_inference_time_ms", "average_inference_time_ms_excluding_cache_hits"):
+            out[key] = float(values.get(key, 0.0))
+    out["inference_cache_hit_count"] = values["inference_cache_hit_count"]
+    last_access = values.get("last_access")
+    if last_access is not None:
+        out["last_access"] = ms(last_access)
         if human:
-            out["last_access_string"] = iso_ms(dep.load.last_request_at)
-    out["number_of_pending_requests"] = 0
+            out["last_access_string"] = iso_ms(last_access)
+    out["number_of_pending_requests"] = values["number_of_pending_requests"]
+    for key in ("error_count", "rejected_execution_count", "timeout_count"):
+        if values[key] > 0:
+            out[key] = values[key]
     started = route.started_at if route.started_at is not None else dep.start_time
     out["start_time"] = ms(started)
     if human:
         out["start_time_string"] = iso_ms(started)
-    out["threads_per_allocation"] = dep.threads
-    out["number_of_allocations"] = route.current
-    rpm = int(dep.load.requests_per_second * 60 * route.current / max(1, dep.allocation_count))
-    out["peak_throughput_per_minute"] = rpm
-    out["throughput_last_minute"] = rpm
-    out["inference_cache_hit_count_last_minute"] = 0
+    threads_key, allocations_key = thread_fields(dep, version)  # per-node names follow the version too
+    out[threads_key] = dep.threads
+    out[allocations_key] = route.current
+    out["peak_throughput_per_minute"] = values["peak_throughput_per_minute"]
+    out["throughput_last_minute"] = values["throughput_last_minute"]
+    if "average_inference_time_ms_last_minute" in values:
+        out["average_inference_time_ms_last_minute"] = float(values["average_inference_time_ms_last_minute"])
+    out["inference_cache_hit_count_last_minute"] = values["inference_cache_hit_count_last_minute"]
     return out
 
 
@@ -166,18 +174,16 @@ def deployment_stats(cluster: MlCluster, dep: Deployment, human: bool) -> dict[s
     out["start_time"] = ms(dep.start_time)
     if human:
         out["start_time_string"] = iso_ms(dep.start_time)
-    total = int(dep.load.accumulated)
-    if total > 0:
-        out["inference_count"] = total
-    started = [r for r in dep.routes.values() if r.routable]
-    rpm = int(dep.load.requests_per_second * 60) if started else 0
-    out["peak_throughput_per_minute"] = rpm
-    nodes = []
-    allocs = sum(r.current for r in started) or 1
-    for node_id, route in sorted(dep.routes.items()):
-        share = total * route.current // allocs if route.routable else 0
-        nodes.append(_node_stats(dep, route, cluster.find_node(node_id), version, human, share))
-    out["nodes"] = nodes
+    loads = node_load(dep)
+    for key in ("error_count", "rejected_execution_count", "timeout_count", "inference_count"):
+        total = sum(int(v[key]) for v in loads.values())
+        if total > 0:
+            out[key] = total
+    out["peak_throughput_per_minute"] = sum(int(v["peak_throughput_per_minute"]) for v in loads.values())
+    out["nodes"] = [
+        _node_stats(dep, route, cluster.find_node(node_id), version, human, loads.get(node_id))
+        for node_id, route in sorted(dep.routes.items())
+    ]
     return out
 
 

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .load_stats import InjectedStats
 from .units import ByteSize
 
 NATIVE_CODE_OVERHEAD = 30 * 1024 * 1024
@@ -128,7 +129,8 @@ class Deployment:
     adaptive: AdaptiveSettings | None = None
     load: Load = field(default_factory=Load)
     stop_at: float | None = None
-    owner_endpoint: str | None = None
+    #: load a test injected (``/_sim/deployments/{id}/_inference_stats``), shown in ``_stats``
+    injected: InjectedStats | None = None
 
     @property
     def total_target(self) -> int:

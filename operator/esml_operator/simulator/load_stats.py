@@ -1,0 +1,120 @@
+"""Per-node inference load of a deployment, as ``_stats`` reports it: simulated traffic or injected values.
+
+Elasticsearch reports load per routed node and sums some of it per
+deployment (ML_DEPLOYMENTS 3.2). The simulator computes the node values from
+the simulated traffic (``/_sim/deployments/{id}/_load``) unless a test injects
+them (``/_sim/deployments/{id}/_inference_stats``). Injected deployment-level
+counts are split over the started nodes in proportion to their allocations
+(the parts add up exactly); averages apply to every node; per-node values
+override both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .state import Deployment
+
+#: Counts: split over nodes, summed per deployment where Elasticsearch sums them.
+COUNTS = (
+    "inference_count",
+    "number_of_pending_requests",
+    "inference_cache_hit_count",
+    "inference_cache_hit_count_last_minute",
+    "throughput_last_minute",
+    "peak_throughput_per_minute",
+    "error_count",
+    "rejected_execution_count",
+    "timeout_count",
+)
+#: Milliseconds (doubles): the same on every node.
+AVERAGES = (
+    "average_inference_time_ms",
+    "average_inference_time_ms_excluding_cache_hits",
+    "average_inference_time_ms_last_minute",
+)
+FIELDS = COUNTS + AVERAGES
+
+
+def parse_values(raw: Mapping[str, Any]) -> dict[str, float]:
+    """Validate injected values (ValueError): known names, counts as non-negative integers, averages >= 0."""
+    out: dict[str, float] = {}
+    for key, value in raw.items():
+        if key not in FIELDS:
+            raise ValueError(f"unknown inference stat [{key}]; expected one of {list(FIELDS)}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"[{key}] must be a non-negative number")
+        if key in COUNTS and not float(value).is_integer():
+            raise ValueError(f"[{key}] must be an integer")
+        out[key] = int(value) if key in COUNTS else float(value)
+    return out
+
+
+@dataclass
+class InjectedStats:
+    deployment: dict[str, float] = field(default_factory=dict)
+    #: node id -> values for that node only
+    nodes: dict[str, dict[str, float]] = field(default_factory=dict)
+    set_at: float = 0.0
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "deployment": dict(self.deployment),
+            "nodes": {k: dict(v) for k, v in self.nodes.items()},
+            "set_at": self.set_at,
+        }
+
+    @staticmethod
+    def load(data: Mapping[str, Any]) -> InjectedStats:
+        return InjectedStats(dict(data["deployment"]), {k: dict(v) for k, v in data["nodes"].items()}, data["set_at"])
+
+
+def split(total: int, weights: dict[str, int]) -> dict[str, int]:
+    """``total`` over the keys in proportion to ``weights`` (largest remainder, so the parts sum to ``total``)."""
+    weight_sum = sum(weights.values())
+    if weight_sum <= 0:
+        return dict.fromkeys(weights, 0)
+    exact = {k: total * w / weight_sum for k, w in weights.items()}
+    parts = {k: int(v) for k, v in exact.items()}
+    left = total - sum(parts.values())
+    for key in sorted(weights, key=lambda k: (-(exact[k] - parts[k]), k))[:left]:
+        parts[key] += 1
+    return parts
+
+
+def node_load(dep: Deployment) -> dict[str, dict[str, Any]]:
+    """Load fields (plus ``last_access`` in seconds, or None) per started route, keyed by node id."""
+    started = {nid: r.current if r.routable else 0 for nid, r in dep.routes.items() if r.state == "started"}
+    load = dep.load
+    counts = split(int(load.accumulated), started)
+    rpm = split(int(load.requests_per_second * 60) if sum(started.values()) else 0, started)
+    out: dict[str, dict[str, Any]] = {}
+    for nid in started:
+        values: dict[str, Any] = dict.fromkeys(COUNTS, 0)
+        values.update(inference_count=counts[nid], throughput_last_minute=rpm[nid], peak_throughput_per_minute=rpm[nid])
+        if counts[nid] > 0:
+            values["average_inference_time_ms"] = load.inference_time_ms
+            values["average_inference_time_ms_excluding_cache_hits"] = load.inference_time_ms
+            values["last_access"] = load.last_request_at
+        if rpm[nid] > 0:
+            values["average_inference_time_ms_last_minute"] = load.inference_time_ms
+        out[nid] = values
+    if dep.injected is not None:
+        _overlay(out, started, dep.injected)
+    return out
+
+
+def _overlay(out: dict[str, dict[str, Any]], started: dict[str, int], injected: InjectedStats) -> None:
+    for key, value in injected.deployment.items():
+        parts = split(int(value), started) if key in COUNTS else dict.fromkeys(started, value)
+        for nid, part in parts.items():
+            out[nid][key] = part
+    for nid, values in injected.nodes.items():
+        if nid in out:
+            out[nid].update(values)
+    for values in out.values():
+        if values["inference_count"] > 0 and values.get("last_access") is None:
+            values["last_access"] = injected.set_at
