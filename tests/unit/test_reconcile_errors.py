@@ -112,10 +112,10 @@ def test_not_yet_observed() -> None:
 
 
 def test_invalid_spec_is_stalled() -> None:
-    decision = run(spec(numberOfAllocations=0))
+    decision = run(spec(numberOfAllocations=-1))
     assert decision.actions == ()
     assert summary(decision) == ("False", "InvalidSpec", "False", "True", "InvalidSpec")
-    assert cond(decision, "Stalled")["message"] == "Invalid spec: numberOfAllocations must be >= 1, got 0"
+    assert cond(decision, "Stalled")["message"] == "Invalid spec: numberOfAllocations must be >= 0, got -1"
     assert decision.status["observedGeneration"] == 3
 
 
