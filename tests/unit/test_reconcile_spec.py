@@ -134,7 +134,7 @@ BASE: dict[str, Any] = {"modelId": "m", "elasticsearch": {"url": "https://es:920
         ({"queueCapacity": 0}, "queueCapacity must be >= 1"),
         ({"queueCapacity": 100_001}, "queueCapacity must be at most 100000"),
         ({"priority": "high"}, "priority must be one of normal, low"),
-        ({"priority": "low", "numberOfAllocations": 2}, "priority low requires numberOfAllocations 1"),
+        ({"priority": "low", "numberOfAllocations": 2}, "priority low requires numberOfAllocations 0 or 1"),
         ({"priority": "low", "threadsPerAllocation": 2}, "priority low requires"),
         ({"cacheSize": "10 parsecs"}, "cacheSize must be a byte size"),
         ({"cacheSize": "100"}, "cacheSize must be a byte size"),

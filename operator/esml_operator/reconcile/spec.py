@@ -287,8 +287,8 @@ def parse_spec(spec: Mapping[str, Any]) -> ModelDeploymentSpec:
         raise _fail(f"cacheSize must be a byte size such as 0, 10kb or 20mb, got {cache_size!r}")
     adaptive = _adaptive(spec)
     allocations = 1 if number_of_allocations is None else number_of_allocations
-    if priority == "low" and (allocations != 1 or (threads is not None and threads != 1)):
-        raise _fail("priority low requires numberOfAllocations 1 and threadsPerAllocation 1")
+    if priority == "low" and (allocations > 1 or (threads is not None and threads != 1)):
+        raise _fail("priority low requires numberOfAllocations 0 or 1 and threadsPerAllocation 1")
     start_policy = _choice(spec, "startPolicy", START_POLICIES, "IfMissing")
     deletion_policy = _choice(spec, "deletionPolicy", DELETION_POLICIES, "Retain")
     assert start_policy is not None and deletion_policy is not None
