@@ -66,7 +66,7 @@ demo: venv controlplane
 	$(PY) -m tests.demo $(if $(KEEP),--keep,)
 
 bench: venv controlplane
-	$(PY) -m bench
+	$(PY) -m bench $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache

@@ -39,6 +39,7 @@ async def isolation(run: Run) -> list[Figure]:
         targets = [Target(LIVE, f"live-{i:03d}", f"live-{i:03d}", sim) for i in range(s.live_resources)]
         await run.create((LIVE, mdep(t.name, sim.sim.url, t.deployment)) for t in targets)
         to_ready, ready = await run.wait_ready([LIVE], len(targets), within=s.isolation_ready_timeout)
+        await asyncio.sleep(2)  # as in figure 1: measure a settled operator
         summary, _ = await measure_latency(run, targets, [sim], s.isolation_changes)
         run.fleet.stop(operator.proc)
         await sim.aclose()

@@ -62,8 +62,8 @@ FULL = Sizes(
 QUICK = Sizes(
     quick=True, resync=5.0,
     latency_clusters=1, latency_resources=20, latency_changes=60, spacing=0.1, pair_every=5, delivery_timeout=10,
-    churn_changes=500, churn_seconds=5.0,
-    scale_clusters=4, per_cluster=50, ready_timeout=90, steady_window=15, restart_window=15, naive_window=10,
+    churn_changes=200, churn_seconds=2.0,
+    scale_clusters=4, per_cluster=50, ready_timeout=90, steady_window=10, restart_window=10, naive_window=10,
     drift_fraction=0.1,
     lease_duration=4.0, renew_deadline=3.0, retry_period=1.0,
     dead_resources=50, live_resources=10, isolation_changes=30, isolation_ready_timeout=20,
