@@ -37,7 +37,6 @@ from esml_operator.elasticsearch.parsing import (
     ShapeError,
     parse_assignment,
     parse_cluster_info,
-    parse_model_ids,
     parse_stats_page,
 )
 from esml_operator.elasticsearch.redaction import Redactor
@@ -347,21 +346,3 @@ class ElasticsearchClient:
         answer = await self._call("POST", path, action=action, params=params)
         if not (isinstance(answer, Mapping) and answer.get("stopped") is True):
             logger.warning('%s: unexpected answer (no "stopped": true)', action)
-
-    async def get_model_ids(self, model_id: str) -> tuple[str, ...]:
-        """Ids of the models matching ``model_id`` (an id, alias or wildcard); ``()`` on 404."""
-        path = f"/_ml/trained_models/{_segment(model_id, 'model_id')}"
-        action = f"GET of trained model [{model_id}]"
-        response = await self._send("GET", path, action=action, params={"allow_no_match": "true"})
-        if response.status_code == 404:
-            return ()
-        if not response.is_success:
-            raise error_from_response(response, action=action, redactor=self._redactor)
-        try:
-            return parse_model_ids(self._json(response, action))
-        except ShapeError as exc:
-            raise self._malformed(exc, action) from exc
-
-    async def model_exists(self, model_id: str) -> bool:
-        """Whether a trained model (or alias) ``model_id`` exists."""
-        return bool(await self.get_model_ids(model_id))

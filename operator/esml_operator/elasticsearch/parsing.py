@@ -226,15 +226,3 @@ def parse_stats_page(body: Any) -> tuple[int, list[str], list[DeploymentStats]]:
         if entry.get("deployment_stats") is not None:
             deployments.append(parse_deployment_stats(entry["deployment_stats"], f"{where}.deployment_stats"))
     return count, model_ids, deployments
-
-
-def parse_model_ids(body: Any) -> tuple[str, ...]:
-    """``GET _ml/trained_models/{id}``: the ids of ``trained_model_configs``."""
-    root = _obj(body, "response")
-    configs = root.get("trained_model_configs")
-    if not isinstance(configs, list):
-        raise ShapeError("response.trained_model_configs is missing or not a list")
-    return tuple(
-        _str(_obj(c, f"trained_model_configs[{i}]"), "model_id", f"trained_model_configs[{i}]")
-        for i, c in enumerate(configs)
-    )
