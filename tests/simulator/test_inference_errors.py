@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from esml_operator.simulator import Simulator
+from esml_operator.simulator import FakeClock, Simulator
 
 from .conftest import MODEL, Http, SimFactory, settle
 
@@ -211,9 +211,14 @@ async def test_put_waits_for_the_deployment_and_times_out_with_408(make_sim: Sim
     sim = await make_sim(allocation_delay=10.0)
     http = Http(sim, session)  # type: ignore[arg-type]
     pending = asyncio.create_task(http("PUT", PUT, OWNED))
-    await settle(sim, 5.0)
-    await asyncio.sleep(0.05)
-    assert not pending.done()
+    await settle(sim, 5.0)  # halfway: the PUT goes back to waiting for the node
+    clock = sim.clock
+    assert isinstance(clock, FakeClock)
+    for _ in range(200):
+        if clock.pending or pending.done():
+            break
+        await asyncio.sleep(0.005)
+    assert clock.pending and not pending.done()
     await settle(sim, 5.0)
     assert (await pending).status == 200
     slow = asyncio.create_task(http("PUT", "/_inference/sparse_embedding/slow", OWNED, params={"timeout": "2s"}))
