@@ -24,6 +24,12 @@ EXAMPLES = REPO / "manifests" / "examples"
 
 pytestmark = pytest.mark.cluster
 
+# An Elastic Cloud id in the console's format (the example in Elastic's documentation).
+CLOUD_ID = (
+    "my-deployment:dXMtZWFzdC0xLmF3cy5mb3VuZC5pbyRjZWM2ZjI2MWE3NGJmMjRjZTMzYmI4ODExYjg0Mjk0Zi"
+    "RjNmMyY2E2ZDA0MjI0OWFmMGNjN2Q3YTllOTYyNTc0Mw=="
+)
+
 MINIMAL_SPEC: dict[str, Any] = {
     "modelId": "my-model",
     "elasticsearch": {"url": "https://es.example.com:9200"},
@@ -214,6 +220,13 @@ ACCEPTED = {
     ),
     "threads-32-queue-100000": spec_with(threadsPerAllocation=32, queueCapacity=100000),
     "policies": spec_with(startPolicy="Never", deletionPolicy="Stop", paused=True),
+    "cloud-id-with-api-key": spec_with(elasticsearch={"cloudId": CLOUD_ID, "credentialsSecretRef": {"name": "cloud"}}),
+    "cloud-id-without-name-with-ca": spec_with(
+        elasticsearch={"cloudId": CLOUD_ID.split(":", 1)[1], "caSecretRef": {"name": "ca"}}
+    ),
+    "cloud-id-name-with-colons-and-spaces": spec_with(
+        elasticsearch={"cloudId": "Search team:prod:" + CLOUD_ID.split(":", 1)[1]}
+    ),
 }
 CACHE_SIZES_OK = ["0", "0b", "512b", "10kb", "10k", "1.5kb", "20mb", "1GB", "2.25g", "1tb", "1pb"]
 
@@ -235,23 +248,52 @@ def test_cache_sizes_that_elasticsearch_parses_are_accepted(control_plane: Any, 
 REJECTED: dict[str, tuple[dict[str, Any], list[str]]] = {
     "no-connection-form": (
         spec_with(elasticsearch={}),
-        ["spec.elasticsearch: Required value: one of elasticsearchRef or url is required"],
+        ["spec.elasticsearch: Required value: one of elasticsearchRef, url or cloudId is required"],
     ),
     "no-connection-form-only-tls-flag": (
         spec_with(elasticsearch={"insecureSkipTLSVerify": True}),
-        ["one of elasticsearchRef or url is required"],
+        ["one of elasticsearchRef, url or cloudId is required"],
     ),
     "both-connection-forms": (
         spec_with(elasticsearch={"url": "https://es:9200", "elasticsearchRef": {"name": "quickstart"}}),
-        ["spec.elasticsearch.url: Forbidden: elasticsearchRef and url are mutually exclusive"],
+        ["spec.elasticsearch: Forbidden: elasticsearchRef, url and cloudId are mutually exclusive"],
+    ),
+    "url-and-cloud-id": (
+        spec_with(elasticsearch={"url": "https://es:9200", "cloudId": CLOUD_ID}),
+        ["spec.elasticsearch: Forbidden: elasticsearchRef, url and cloudId are mutually exclusive"],
+    ),
+    "eck-ref-and-cloud-id": (
+        spec_with(elasticsearch={"elasticsearchRef": {"name": "quickstart"}, "cloudId": CLOUD_ID}),
+        ["spec.elasticsearch: Forbidden: elasticsearchRef, url and cloudId are mutually exclusive"],
+    ),
+    "all-three-connection-forms": (
+        spec_with(
+            elasticsearch={"url": "https://es:9200", "elasticsearchRef": {"name": "quickstart"}, "cloudId": CLOUD_ID}
+        ),
+        ["spec.elasticsearch: Forbidden: elasticsearchRef, url and cloudId are mutually exclusive"],
+    ),
+    "cloud-id-not-base64": (
+        spec_with(elasticsearch={"cloudId": "prod:not base64!"}),
+        ["spec.elasticsearch.cloudId in body should match"],
+    ),
+    "cloud-id-a-url": (
+        spec_with(elasticsearch={"cloudId": "https://es.example.com:9243"}),
+        ["spec.elasticsearch.cloudId in body should match"],
+    ),
+    "cloud-id-empty": (
+        spec_with(elasticsearch={"cloudId": ""}),
+        ["spec.elasticsearch.cloudId in body should be at least 1 chars long"],
     ),
     "credentials-with-eck-ref": (
         spec_with(elasticsearch={"elasticsearchRef": {"name": "quickstart"}, "credentialsSecretRef": {"name": "c"}}),
-        ["spec.elasticsearch.credentialsSecretRef: Forbidden: credentialsSecretRef is only allowed with url"],
+        [
+            "spec.elasticsearch.credentialsSecretRef: Forbidden: credentialsSecretRef is only allowed with url or "
+            "cloudId"
+        ],
     ),
     "ca-with-eck-ref": (
         spec_with(elasticsearch={"elasticsearchRef": {"name": "quickstart"}, "caSecretRef": {"name": "ca"}}),
-        ["spec.elasticsearch.caSecretRef: Forbidden: caSecretRef is only allowed with url"],
+        ["spec.elasticsearch.caSecretRef: Forbidden: caSecretRef is only allowed with url or cloudId"],
     ),
     "eck-ref-without-name": (
         spec_with(elasticsearch={"elasticsearchRef": {"namespace": "elastic"}}),

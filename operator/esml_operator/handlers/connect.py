@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from esml_operator.elasticsearch.connections import ApiKeyAuth, Auth, BasicAuth, ConnectionConfig, Timeouts
 from esml_operator.handlers.kube import KubeApi, SecretData
 from esml_operator.reconcile import ConfigProblem, ModelDeploymentSpec
+from esml_operator.reconcile.spec import INVALID_CLOUD_ID, CloudIdError, cloud_id_url
 from esml_operator.settings import Settings
 
 ECK_CLUSTER_LABEL = "elasticsearch.k8s.elastic.co/cluster-name"
@@ -98,7 +99,13 @@ async def resolve(
         )  # fmt: skip
         return Resolved(config, tuple(used))
 
-    assert conn.url is not None  # parse_spec guarantees exactly one form
+    base_url = conn.url
+    if conn.cloud_id is not None:
+        try:
+            base_url = cloud_id_url(conn.cloud_id)
+        except CloudIdError as error:
+            return ConfigProblem(INVALID_CLOUD_ID, f"elasticsearch.cloudId is not a valid Elastic Cloud id: {error}")
+    assert base_url is not None  # parse_spec guarantees exactly one form
     auth: Auth | None = None
     if conn.credentials_secret_ref is not None:
         name = conn.credentials_secret_ref.name
@@ -126,7 +133,7 @@ async def resolve(
         if not ca_pem:
             return ConfigProblem("SecretKeyMissing", f"CA Secret {namespace}/{name} has no key {key!r}")
     config = ConnectionConfig(
-        url=conn.url, auth=auth, ca_pem=ca_pem, insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
+        url=base_url, auth=auth, ca_pem=ca_pem, insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
         allow_plain_http_credentials=settings.allow_plain_http_credentials, timeouts=timeouts,
     )  # fmt: skip
     return Resolved(config, tuple(used))
