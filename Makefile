@@ -4,6 +4,7 @@
 #                   UPGRADE_PACKAGE=name: newest of one package)
 #   make test       the whole suite (lint, unit, client, simulator, integration, e2e)
 #   make demo       the operator end to end against the simulator (KEEP=1 leaves it running)
+#   make bench      the benchmark on a real API server, simulators and operator processes (QUICK=1: < 3 min)
 SHELL := /bin/bash
 .DEFAULT_GOAL := venv
 

@@ -100,7 +100,8 @@ async def main(sizes: Sizes, out: Path, workdir: Path, only: set[int], source: P
     began = time.monotonic()
     current = asyncio.current_task()
     assert current is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, current.cancel)
+    for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background job starts with it ignored
+        asyncio.get_running_loop().add_signal_handler(signum, current.cancel)
     fleet = procs.Fleet(source)
     plane = ControlPlane(workdir / "cluster")
     try:
