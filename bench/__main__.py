@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -96,7 +97,7 @@ async def run_all(sizes: Sizes, workdir: Path, fleet: procs.Fleet, plane: Contro
         await run.aclose()
 
 
-async def main(sizes: Sizes, out: Path, workdir: Path, only: set[int], source: Path | None) -> int:
+async def main(sizes: Sizes, out: Path, workdir: Path, only: set[int], source: Path | None, command: str) -> int:
     began = time.monotonic()
     current = asyncio.current_task()
     assert current is not None
@@ -113,7 +114,7 @@ async def main(sizes: Sizes, out: Path, workdir: Path, only: set[int], source: P
     elapsed = time.monotonic() - began
     result = {
         "meta": {
-            "command": "make bench QUICK=1" if sizes.quick else "make bench",
+            "command": command,
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "commit": commit(),
             "machine": machine(),
@@ -128,6 +129,17 @@ async def main(sizes: Sizes, out: Path, workdir: Path, only: set[int], source: P
     return 0 if all(f.measured or f.reason.startswith("leader election") for f in figures) else 1
 
 
+def with_overrides(sizes: Sizes, assignments: list[str]) -> Sizes:
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        key, _, raw = assignment.partition("=")
+        current = getattr(sizes, key, None)
+        if current is None or isinstance(current, bool):
+            raise SystemExit(f"--set: unknown size {key!r}")
+        changes[key] = type(current)(raw)
+    return dataclasses.replace(sizes, **changes)
+
+
 def write_results(out: Path, result: dict[str, Any]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
@@ -136,23 +148,32 @@ def write_results(out: Path, result: dict[str, Any]) -> None:
 def cli(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="smaller sizes and windows (< 3 min)")
-    parser.add_argument("--out", type=Path, help="results file (default: bench/results.json, quick: .local/...)")
+    parser.add_argument("--out", type=Path, help="results file (default: bench/results.json for a full run)")
     parser.add_argument("--workdir", type=Path, default=REPO / ".local" / "bench" / "run")
     parser.add_argument("--only", default="", help="comma-separated figure numbers (for development)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SIZE=VALUE",
+        help="override one size for a trial, e.g. --set scale_clusters=10 (see bench/run.py Sizes)",
+    )  # fmt: skip
     parser.add_argument(
         "--source", type=Path, help="run the operator and simulators from this package directory (another checkout)"
     )
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
-    out = args.out or (
-        REPO / ".local" / "bench" / "results-quick.json" if args.quick else REPO / "bench" / "results.json"
-    )
+    sizes = with_overrides(QUICK if args.quick else FULL, args.set)
+    # Only a complete full run replaces the committed bench/results.json.
+    trial = "results-quick.json" if args.quick else "results-trial.json" if args.only or args.set else ""
+    out = args.out or (REPO / ".local" / "bench" / trial if trial else REPO / "bench" / "results.json")
     try:
         only = {int(n) for n in args.only.split(",") if n.strip()}
         shutil.rmtree(args.workdir, ignore_errors=True)
         args.workdir.mkdir(parents=True)
         source = args.source.resolve() if args.source else None
-        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source))
+        command = " ".join(
+            ["make bench QUICK=1" if args.quick else "make bench"]
+            + [f"--set {a}" for a in args.set]
+            + ([f"--only {args.only}"] if only else [])
+        )
+        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source, command))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("bench: interrupted; every process it started is stopped", file=sys.stderr)
         return 130

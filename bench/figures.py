@@ -78,7 +78,7 @@ class Figure:
         }
 
 
-def _num(value: float) -> str:
+def fmt_number(value: float) -> str:
     if not math.isfinite(value):
         return str(value)
     if value == int(value) and abs(value) < 1e9:
@@ -99,8 +99,8 @@ def table(figures: list[Figure]) -> str:
             lines.append((name, "-", "-", "-", "-", "-", "-", f"not measured: {fig.reason}"))
             continue
         for row in fig.rows:
-            value = (">= " if row.lower_bound else "") + _num(row.value)
-            ref = f"{_num(row.reference)} ({row.reference_kind})"
+            value = (">= " if row.lower_bound else "") + fmt_number(row.value)
+            ref = f"{fmt_number(row.reference)} ({row.reference_kind})"
             verdict = "-" if row.met is None else ("ok" if row.met else "MISSED")
             ratio = "-" if row.ratio is None else f"{row.ratio:.2f}x"
             lines.append((name, row.metric, value, row.unit, row.target or "-", ref, ratio, verdict))
