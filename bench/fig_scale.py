@@ -53,7 +53,7 @@ def per_interval(requests: Sequence[EsRequest], window: float, interval: float) 
     return before_last / ((starts[-1] - starts[0]) / interval)
 
 
-async def steady_window(run: Run, pid: int, sims: Sequence[SimApi], window: float) -> Steady:
+async def steady_window(run: Run, pid: int, sims: Sequence[SimApi], window: float, label: str) -> Steady:
     for sim in sims:
         await sim.clear_requests()
     writes_before = await run.kube.write_counts()
@@ -62,6 +62,7 @@ async def steady_window(run: Run, pid: int, sims: Sequence[SimApi], window: floa
     cpu_after, elapsed = procs.cpu_seconds(pid), time.monotonic() - start
     writes = delta(await run.kube.write_counts(), writes_before)
     logs = [await sim.requests() for sim in sims]
+    dump_requests(run.dir / f"es-requests-{label}.json", sims, logs)
     return Steady(
         es_per_interval=[per_interval(log, elapsed, run.sizes.resync) for log in logs],
         es_writes=sum(1 for log in logs for r in log if r.is_write),
@@ -71,6 +72,12 @@ async def steady_window(run: Run, pid: int, sims: Sequence[SimApi], window: floa
         peak_rss_mb=procs.peak_rss_mb(pid),
         cpu_percent=100 * (cpu_after - cpu_before) / elapsed,
     )
+
+
+def dump_requests(path: Path, sims: Sequence[SimApi], logs: Sequence[Sequence[EsRequest]]) -> None:
+    """Keep what each simulator received in a window (time, method, path), for a look after the run."""
+    seen = {sim.sim.name: [(r.wall_time, r.method, r.path) for r in log] for sim, log in zip(sims, logs, strict=True)}
+    path.write_text(json.dumps(seen))
 
 
 def import_seconds(source: Path | None) -> float:
@@ -106,7 +113,7 @@ async def scale_restart(run: Run) -> list[Figure]:
     to_ready = created + waited
 
     await asyncio.sleep(s.resync)  # one resync pass after the last Ready: steady from here
-    op = await steady_window(run, operator.proc.pid, sims, s.steady_window)
+    op = await steady_window(run, operator.proc.pid, sims, s.steady_window, "steady")
     drift = await drift_correction(run, sims, namespaces)
 
     fig2 = Figure(2, "scale", f"Scale ({total} ModelDeployments on {s.scale_clusters} clusters)")
@@ -284,6 +291,6 @@ async def naive_window(run: Run, sims: Sequence[SimApi], namespaces: Sequence[st
     await naive.wait_healthy()
     await asyncio.sleep(s.resync)  # every timer has fired once
     try:
-        return await steady_window(run, naive.proc.pid, sims, s.naive_window)
+        return await steady_window(run, naive.proc.pid, sims, s.naive_window, "naive")
     finally:
         run.fleet.stop(naive.proc)
