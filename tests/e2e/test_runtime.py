@@ -22,6 +22,12 @@ FAST_LEASE = ("--lease-duration", "3", "--renew-deadline", "2", "--retry-period"
 
 
 @pytest.fixture
+def simulator(simulator_factory: Callable[..., SimulatorProcess]) -> SimulatorProcess:
+    """Room for 32 single-thread allocations (4 ML nodes of 8 processors): capacity is not what is tested here."""
+    return simulator_factory(nodes=4, extra=("--processors", "8"))
+
+
+@pytest.fixture
 def operators(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[Callable[..., OperatorProcess]]:
     started: list[OperatorProcess] = []
 
