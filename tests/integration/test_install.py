@@ -175,23 +175,14 @@ ALL = "*"  # cluster-wide (--all-namespaces)
 ALLOWED = [
     ("list", "modeldeployments.esml.io", "", ALL),  # kopf lists every resource at start-up
     ("watch", "modeldeployments.esml.io", "", ALL),  # kopf's watch stream
-    ("get", "modeldeployments.esml.io", "", NS),  # kopf re-reads before patching
     ("patch", "modeldeployments.esml.io", "", NS),  # the finalizer esml.io/stop-deployment
-    ("get", "modeldeployments.esml.io", "status", NS),  # status subresource
     ("patch", "modeldeployments.esml.io", "status", NS),  # observations and conditions
-    ("update", "modeldeployments.esml.io", "status", NS),  # kopf's fallback status write
-    ("update", "modeldeployments.esml.io", "finalizers", NS),  # OwnerReferencesPermissionEnforcement
     ("get", "secrets", "", NS),  # credentialsSecretRef / caSecretRef / ECK secrets, by name
+    ("get", "secrets", "", OWN),  # ... in any namespace (ECK references may cross namespaces when allowed)
     ("get", "services", "", NS),  # the ECK HTTP Service's port
     ("create", "events", "", NS),  # Events about the resources
-    ("patch", "events", "", NS),  # repeated Events
-    ("create", "events.events.k8s.io", "", NS),  # the same through events.k8s.io
-    ("patch", "events.events.k8s.io", "", NS),
-    ("get", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),  # kopf resource discovery
-    ("list", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),
+    ("list", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),  # kopf's resource scan
     ("watch", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),
-    ("list", "namespaces", "", ALL),  # kopf serving all namespaces
-    ("watch", "namespaces", "", ALL),
     ("get", f"leases.coordination.k8s.io/{LEASE}", "", OWN),  # leader election, own namespace only
     ("update", f"leases.coordination.k8s.io/{LEASE}", "", OWN),
     ("create", "leases.coordination.k8s.io", "", OWN),
@@ -211,6 +202,15 @@ DENIED = [
     ("delete", "modeldeployments.esml.io", "", NS),
     ("deletecollection", "modeldeployments.esml.io", "", NS),
     ("update", "modeldeployments.esml.io", "", NS),
+    # Not needed, so not granted
+    ("get", "modeldeployments.esml.io", "", NS),
+    ("update", "modeldeployments.esml.io", "status", NS),
+    ("update", "modeldeployments.esml.io", "finalizers", NS),
+    ("patch", "events", "", NS),
+    ("delete", "events", "", NS),
+    ("create", "events.events.k8s.io", "", NS),
+    ("list", "namespaces", "", ALL),
+    ("watch", "namespaces", "", ALL),
     # Leases: only its own, only in its own namespace, never deleted or listed
     *[(verb, "leases.coordination.k8s.io", "", NS) for verb in ("get", "create", "update", "patch", "delete")],
     *[(verb, f"leases.coordination.k8s.io/{LEASE}", "", "kube-system") for verb in ("get", "update")],

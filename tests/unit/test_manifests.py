@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
+from esml_operator.reconcile.spec import cloud_id_url
+
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / "manifests" / "base"
 RBAC_FILES = [BASE / "clusterrole.yaml", BASE / "role.yaml"]
@@ -147,3 +149,45 @@ def test_flux_example_installs_the_entry_point_and_waits_for_model_deployments()
     assert {(c["apiVersion"], c["kind"]) for c in models["healthChecks"]} == {("esml.io/v1alpha1", "ModelDeployment")}
     sources = {d["metadata"]["name"] for d in docs if d["kind"] == "GitRepository"}
     assert {k["sourceRef"]["name"] for k in kustomizations.values()} <= sources
+
+
+# -- README: the copy-and-paste examples are the shipped files --------------------------------------
+
+
+def readme_section(title: str) -> str:
+    text = (REPO / "README.md").read_text()
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def yaml_blocks(section: str) -> list[Any]:
+    blocks = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    return [yaml.safe_load(block) for block in blocks]
+
+
+def test_readme_gitops_examples_are_the_shipped_files() -> None:
+    blocks = yaml_blocks(readme_section("GitOps"))
+    (app,) = load(REPO / "manifests" / "argocd" / "application.yaml")
+    assert app in blocks
+    flux = load(REPO / "manifests" / "flux" / "esml-operator.yaml")
+    models = next(d for d in flux if d["kind"] == "Kustomization" and d["metadata"]["name"] == "ml-models")
+    assert models in blocks
+    lua = (REPO / "manifests" / "argocd" / "health.lua").read_text()
+    (argocd_cm,) = [b for b in blocks if b.get("kind") == "ConfigMap"]
+    assert argocd_cm["data"] == {"resource.customizations.health.esml.io_ModelDeployment": lua}
+
+
+def test_readme_elastic_cloud_example_is_the_shipped_example() -> None:
+    section = readme_section("Elastic Cloud")
+    (readme_mdep,) = [b for b in yaml_blocks(section) if b.get("kind") == "ModelDeployment"]
+    (example,) = load(REPO / "manifests" / "examples" / "modeldeployment-elastic-cloud.yaml")
+    assert readme_mdep["spec"] == example["spec"]
+    assert f"`{cloud_id_url(example['spec']['elasticsearch']['cloudId'])}`" in section
+
+
+def test_readme_install_uses_the_entry_point() -> None:
+    section = readme_section("Install")
+    assert "kubectl apply -k manifests/\n" in section
+    assert "kubectl delete -k manifests/base" in section and "kubectl delete -k manifests/\n" in section
+    for kind, name in [("Deployment", "esml-operator"), ("PodDisruptionBudget", "esml-operator")]:
+        assert f"| {kind} | `{name}` |" in section
+    assert "make lock UPGRADE=1" in section and "make lock UPGRADE_PACKAGE=" in section
