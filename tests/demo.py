@@ -75,6 +75,17 @@ def _show_path(path: Path) -> str:
     return str(path)
 
 
+def shown_command(argv: list[str]) -> str:
+    """The command a process really runs, as a person would type it (``esml-operator ...``, short paths)."""
+    args = list(argv)
+    if args[:3] == [sys.executable, "-m", "esml_operator.cli"]:
+        args = ["esml-operator", *args[3:]]
+    elif args[:3] == [sys.executable, "-m", "esml_operator.simulator"]:
+        args = ["esml-operator", "simulator", *args[3:]]
+    shown = [_show_path(Path(a)) if a.startswith("/") else a for a in args]
+    return shlex.join(shown)
+
+
 class Demo:
     def __init__(self, directory: Path, *, keep: bool) -> None:
         self.dir = directory.resolve()
@@ -279,9 +290,11 @@ class Demo:
 
     def start_simulator(self) -> None:
         self.heading("Start Elasticsearch (the simulator: 2 ML nodes, TLS, security) and create the Secrets")
+        state = ("--state-file", str(self.dir / "simulator" / "state.json")) if self.keep else ()
         self.sim = SimulatorProcess(
-            self.dir / "simulator", nodes=2, allocation_delay=ALLOCATION_DELAY, detach=self.keep
+            self.dir / "simulator", nodes=2, allocation_delay=ALLOCATION_DELAY, detach=self.keep, extra=state
         )
+        print(f"$ {shown_command(self.sim.argv)}", flush=True)
         self.es_url = self.sim.url.replace("127.0.0.1", "localhost")  # the certificate names localhost
         assert self.sim.ca is not None
         self.say(f"Elasticsearch simulator at {self.es_url} (pid {self.sim.process.pid}), model {DEMO_MODEL} loaded")
@@ -316,10 +329,8 @@ class Demo:
             detach=self.keep,
         )
         log = self.dir / "operator" / "operator.log"
-        self.say(
-            f"esml-operator run --namespace {NAMESPACE} --resync-interval {RESYNC_SECONDS:g} "
-            f"--kubeconfig {_show_path(self.kubeconfig)}  (pid {self.operator.process.pid}, log {_show_path(log)})"
-        )
+        print(f"$ {shown_command(self.operator.argv)}", flush=True)
+        self.say(f"pid {self.operator.process.pid}, log {_show_path(log)}")
         self.say(f"liveness endpoint http://127.0.0.1:{self.operator.health_port}/healthz answers 200")
 
     def example_manifest(self, *, deletion_policy: str | None = None) -> str:
@@ -477,6 +488,13 @@ class Demo:
         env.chmod(0o600)
         self.say(f"ES_URL, ES_CA and ES_API_KEY are in {_show_path(env)} (source it to run the commands below)")
 
+    def restart_argv(self) -> list[str]:
+        """The simulator's command line with its current port instead of 0, so a restart keeps the URL."""
+        assert self.sim is not None
+        argv = list(self.sim.argv)
+        argv[argv.index("--port") + 1] = str(self.sim.port)
+        return argv
+
     def print_usage(self) -> None:
         assert self.sim is not None and self.operator is not None and self.plane is not None
         env = _show_path(self.dir / "env.sh")
@@ -498,6 +516,10 @@ Elasticsearch (simulator) at {self.es_url}, CA {self.sim.ca.cert if self.sim.ca 
   curl --cacert "$ES_CA" -H "Authorization: ApiKey $ES_API_KEY" "$ES_URL/_ml/trained_models/_stats?pretty"
   curl --cacert "$ES_CA" -X POST -H 'Content-Type: application/json' \\
     "$ES_URL/_sim/deployments/{DEMO_MODEL}/_set_allocations" -d '{{"number_of_allocations": 2}}'
+
+The simulator keeps its state (API keys, deployments) in {_show_path(self.dir / "simulator" / "state.json")}
+when it stops. To restart it in place (same port, same keys, same deployments):
+  kill {self.sim.process.pid}; {shown_command(self.restart_argv())} &
 
 Logs: {_show_path(self.dir / "operator" / "operator.log")}, {_show_path(self.dir / "simulator" / "simulator.log")},
       {_show_path(self.dir / "cluster")}/*.log

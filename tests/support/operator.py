@@ -51,6 +51,7 @@ class OperatorProcess:
             "--liveness-endpoint", f"http://127.0.0.1:{self.health_port}/healthz",
             "--log-level", "DEBUG", *election, *extra,
         ]  # fmt: skip
+        self.argv = argv
         old_env = dict(os.environ)
         os.environ.update(env or {})
         try:

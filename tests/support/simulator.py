@@ -50,6 +50,7 @@ class SimulatorProcess:
             pair = self.ca.server("es-http", list(hosts))
             argv += ["--tls-cert", str(pair.cert), "--tls-key", str(pair.key)]
         argv += list(extra)
+        self.argv = argv
         (self.dir / "ready.json").unlink(missing_ok=True)  # never mistake a previous run's file for readiness
         self.process = Process(
             "simulator", argv, self.dir / "simulator.log", detach=detach, pid_file=self.dir / "simulator.pid"
