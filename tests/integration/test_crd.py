@@ -299,9 +299,9 @@ REJECTED: dict[str, tuple[dict[str, Any], list[str]]] = {
         spec_with(elasticsearch={"elasticsearchRef": {"namespace": "elastic"}}),
         ["spec.elasticsearch.elasticsearchRef.name: Required value"],
     ),
-    "zero-allocations": (
-        spec_with(numberOfAllocations=0),
-        ["spec.numberOfAllocations in body should be greater than or equal to 1"],
+    "negative-allocations": (
+        spec_with(numberOfAllocations=-1),
+        ["spec.numberOfAllocations in body should be greater than or equal to 0"],
     ),
     "threads-3": (
         spec_with(threadsPerAllocation=3),
@@ -462,7 +462,7 @@ def test_update_to_low_priority_with_several_allocations_is_rejected(control_pla
     create(control_plane, namespace, manifest("prio", spec_with(numberOfAllocations=2)))
     rejected(
         patch_spec(control_plane, namespace, "prio", {"spec": {"priority": "low"}}),
-        "numberOfAllocations must be 1 when priority is low",
+        "numberOfAllocations must be 0 or 1 when priority is low",
     )
 
 
@@ -679,18 +679,15 @@ def test_scale_subresource(control_plane: Any, namespace: str) -> None:
         )
     assert get(control_plane, namespace, "x")["spec"]["numberOfAllocations"] == 4
 
-    rejected(
-        control_plane.kubectl("scale", "-n", namespace, "mdep/x", "--replicas=0", check=False),
-        "greater than or equal to 1",
-    )
-    assert get(control_plane, namespace, "x")["spec"]["numberOfAllocations"] == 4
+    control_plane.kubectl("scale", "-n", namespace, "mdep/x", "--replicas=0")  # scale to zero
+    assert get(control_plane, namespace, "x")["spec"]["numberOfAllocations"] == 0
 
 
 def test_scale_goes_through_the_cel_rules(control_plane: Any, namespace: str) -> None:
     create(control_plane, namespace, manifest("low", spec_with(priority="low")))
     rejected(
         control_plane.kubectl("scale", "-n", namespace, "mdep/low", "--replicas=2", check=False),
-        "numberOfAllocations must be 1 when priority is low",
+        "numberOfAllocations must be 0 or 1 when priority is low",
     )
     assert get(control_plane, namespace, "low")["spec"]["numberOfAllocations"] == 1
 
