@@ -117,6 +117,7 @@ async def main(sizes: Sizes, out: Path, workdir: Path, only: set[int], source: P
             "command": command,
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "commit": commit(),
+            "operator_source": str(source) if source else "the installed package",
             "machine": machine(),
             "seconds": round(elapsed, 1),
             "sizes": {k: v for k, v in vars(sizes).items()},
