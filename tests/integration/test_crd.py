@@ -175,6 +175,7 @@ def test_minimal_resource_is_accepted_with_defaults(control_plane: Any, namespac
         "startPolicy": "IfMissing",
         "deletionPolicy": "Retain",
         "paused": False,
+        "adaptiveAllocations": {"enabled": False},  # so the ADAPTIVE column is always true or false
     }
     # The operator resolves deploymentId := modelId; the API server must not store it.
     assert "deploymentId" not in spec
@@ -310,7 +311,7 @@ REJECTED: dict[str, tuple[dict[str, Any], list[str]]] = {
     "threads-64": (spec_with(threadsPerAllocation=64), ["spec.threadsPerAllocation: Unsupported value: 64"]),
     "low-priority-2-allocations": (
         spec_with(priority="low", numberOfAllocations=2),
-        ["spec.numberOfAllocations: Invalid value: numberOfAllocations must be 1 when priority is low"],
+        ["spec.numberOfAllocations: Invalid value: numberOfAllocations must be 0 or 1 when priority is low"],
     ),
     "low-priority-2-threads": (
         spec_with(priority="low", threadsPerAllocation=2),
@@ -615,10 +616,8 @@ def test_status_is_a_subresource(control_plane: Any, namespace: str) -> None:
 def test_kubectl_get_prints_the_columns(control_plane: Any, namespace: str) -> None:
     create(control_plane, namespace, manifest("cols", spec_with(numberOfAllocations=3)))
     fresh = table(control_plane.kubectl("get", "-n", namespace, "mdep").stdout)
-    assert list(fresh[0]) == ["NAME", "MODEL", "DEPLOYMENT", "DESIRED", "ALLOCATED", "STATE", "READY", "AGE"]
-    assert fresh[0]["MODEL"] == "my-model"
-    assert fresh[0]["DESIRED"] == "3"
-    assert fresh[0]["DEPLOYMENT"] == fresh[0]["ALLOCATED"] == fresh[0]["READY"] == ""
+    assert list(fresh[0]) == ["NAME", "DESIRED", "ALLOCATED", "READY", "REASON", "AGE"]
+    assert fresh[0]["DESIRED"] == fresh[0]["ALLOCATED"] == fresh[0]["READY"] == ""  # before the first status
 
     # assignmentState and allocationState differ here, so the State column's source is pinned.
     patch_status(
@@ -627,26 +626,29 @@ def test_kubectl_get_prints_the_columns(control_plane: Any, namespace: str) -> N
         "cols",
         {
             **FULL_STATUS,
+            "desiredAllocations": "3",
             "allocations": 3,
             "allocationState": "fully_allocated",
             "selector": "esml.io/model-deployment=cols",
         },
     )
+    narrow = control_plane.kubectl("get", "-n", namespace, "mdep").stdout
+    assert max(len(line) for line in narrow.splitlines()) <= 80  # a person's terminal
     rows = table(control_plane.kubectl("get", "-n", namespace, "modeldeployments", "-o", "wide").stdout)
     assert len(rows) == 1
     row = rows[0]
     assert row == {
         "NAME": "cols",
-        "MODEL": "my-model",
-        "DEPLOYMENT": "my-model",
         "DESIRED": "3",
         "ALLOCATED": "3",
-        "STATE": "started",
         "READY": "False",
-        "AGE": row["AGE"],
-        "ADAPTIVE": "",
-        "PAUSED": "false",
         "REASON": "Scaling",
+        "AGE": row["AGE"],
+        "MODEL": "my-model",
+        "DEPLOYMENT": "my-model",
+        "STATE": "started",
+        "ADAPTIVE": "false",  # defaulted by the API server: always true or false
+        "PAUSED": "false",
     }
     assert row["AGE"]
     # the category and the short name

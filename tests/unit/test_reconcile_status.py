@@ -37,6 +37,7 @@ def test_complete_status_of_a_ready_deployment() -> None:
     conditions = status.pop("conditions")
     assert status == {
         "observedGeneration": 3,
+        "desiredAllocations": "2",
         "assignmentState": "started",
         "allocations": 2,
         "targetAllocations": 2,
@@ -142,11 +143,10 @@ def test_routing_table_ignores_an_assignment_of_another_deployment() -> None:
     assert all("targetAllocations" not in route for route in table)
 
 
-def test_missing_deployment_reports_zero_allocations_only() -> None:
+def test_missing_deployment_reports_no_deployment_fields() -> None:
     previous = {"assignmentState": "started", "allocations": 2, "routingTable": [{"node": "x"}], "startTime": EARLIER}
     status = run(obs=observation(), previous=previous).status
-    assert status["allocations"] == 0
-    for key in ("assignmentState", "routingTable", "startTime", "taskParameters", "targetAllocations"):
+    for key in ("allocations", "assignmentState", "routingTable", "startTime", "taskParameters", "targetAllocations"):
         assert key not in status
 
 
@@ -301,3 +301,18 @@ def test_long_messages_are_truncated() -> None:
     error = es.ServerError("x" * 5000, status=500)
     message = cond(run(obs=observation(snapshot=None, fetch_error=error)), "Ready")["message"]
     assert len(message) == 2048 and message.endswith("...")
+
+
+@pytest.mark.parametrize(
+    ("adaptive_spec", "shown"),
+    [
+        (None, "2"),
+        ({"enabled": False, "minNumberOfAllocations": 1, "maxNumberOfAllocations": 4}, "2"),
+        ({"enabled": True, "minNumberOfAllocations": 0, "maxNumberOfAllocations": 4}, "adaptive 0-4"),
+        ({"enabled": True, "maxNumberOfAllocations": 8}, "adaptive -8"),
+        ({"enabled": True}, "adaptive"),
+    ],
+)
+def test_desired_column_shows_the_count_or_the_adaptive_range(adaptive_spec: Any, shown: str) -> None:
+    raw = spec(adaptiveAllocations=adaptive_spec) if adaptive_spec else spec()
+    assert run(raw, observation(stats())).status["desiredAllocations"] == shown
