@@ -174,6 +174,7 @@ def test_minimal_resource_is_accepted_with_defaults(control_plane: Any, namespac
         "priority": "normal",
         "startPolicy": "IfMissing",
         "deletionPolicy": "Retain",
+        "restartPolicy": "Never",
         "paused": False,
         "adaptiveAllocations": {"enabled": False},  # so the ADAPTIVE column is always true or false
     }

@@ -28,6 +28,7 @@ BYTE_SIZE_PATTERN = re.compile(r"^(?:0|[0-9]+(?:\.[0-9]+)?\s*(?:b|kb?|mb?|gb?|tb
 PRIORITIES = ("normal", "low")
 START_POLICIES = ("IfMissing", "Never")
 DELETION_POLICIES = ("Retain", "Stop")
+RESTART_POLICIES = ("Never", "OnParameterChange")
 DEFAULT_CA_KEY = "ca.crt"
 INVALID_SPEC = "InvalidSpec"
 INVALID_CLOUD_ID = "InvalidCloudId"
@@ -135,6 +136,7 @@ class ModelDeploymentSpec:
     start_policy: str  # "IfMissing" | "Never"
     deletion_policy: str  # "Retain" | "Stop"
     paused: bool
+    restart_policy: str = "Never"  # "Never" | "OnParameterChange"
 
     @property
     def adaptive_enabled(self) -> bool:
@@ -291,6 +293,7 @@ def parse_spec(spec: Mapping[str, Any]) -> ModelDeploymentSpec:
         raise _fail("priority low requires numberOfAllocations 0 or 1 and threadsPerAllocation 1")
     start_policy = _choice(spec, "startPolicy", START_POLICIES, "IfMissing")
     deletion_policy = _choice(spec, "deletionPolicy", DELETION_POLICIES, "Retain")
+    restart_policy = _choice(spec, "restartPolicy", RESTART_POLICIES, "Never")
     assert start_policy is not None and deletion_policy is not None
     return ModelDeploymentSpec(
         model_id=model_id,
@@ -304,5 +307,6 @@ def parse_spec(spec: Mapping[str, Any]) -> ModelDeploymentSpec:
         connection=_connection(spec),
         start_policy=start_policy,
         deletion_policy=deletion_policy,
+        restart_policy=restart_policy or "Never",
         paused=_boolean(spec, "paused"),
     )
