@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
 
 URL_A, URL_B = "https://es-a:9200", "https://es-b:9200"
@@ -166,4 +168,28 @@ async def test_a_steady_resource_is_written_once() -> None:
         op.runtime.queue.add("uid-ner")
         await until(lambda: not op.runtime.queue.running, what="pass done")
     assert len(kube.patches) == writes
+    await op.close()
+
+
+async def test_an_unexpected_failure_is_logged_with_the_resource_and_the_next_pass_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    es, kube = FakeES(), FakeKube()
+    failing = True
+    original = kube.patch_status
+
+    async def patch_once(namespace: str, name: str, status: Any) -> None:
+        nonlocal failing
+        if failing:
+            failing = False
+            raise RuntimeError("boom")
+        await original(namespace, name, status)
+
+    kube.patch_status = patch_once  # type: ignore[method-assign]
+    op = operator_for({URL_A: es}, kube)
+    op.runtime.observe("ADDED", resource("ner", URL_A))
+    await until(lambda: "the pass failed unexpectedly" in caplog.text, what="the failure logged")
+    assert "ns/ner: the pass failed unexpectedly" in caplog.text
+    op.runtime.queue.add("uid-ner")  # the resync
+    await until(lambda: _ready(kube, "ner"), what="Ready on the next pass")
     await op.close()

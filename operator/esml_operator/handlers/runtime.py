@@ -96,7 +96,12 @@ class Runtime:
         entry = self.registry.get(uid)
         if entry is None or not self._leading():
             return None
-        result: float | None = await self._run_pass(entry)
+        try:
+            result: float | None = await self._run_pass(entry)
+        except Exception:
+            # Never crash, never hot-loop: the resync loop tries again.
+            logger.exception("%s: the pass failed unexpectedly; it is retried at the next resync", entry.name)
+            return None
         return result
 
     async def _resync_loop(self) -> None:
