@@ -11,9 +11,19 @@ from bench.blackhole import BlackHole
 from bench.fig_latency import measure_latency
 from bench.figures import Figure, Row
 from bench.latency import Target
-from bench.run import Run, mdep
+from bench.run import Run, is_ready, mdep
 
 DEAD, LIVE = "bench-iso-dead", "bench-iso-live"
+
+
+async def wait_reported(run: Run, total: int, *, within: float) -> int:
+    """Wait until the hung cluster's resources say so (Ready False); how many did."""
+    deadline = time.monotonic() + within
+    while True:
+        reported = sum(1 for obj in await run.kube.list_mdeps(DEAD) if is_ready(obj, "False"))
+        if reported >= total or time.monotonic() > deadline:
+            return reported
+        await asyncio.sleep(0.5)
 
 
 async def isolation(run: Run) -> list[Figure]:
@@ -39,8 +49,12 @@ async def isolation(run: Run) -> list[Figure]:
         targets = [Target(LIVE, f"live-{i:03d}", f"live-{i:03d}", sim) for i in range(s.live_resources)]
         await run.create((LIVE, mdep(t.name, sim.sim.url, t.deployment)) for t in targets)
         to_ready, ready = await run.wait_ready([LIVE], len(targets), within=s.isolation_ready_timeout)
+        # Measure beside a cluster already known to be dead (its resources report it), not during that report.
+        reported = await wait_reported(run, s.dead_resources, within=s.isolation_ready_timeout)
         await asyncio.sleep(2)  # as in figure 1: measure a settled operator
+        measuring = time.time()
         summary, _ = await measure_latency(run, targets, [sim], s.isolation_changes)
+        dead_writes = [e for e in run.watch_events(measuring) if e["ns"] == DEAD and e["type"] == "MODIFIED"]
         run.fleet.stop(operator.proc)
         await sim.aclose()
         run.fleet.stop(sim.sim.proc)
@@ -68,7 +82,9 @@ async def isolation(run: Run) -> list[Figure]:
     ]  # fmt: skip
     fig.notes.append(
         f"{summary.count} changes; {ready}/{len(targets)} healthy resources Ready after {to_ready:.1f} s; "
-        f"the hung endpoint accepted {hole.connections} connections"
+        f"{reported}/{s.dead_resources} hung-cluster resources reported Ready False before the changes; "
+        f"the hung endpoint accepted {hole.connections} connections; {len(dead_writes)} writes to its resources "
+        "while the changes were measured"
     )
     if summary.undelivered:
         fig.notes.append(f"{summary.undelivered} changes never reached Elasticsearch within {s.delivery_timeout} s")

@@ -88,9 +88,9 @@ def mdep(name: str, url: str, deployment: str, replicas: int = 1) -> dict[str, A
     }
 
 
-def is_ready(obj: Mapping[str, Any]) -> bool:
+def is_ready(obj: Mapping[str, Any], want: str = "True") -> bool:
     status = obj.get("status") or {}
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
+    return any(c.get("type") == "Ready" and c.get("status") == want for c in status.get("conditions", []))
 
 
 class Run:
