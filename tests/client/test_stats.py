@@ -169,7 +169,8 @@ async def test_stats_forbidden(fake: FakeES, es: ElasticsearchClient) -> None:
     assert str(caught.value) == (
         f"Elasticsearch rejected _stats of all trained models (403 security_exception): {reason}; "
         "the operator's credentials need the cluster privileges manage_ml (start, update, stop, stats) "
-        "and monitor (GET / for the cluster version)"
+        "and monitor (GET / for the cluster version, and the list of inference endpoints), plus "
+        "manage_inference for deployments that inference endpoints created (ELSER, E5) on Elasticsearch 9.2+"
     )
 
 

@@ -52,11 +52,13 @@ _kube_check: type[KubeApi] = FakeKube  # FakeKube satisfies the protocol (checke
 
 
 class FakeES:
-    """GET /, paged _stats, _start, _update, _stop; ``hang`` makes every request wait until released."""
+    """GET /, paged _stats, GET _inference/_all, _start, _update, _stop; ``hang`` makes every request wait
+    until released."""
 
     def __init__(self, uuid: str = "cluster-a", *, update_delay: float = 0.0) -> None:
         self.uuid = uuid
         self.deployments: dict[str, dict[str, Any]] = {}
+        self.endpoints: list[dict[str, Any]] = []  # GET _inference/_all entries
         self.calls: list[str] = []
         self.update_delay = update_delay
         self.hang = asyncio.Event()
@@ -76,6 +78,8 @@ class FakeES:
             return self._json({"cluster_name": "c", "cluster_uuid": self.uuid, "version": {"number": "9.2.0"}})
         if path.endswith("/_stats"):
             return self._json(self._stats())
+        if path == "/_inference/_all":
+            return self._json({"endpoints": self.endpoints})
         dep = path.split("/")[3]
         if path.endswith("/deployment/_start"):
             dep = request.url.params.get("deployment_id", dep)

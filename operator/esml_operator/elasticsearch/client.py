@@ -18,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from esml_operator.elasticsearch.errors import (
+    BadRequestError,
     MalformedResponseError,
     ProductCheckError,
     UnsupportedVersionError,
@@ -31,12 +32,15 @@ from esml_operator.elasticsearch.models import (
     ClusterSnapshot,
     DeploymentStats,
     EsVersion,
+    InferenceEndpoint,
     UnsetType,
 )
 from esml_operator.elasticsearch.parsing import (
     ShapeError,
     parse_assignment,
     parse_cluster_info,
+    parse_inference_endpoint,
+    parse_inference_endpoints,
     parse_stats_page,
 )
 from esml_operator.elasticsearch.redaction import Redactor
@@ -54,7 +58,11 @@ V8_3 = (8, 3)  # number_of_allocations / threads_per_allocation names
 V8_4 = (8, 4)  # cache_size
 V8_6 = (8, 6)  # _update, priority
 V8_8 = (8, 8)  # deployment_id
-V8_16 = (8, 16)  # adaptive allocations (public)
+V8_16 = (8, 16)  # adaptive allocations (public); inference _update (num_allocations only)
+V8_11 = (8, 11)  # _inference API (GET, PUT, DELETE)
+V8_18 = (8, 18)  # inference _update reads adaptive_allocations (PR 121231)
+#: The newest inference ``_update`` accepts one of num_allocations / adaptive_allocations, never both.
+_ONE_OF_REFUSAL = "cannot be set if [adaptive_allocations] is set"
 
 
 def _segment(value: str, what: str) -> str:
@@ -346,3 +354,68 @@ class ElasticsearchClient:
         answer = await self._call("POST", path, action=action, params=params)
         if not (isinstance(answer, Mapping) and answer.get("stopped") is True):
             logger.warning('%s: unexpected answer (no "stopped": true)', action)
+
+    async def get_inference_endpoints(self, *, version: EsVersion) -> tuple[InferenceEndpoint, ...]:
+        """``GET _inference/_all``: every inference endpoint, in one request (8.11+).
+
+        Needs the ``monitor_inference`` cluster privilege (also granted by
+        ``monitor`` and ``manage_inference``). ``num_allocations`` of an
+        ``elasticsearch`` endpoint is the deployment's live count (8.16+).
+        """
+        action = "listing of inference endpoints"
+        self._require(version, V8_11, "the _inference API", action)
+        body = await self._call("GET", "/_inference/_all", action=action)
+        try:
+            return parse_inference_endpoints(body)
+        except ShapeError as exc:
+            raise self._malformed(exc, action) from exc
+
+    async def update_inference_endpoint(
+        self,
+        task_type: str,
+        inference_id: str,
+        *,
+        version: EsVersion,
+        num_allocations: int | None = None,
+        adaptive_allocations: AdaptiveAllocations | UnsetType = UNSET,
+    ) -> InferenceEndpoint:
+        """``PUT _inference/{task_type}/{inference_id}/_update`` with ``{"service_settings": {...}}``.
+
+        The way to change a deployment that an inference endpoint created: from
+        Elasticsearch 9.2 the trained-model ``_update`` of such a deployment
+        answers 409. The answer is the endpoint's stored configuration, not an
+        assignment. Needs ``manage_inference``.
+
+        ``num_allocations`` is left out while ``adaptive_allocations`` is
+        enabled. To switch adaptive allocations off pass both
+        (``AdaptiveAllocations(enabled=False)``): they are sent together, and if
+        Elasticsearch accepts only one of them (the newest form of the API, in
+        which ``num_allocations`` alone clears the adaptive settings) the
+        request is sent once more with ``num_allocations`` alone. 8.16 and 8.17
+        read only ``num_allocations``; adaptive settings need 8.18.
+        """
+        path = f"/_inference/{_segment(task_type, 'task_type')}/{_segment(inference_id, 'inference_id')}/_update"
+        action = f"_update of inference endpoint [{inference_id}]"
+        if num_allocations is None and adaptive_allocations is UNSET:
+            raise ValueError("update_inference_endpoint needs num_allocations or adaptive_allocations")
+        self._require(version, V8_16, "the inference _update API", action)
+        settings: dict[str, Any] = {}
+        adaptive_on = isinstance(adaptive_allocations, AdaptiveAllocations) and adaptive_allocations.enabled
+        if isinstance(adaptive_allocations, AdaptiveAllocations):
+            self._require(version, V8_18, "adaptive_allocations in the inference _update", action)
+            settings["adaptive_allocations"] = _adaptive_json(adaptive_allocations)
+        if num_allocations is not None and not adaptive_on:
+            settings["num_allocations"] = num_allocations
+        try:
+            answer = await self._call("PUT", path, action=action, body={"service_settings": settings})
+        except BadRequestError as error:
+            if not (len(settings) == 2 and _ONE_OF_REFUSAL in (error.reason or "")):
+                raise
+            logger.debug("%s: one key at a time on this version; sending num_allocations alone", action)
+            answer = await self._call(
+                "PUT", path, action=action, body={"service_settings": {"num_allocations": num_allocations}}
+            )
+        try:
+            return parse_inference_endpoint(answer)
+        except ShapeError as exc:
+            raise self._malformed(exc, action) from exc

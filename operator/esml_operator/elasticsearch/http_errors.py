@@ -26,7 +26,8 @@ _SNIPPET = 200
 #: Appended to a 403 for a missing privilege: what the operator's credentials need (docs/architecture.md).
 PRIVILEGES_HINT = (
     "the operator's credentials need the cluster privileges manage_ml (start, update, stop, stats) "
-    "and monitor (GET / for the cluster version)"
+    "and monitor (GET / for the cluster version, and the list of inference endpoints), plus "
+    "manage_inference for deployments that inference endpoints created (ELSER, E5) on Elasticsearch 9.2+"
 )
 
 

@@ -139,13 +139,80 @@ class Assignment:
     adaptive_allocations: AdaptiveAllocations | None = None
 
 
+#: Inference services whose endpoints run on the cluster's own ML nodes (``elser`` is the deprecated alias).
+ML_NODE_SERVICES: Final = ("elasticsearch", "elser")
+
+
+@dataclass(frozen=True)
+class InferenceServiceSettings:
+    """``service_settings`` of an ``elasticsearch``/``elser`` endpoint (other services: all ``None``).
+
+    ``num_allocations`` as ``GET _inference`` reports it is the deployment's
+    current ``number_of_allocations`` (8.16+), not the stored value.
+    """
+
+    model_id: str | None = None
+    deployment_id: str | None = None  # set: attached to a deployment started with _start
+    num_allocations: int | None = None
+    num_threads: int | None = None
+    adaptive_allocations: AdaptiveAllocations | None = None
+
+
+@dataclass(frozen=True)
+class InferenceEndpoint:
+    """One ``_inference`` endpoint (``GET _inference/_all`` entry, or the ``_update`` answer)."""
+
+    inference_id: str
+    task_type: str
+    service: str
+    service_settings: InferenceServiceSettings = InferenceServiceSettings()
+
+    @property
+    def runs_on_ml_nodes(self) -> bool:
+        return self.service in ML_NODE_SERVICES
+
+    @property
+    def ml_deployment_id(self) -> str | None:
+        """The trained-model deployment the endpoint uses (``None`` for services outside the cluster)."""
+        if not self.runs_on_ml_nodes:
+            return None
+        return self.service_settings.deployment_id or self.inference_id
+
+    def owns(self, deployment_id: str) -> bool:
+        """Whether the endpoint created ``deployment_id``: Elasticsearch infers it from the ids
+        (an ML-node endpoint whose inference id is the deployment id and that names no other deployment)."""
+        return self.runs_on_ml_nodes and self.inference_id == deployment_id == self.ml_deployment_id
+
+
+@dataclass(frozen=True)
+class InferenceEndpoints:
+    """What one ``GET _inference/_all`` listed; ``problem`` says why the list is unknown (then it is empty)."""
+
+    endpoints: tuple[InferenceEndpoint, ...] = ()
+    problem: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.problem is None
+
+    def owner_of(self, deployment_id: str) -> InferenceEndpoint | None:
+        return next((e for e in self.endpoints if e.owns(deployment_id)), None)
+
+    def attached_to(self, deployment_id: str) -> tuple[InferenceEndpoint, ...]:
+        """Endpoints that use ``deployment_id`` through ``service_settings.deployment_id`` (not its owner)."""
+        return tuple(e for e in self.endpoints if e.ml_deployment_id == deployment_id and not e.owns(deployment_id))
+
+
 @dataclass(frozen=True)
 class ClusterSnapshot:
-    """Everything one ``GET _ml/trained_models/_all/_stats`` poll saw (all pages).
+    """Everything one poll saw: ``GET _ml/trained_models/_all/_stats`` (all pages), plus
+    ``GET _inference/_all`` where the cluster has inference endpoints.
 
     ``model_ids`` holds every model the cluster knows (deployed or not);
-    ``deployments`` is keyed by deployment id.
+    ``deployments`` is keyed by deployment id. ``inference`` is ``None`` when
+    the endpoints were not listed (a cluster before 8.11).
     """
 
     model_ids: frozenset[str] = frozenset()
     deployments: dict[str, DeploymentStats] = field(default_factory=dict)
+    inference: InferenceEndpoints | None = None

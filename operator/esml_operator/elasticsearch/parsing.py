@@ -17,6 +17,8 @@ from esml_operator.elasticsearch.models import (
     ClusterInfo,
     DeploymentStats,
     EsVersion,
+    InferenceEndpoint,
+    InferenceServiceSettings,
     NodeRoute,
     TaskParameters,
 )
@@ -226,3 +228,43 @@ def parse_stats_page(body: Any) -> tuple[int, list[str], list[DeploymentStats]]:
         if entry.get("deployment_stats") is not None:
             deployments.append(parse_deployment_stats(entry["deployment_stats"], f"{where}.deployment_stats"))
     return count, model_ids, deployments
+
+
+def parse_inference_endpoint(value: Any, where: str = "endpoint") -> InferenceEndpoint:
+    """One endpoint as ``GET _inference`` lists it and ``_update`` returns it.
+
+    Only the ``service_settings`` of ML-node services (``elasticsearch``,
+    ``elser``) are read: other services (OpenAI, Cohere, ...) have settings of
+    their own shapes, which the operator does not need.
+    """
+    obj = _obj(value, where)
+    endpoint = InferenceEndpoint(
+        inference_id=_str(obj, "inference_id", where),
+        task_type=_str(obj, "task_type", where),
+        service=_str(obj, "service", where),
+    )
+    if not endpoint.runs_on_ml_nodes:
+        return endpoint
+    sw = f"{where}.service_settings"
+    settings = _obj(obj.get("service_settings", {}), sw)
+    return InferenceEndpoint(
+        inference_id=endpoint.inference_id,
+        task_type=endpoint.task_type,
+        service=endpoint.service,
+        service_settings=InferenceServiceSettings(
+            model_id=_opt_str(settings, "model_id", sw),
+            deployment_id=_opt_str(settings, "deployment_id", sw),
+            num_allocations=_opt_int(settings, "num_allocations", sw),
+            num_threads=_opt_int(settings, "num_threads", sw),
+            adaptive_allocations=parse_adaptive(settings.get("adaptive_allocations"), f"{sw}.adaptive_allocations"),
+        ),
+    )
+
+
+def parse_inference_endpoints(body: Any) -> tuple[InferenceEndpoint, ...]:
+    """``GET _inference/_all``: always ``{"endpoints": [...]}``."""
+    root = _obj(body, "response")
+    entries = root.get("endpoints")
+    if not isinstance(entries, list):
+        raise ShapeError("response.endpoints is missing or not a list")
+    return tuple(parse_inference_endpoint(raw, f"endpoints[{i}]") for i, raw in enumerate(entries))

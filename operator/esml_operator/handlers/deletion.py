@@ -2,7 +2,10 @@
 
 The operator adds and removes it itself (kopf's deletion handlers would run in
 every replica, not just the leader). On deletion the deployment is stopped
-(never forced), then the finalizer is released. While Elasticsearch cannot be
+(never forced), then the finalizer is released. A deployment that inference
+endpoints created or use is left running (the operator never deletes an
+endpoint and never force-stops what one needs): a Warning event says so and
+the deletion completes. While Elasticsearch cannot be
 reached the deletion waits, retried with back-off, and ``Ready`` says so and
 names the ways out: ``spec.paused: true`` or the annotation
 ``esml.io/skip-stop: "true"`` release the finalizer without calling
@@ -15,7 +18,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from esml_operator.elasticsearch.errors import ElasticsearchError
+from esml_operator.elasticsearch.errors import ConflictError, ElasticsearchError
 from esml_operator.handlers.acting import Actor
 from esml_operator.handlers.kube import KubeApi
 from esml_operator.handlers.observer import Observer
@@ -23,6 +26,7 @@ from esml_operator.handlers.registry import Entry
 from esml_operator.handlers.writer import StatusWriter
 from esml_operator.reconcile import (
     ActionFailure,
+    Event,
     Failed,
     ModelDeploymentSpec,
     SpecError,
@@ -30,7 +34,9 @@ from esml_operator.reconcile import (
     advise,
     decide_deletion,
     deletion_blocked,
+    deletion_notice,
     parse_spec,
+    stop_refused_notice,
 )
 from esml_operator.settings import Settings
 
@@ -97,13 +103,23 @@ class Deleter:
             return None
         problem = observation.fetch_error or observation.config_problem
         if problem is None:
+            notice = deletion_notice(spec, observation)
+            if notice is not None:
+                await self._keep_running(entry, notice)
+                return None
             for action in decide_deletion(spec, observation):
                 assert observed.client is not None and observed.info is not None and observed.change_key is not None
                 outcome = await self.actor.act(
                     entry, observed.client, observed.info.version, action, observed.change_key
                 )
                 if isinstance(outcome, Failed):
-                    return await self._blocked(entry, parsed, outcome.failure.error.message, outcome.failure)
+                    error = outcome.failure.error
+                    if isinstance(error, ConflictError) and "inference endpoint" in (error.reason or ""):
+                        # Ownership was unknown (no monitor_inference): Elasticsearch refused the stop instead.
+                        entry.failure = None
+                        await self._keep_running(entry, stop_refused_notice(parsed.deployment_id, error.reason))
+                        return None
+                    return await self._blocked(entry, parsed, error.message, outcome.failure)
                 event = action_event(action, None)
                 logger.info("%s: %s", entry.name, event.message)
                 await self.writer.post(entry, [event])
@@ -114,6 +130,11 @@ class Deleter:
             attempts = failure.attempts + 1 if failure is not None and failure.action == "stop" else 1
             failure = entry.failure = ActionFailure("stop", problem, datetime.now(UTC), attempts, entry.generation)
         return await self._blocked(entry, parsed, problem.message, failure)
+
+    async def _keep_running(self, entry: Entry, notice: Event) -> None:
+        logger.info("%s: %s", entry.name, notice.message)
+        await self.writer.post(entry, [notice])
+        await self.keeper.release(entry)
 
     def _skip_reason(self, entry: Entry, spec: ModelDeploymentSpec | None) -> str | None:
         annotations = entry.meta.get("annotations") or {}

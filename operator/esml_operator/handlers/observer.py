@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 
 from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.connections import ConnectionConfig, ConnectionPool
@@ -16,9 +17,18 @@ from esml_operator.elasticsearch.models import ClusterInfo
 from esml_operator.handlers import connect
 from esml_operator.handlers.changes import ChangeLog
 from esml_operator.handlers.kube import KubeApi
+from esml_operator.handlers.polling import poll
 from esml_operator.handlers.registry import Entry
 from esml_operator.handlers.snapshots import SnapshotCache, Taken
-from esml_operator.reconcile import Claimant, ClaimIndex, ClaimKey, ConfigProblem, ModelDeploymentSpec, Observation
+from esml_operator.reconcile import (
+    Claimant,
+    ClaimIndex,
+    ClaimKey,
+    ConfigProblem,
+    ModelDeploymentSpec,
+    Observation,
+    ownership,
+)
 from esml_operator.settings import Settings
 
 
@@ -120,14 +130,17 @@ class Observer:
         newer_than = time.monotonic() - (0.0 if fresh else self.settings.min_poll_interval)
         recent, acted = self.changes.recent(key), self.changes.recent_monotonic(key)
         if recent is not None and recent.assignment is None and acted is not None:
-            newer_than = max(newer_than, acted)  # a stop returns nothing newer than a poll after it
+            # A stop, or an inference endpoint's _update (it answers with the endpoint), returns nothing newer
+            # than a poll after it.
+            newer_than = max(newer_than, acted)
         taken: Taken | None = None
         error_seen: ElasticsearchError | None = None
         try:
-            taken = await self.snapshots.get(config.key, client.stats_snapshot, newer_than=newer_than)
+            taken = await self.snapshots.get(config.key, partial(poll, client, info), newer_than=newer_than)
         except ElasticsearchError as error:
             error_seen = error
             self._after_refusal(error, resolved)
+        owner, users, unknown = ownership(taken.snapshot if taken else None, spec.deployment_id)
         observation = Observation(
             cluster=info,
             snapshot=taken.snapshot if taken else None,
@@ -139,6 +152,9 @@ class Observer:
             selector=selector,
             recent=recent,
             throttle_wait=self.changes.throttle_wait(key),
+            inference_endpoint=owner,
+            inference_users=users,
+            inference_unknown=unknown,
         )
         return Observed(observation, client, info, key)
 

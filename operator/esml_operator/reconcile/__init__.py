@@ -4,6 +4,7 @@ from .backoff import RetryAdvice, advise, backoff_seconds, error_reason
 from .claims import Claimant, ClaimIndex, ClaimKey
 from .conditions import CONDITION_TYPES
 from .decide import decide, decide_deletion
+from .endpoints import deletion_notice, ownership, stop_refused_notice
 from .events import action_event
 from .gate import AWAIT_REQUEUE_SECONDS, PROGRESS_REQUEUE_SECONDS
 from .model import (
@@ -18,6 +19,7 @@ from .model import (
     StartDeployment,
     StopDeployment,
     UpdateDeployment,
+    UpdateInferenceEndpoint,
 )
 from .outcome import DELETION_BLOCKED, Failed, Outcome, Succeeded, deletion_blocked, settle
 from .spec import (
@@ -60,14 +62,18 @@ __all__ = [
     "StopDeployment",
     "Succeeded",
     "UpdateDeployment",
+    "UpdateInferenceEndpoint",
     "action_event",
     "advise",
     "backoff_seconds",
     "decide",
     "decide_deletion",
     "deletion_blocked",
+    "deletion_notice",
     "error_reason",
+    "ownership",
     "parse_spec",
     "settle",
+    "stop_refused_notice",
     "with_action_applied",
 ]

@@ -10,6 +10,7 @@ failure does not move between passes.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +18,11 @@ from esml_operator.elasticsearch.errors import ApiError, ConnectionConfigError
 from esml_operator.elasticsearch.models import DeploymentStats
 
 from . import conditions as c
+from . import endpoints as ep
 from .backoff import UNSUPPORTED_VERSION, advise, error_reason
 from .conditions import ConditionValue, Verdict
 from .gate import AWAIT_REQUEUE_SECONDS, PROGRESS_REQUEUE_SECONDS, Context, gate
-from .model import Action, Decision, Event, Observation, ResourceRef, Settle, StopDeployment
+from .model import Action, Decision, Event, Observation, ResourceRef, Settle, StopDeployment, UpdateInferenceEndpoint
 from .observed import AWAITING, View, current_view
 from .plan import (
     describe_adaptive,
@@ -69,6 +71,9 @@ def decide(
         context = Context(parsed, ref, observation, previous_status, now, resync_interval, jitter, verdict)
         status.update(_observed_fields(view, observation, previous_status))
         action = _assess(context, view)
+        if observation.inference_unknown is not None and verdict.ready is not None:
+            note = ep.unknown_note(observation.inference_unknown)
+            verdict.ready = replace(verdict.ready, message=f"{verdict.ready.message}; {note}")
         if action is not None:
             actions.append(action)
             settle = Settle(parsed, ref, previous_status, reachable, resync_interval, jitter)
@@ -118,7 +123,8 @@ def decide_deletion(spec: Mapping[str, Any], observation: Observation) -> tuple[
     anyway (``_stop`` with ``allow_no_match`` succeeds for an unknown id), so a
     finalizer never releases a deployment it should have stopped. Nothing is
     stopped while paused, for an invalid spec, or when the deployment with that
-    id belongs to a different model. A deployment the operator started or updated
+    id belongs to a different model, nor one that inference endpoints created or use
+    (see :func:`.endpoints.deletion_notice`). A deployment the operator started or updated
     (``last_assignment``) is stopped even if the snapshot predates it.
     """
     try:
@@ -127,6 +133,8 @@ def decide_deletion(spec: Mapping[str, Any], observation: Observation) -> tuple[
         return ()
     if parsed.deletion_policy != "Stop" or parsed.paused:
         return ()
+    if ep.deletion_notice(spec, observation) is not None:
+        return ()  # inference endpoints need the deployment: it is left running
     snapshot = observation.snapshot
     if snapshot is not None and observation.fetch_error is None:
         stats = snapshot.deployments.get(parsed.deployment_id)
@@ -155,6 +163,8 @@ def _observed_fields(
         for key in OBSERVED_KEYS:
             fields.pop(key, None)
         fields.update(deployment_status(view, observation.last_assignment, previous_status))
+        if observation.inference_endpoint is not None:
+            fields["inferenceEndpoint"] = ep.endpoint_status(observation.inference_endpoint)
         if observation.snapshot_at is not None:
             fields["lastSyncTime"] = format_time(observation.snapshot_at)
     if observation.cluster is not None and observation.config_problem is None:
@@ -230,9 +240,20 @@ def _assess(ctx: Context, view: View | None) -> Action | None:
         verdict.not_ready("DeploymentModelMismatch", message, warning=True)
         verdict.stalled("DeploymentModelMismatch", message)
         return None
+    endpoint, users = observation.inference_endpoint, observation.inference_users
     if spec.number_of_allocations == 0 and not spec.adaptive_enabled:
+        if endpoint is not None or (users and stats is not None):
+            reason, message = ep.zero_refusal(spec.deployment_id, endpoint, users)
+            verdict.not_ready(reason, message, warning=True)
+            verdict.stalled(reason, message)
+            return None
         return _scaled_to_zero(ctx, stats)
     if stats is None:
+        if endpoint is not None:
+            message = ep.not_deployed_message(spec, endpoint)
+            verdict.not_ready(ep.ENDPOINT_NOT_DEPLOYED, message)
+            verdict.stalled(ep.ENDPOINT_NOT_DEPLOYED, message)
+            return None
         return _missing(ctx)
     return _existing(ctx, stats)
 
@@ -369,18 +390,31 @@ def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
                 requeue_after=PROGRESS_REQUEUE_SECONDS,
             )
         return None
-    action = gate(ctx, candidate) if candidate is not None and not paused else None
+    endpoint = ctx.observation.inference_endpoint
+    routed = ep.route_update(candidate, ctx.observation) if candidate is not None else None
+    action = gate(ctx, routed) if routed is not None and not paused else None
     if candidate is not None:
         reason = "AdaptiveAllocationsDiffer" if candidate.send_adaptive else "AllocationsDiffer"
         difference = f"Elasticsearch has {describe_difference(candidate)}"
         verdict.not_ready(reason, f"{difference}; reconciliation is paused" if paused else difference)
         if action is not None:
+            through = (
+                f" through inference endpoint [{action.inference_id}]"
+                if isinstance(action, UpdateInferenceEndpoint)
+                else ""
+            )
             verdict.progressing(
                 "Updating",
-                f"Updating deployment [{deployment}]: {describe_update(candidate)}",
+                f"Updating deployment [{deployment}]{through}: {describe_update(candidate)}",
                 requeue_after=PROGRESS_REQUEUE_SECONDS,
             )
-    differences = start_parameter_differences(spec, stats)
+    if endpoint is not None:
+        refusals = ep.endpoint_refusals(spec, stats, endpoint)
+        if refusals:
+            message = ep.refusal_message(deployment, endpoint, refusals)
+            verdict.not_ready(ep.ENDPOINT_PARAMETERS_DIFFER, message, warning=True)
+            verdict.stalled(ep.ENDPOINT_PARAMETERS_DIFFER, message)
+    differences = start_parameter_differences(spec, stats) if endpoint is None else []
     if differences:
         message = (
             f"Start-time parameters of deployment [{deployment}] differ from the spec: "
@@ -420,8 +454,9 @@ def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
             f"({spec.number_of_allocations}) is ignored while adaptive allocations are enabled"
         )
     suffix = "; reconciliation is paused" if paused else ""
+    owner = f" of {ep.describe_endpoint(endpoint)}" if endpoint is not None else ""
     verdict.is_ready(
         "FullyAllocated",
-        f"Deployment [{deployment}] is fully allocated: {_allocations_text(stats)}{adaptive}{suffix}",
+        f"Deployment [{deployment}]{owner} is fully allocated: {_allocations_text(stats)}{adaptive}{suffix}",
     )
     return action

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from esml_operator.elasticsearch.models import Assignment
 
-from .model import Action, Event, StartDeployment, StopDeployment, UpdateDeployment
+from .model import Action, Event, StartDeployment, StopDeployment, UpdateDeployment, UpdateInferenceEndpoint
 from .plan import describe_adaptive, describe_update
 
 
@@ -36,7 +36,21 @@ def action_event(action: Action, assignment_or_none: Assignment | None) -> Event
             "DeploymentUpdated",
             f"Updated deployment [{action.deployment_id}] {change}{_state(assignment_or_none)}",
         )
+    if isinstance(action, UpdateInferenceEndpoint):
+        change = describe_update(action.update) or "settings"
+        return Event(
+            "Normal",
+            "DeploymentUpdated",
+            f"Updated deployment [{action.deployment_id}] through inference endpoint [{action.inference_id}] "
+            f"({action.task_type}): {change}",
+        )
     if isinstance(action, StopDeployment):
+        if action.restart_for:
+            return Event(
+                "Normal",
+                "DeploymentRestarting",
+                f"Stopped deployment [{action.deployment_id}] to start it again with {action.restart_for}",
+            )
         forced = " (forced)" if action.force else ""
         return Event("Normal", "DeploymentStopped", f"Stopped deployment [{action.deployment_id}]{forced}")
     raise TypeError(f"not an action: {action!r}")

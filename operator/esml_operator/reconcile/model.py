@@ -8,7 +8,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from esml_operator.elasticsearch.errors import ElasticsearchError
-from esml_operator.elasticsearch.models import AdaptiveAllocations, Assignment, ClusterInfo, ClusterSnapshot
+from esml_operator.elasticsearch.models import (
+    AdaptiveAllocations,
+    Assignment,
+    ClusterInfo,
+    ClusterSnapshot,
+    InferenceEndpoint,
+)
 
 if TYPE_CHECKING:
     from .conditions import ConditionValue
@@ -69,6 +75,11 @@ class Observation:
     selector: str  # label selector for /scale
     recent: RecentAction | None = None  # the last change to this deployment on this cluster (any resource)
     throttle_wait: float = 0.0  # seconds until this deployment's change budget allows another call
+    # Inference endpoints (from the same poll): the one that created this deployment (its id is the deployment
+    # id), the ids of endpoints attached to it, and why they are unknown (e.g. a 403 without monitor_inference).
+    inference_endpoint: InferenceEndpoint | None = None
+    inference_users: tuple[str, ...] = ()
+    inference_unknown: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,14 +114,33 @@ class UpdateDeployment:
 
 
 @dataclass(frozen=True)
+class UpdateInferenceEndpoint:
+    """``PUT _inference/{task_type}/{inference_id}/_update``: the same change as ``update``, for a deployment
+    that the endpoint created, on clusters where the trained-model ``_update`` of it is refused (9.2+).
+    ``update.number_of_allocations`` is sent as ``num_allocations``, ``update.adaptive`` as
+    ``adaptive_allocations``. Elasticsearch answers with the endpoint, not an assignment."""
+
+    inference_id: str
+    task_type: str
+    update: UpdateDeployment
+
+    kind: ClassVar[str] = "update"
+
+    @property
+    def deployment_id(self) -> str:
+        return self.update.deployment_id
+
+
+@dataclass(frozen=True)
 class StopDeployment:
     deployment_id: str
     force: bool = False
+    restart_for: str = ""  # the start-time differences a restart applies (restartPolicy: OnParameterChange)
 
     kind: ClassVar[str] = "stop"
 
 
-Action = StartDeployment | UpdateDeployment | StopDeployment
+Action = StartDeployment | UpdateDeployment | UpdateInferenceEndpoint | StopDeployment
 
 
 @dataclass(frozen=True)

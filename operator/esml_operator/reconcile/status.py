@@ -25,8 +25,9 @@ DEPLOYMENT_KEYS = (
     "adaptiveAllocations",
     "startTime",
 )
-#: Keys kept from the previous status when nothing new was observed.
-OBSERVED_KEYS = (*DEPLOYMENT_KEYS, "lastSyncTime", "elasticsearchVersion")
+#: Keys kept from the previous status when nothing new was observed (``inferenceEndpoint``: the endpoint
+#: that created the deployment, see :mod:`.endpoints`).
+OBSERVED_KEYS = (*DEPLOYMENT_KEYS, "inferenceEndpoint", "lastSyncTime", "elasticsearchVersion")
 
 
 def running_allocations(stats: DeploymentStats) -> int | None:
