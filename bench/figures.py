@@ -28,6 +28,7 @@ class Row:
     reference_what: str
     limit: float | None = None
     compare: Literal["<=", "=="] = "<="
+    digits: int = 2  # decimals kept when comparing with ``limit`` (a measurement's own resolution)
     lower_bound: bool = False  # the true value is at least ``value`` (something never happened in time)
     note: str = ""
 
@@ -41,7 +42,7 @@ class Row:
     def met(self) -> bool | None:
         if self.limit is None:
             return None
-        value = round(self.value, 2)  # as printed: 1.003 requests per interval is 1 poll, not a miss
+        value = round(self.value, self.digits)
         return value == self.limit if self.compare == "==" else value <= self.limit
 
     def as_json(self) -> dict[str, Any]:
