@@ -631,6 +631,7 @@ def test_kubectl_get_prints_the_columns(control_plane: Any, namespace: str) -> N
             "allocations": 3,
             "allocationState": "fully_allocated",
             "selector": "esml.io/model-deployment=cols",
+            "inferenceEndpoint": {"id": "my-model", "taskType": "sparse_embedding", "service": "elasticsearch"},
         },
     )
     narrow = control_plane.kubectl("get", "-n", namespace, "mdep").stdout
@@ -647,6 +648,7 @@ def test_kubectl_get_prints_the_columns(control_plane: Any, namespace: str) -> N
         "AGE": row["AGE"],
         "MODEL": "my-model",
         "DEPLOYMENT": "my-model",
+        "ENDPOINT": "my-model",  # the inference endpoint that created it (status.inferenceEndpoint.id)
         "STATE": "started",
         "ADAPTIVE": "false",  # defaulted by the API server: always true or false
         "PAUSED": "false",
