@@ -136,6 +136,45 @@ class Settings:
         check=checks.endpoint_url(schemes=("http",)),
         metavar="URL",
     )
+    metrics_endpoint: str = _setting(
+        "http://0.0.0.0:8081/metrics",
+        "Prometheus metrics endpoint, http://host:port/path (every replica serves it; a port of its own, not the "
+        "liveness probe's); empty to disable.",
+        check=checks.endpoint_url(schemes=("http",)),
+        metavar="URL",
+    )
+    external_metrics: bool = _setting(
+        False,
+        "Serve the external.metrics.k8s.io/v1beta1 API (inference load per ModelDeployment, for a "
+        "HorizontalPodAutoscaler) on --external-metrics-endpoint; needs the APIService (manifests/components/"
+        "external-metrics) and --external-metrics-cert-file/--external-metrics-key-file.",
+    )
+    external_metrics_endpoint: str = _setting(
+        "https://0.0.0.0:6443",
+        "Where the external metrics API listens (TLS), https://host:port.",
+        check=checks.endpoint_url(schemes=("https",), allow_empty=False),
+        metavar="URL",
+    )
+    external_metrics_cert_file: str = _setting(
+        "", "Serving certificate (PEM) of the external metrics API.", check=checks.existing_file, metavar="FILE"
+    )
+    external_metrics_key_file: str = _setting(
+        "", "Private key (PEM) of --external-metrics-cert-file.", check=checks.existing_file, metavar="FILE"
+    )
+    requestheader_client_ca_file: str = _setting(
+        "",
+        "CA of the API server's front-proxy client certificate, the only client the external metrics API "
+        "accepts; empty: read from the ConfigMap kube-system/extension-apiserver-authentication.",
+        check=checks.existing_file,
+        metavar="FILE",
+    )
+    requestheader_allowed_names: tuple[str, ...] = _setting(
+        (),
+        "Common names the front-proxy client certificate may have (repeatable flag; comma-separated in the "
+        "environment); empty: as the ConfigMap says when the CA comes from there, else any name the CA signed.",
+        check=checks.non_empty_items,
+        metavar="NAME",
+    )
     kubeconfig: str = _setting(
         "",
         "Kubeconfig file (must exist) for the operator's own API calls; empty: in-cluster or default.",
@@ -236,6 +275,12 @@ def _check_together(settings: Settings) -> None:
             "min_poll_interval",
             "resync_interval",
         )
+    _check_ports(settings)
+    if settings.external_metrics and not (settings.external_metrics_cert_file and settings.external_metrics_key_file):
+        raise SettingError(
+            "--external-metrics needs --external-metrics-cert-file and --external-metrics-key-file (TLS)",
+            "external_metrics", "external_metrics_cert_file", "external_metrics_key_file",
+        )  # fmt: skip
     if not settings.retry_period < settings.renew_deadline < settings.lease_duration:
         raise SettingError(
             "leader election needs --retry-period < --renew-deadline < --lease-duration, got "
@@ -244,6 +289,22 @@ def _check_together(settings: Settings) -> None:
             "renew_deadline",
             "lease_duration",
         )
+
+
+def _check_ports(settings: Settings) -> None:
+    """The endpoints the operator serves need ports of their own (the liveness probe must not share one)."""
+    served = {"liveness_endpoint": settings.liveness_endpoint, "metrics_endpoint": settings.metrics_endpoint}
+    if settings.external_metrics:
+        served["external_metrics_endpoint"] = settings.external_metrics_endpoint
+    seen: dict[int, str] = {}
+    for name, url in served.items():
+        if not url:
+            continue
+        port = checks.url_port(url)
+        if port in seen:
+            flags = f"--{seen[port].replace('_', '-')} and --{name.replace('_', '-')}"
+            raise SettingError(f"{flags} must not use the same port ({port})", seen[port], name)
+        seen[port] = name
 
 
 _METAVARS: dict[type, str] = {float: "SECONDS", int: "N", str: "TEXT", tuple: "NAMESPACE"}

@@ -110,6 +110,17 @@ def url_problem(value: str, *, schemes: tuple[str, ...], require_port: bool) -> 
     return None
 
 
+def non_empty_items(flag: str, value: tuple[str, ...]) -> None:
+    """A list whose items are all non-empty text (an empty item is an error, never skipped)."""
+    if any(not item.strip() for item in value):
+        raise ValueError(f"{flag} must not have empty items, got {','.join(value)!r}")
+
+
+def url_port(value: str) -> int:
+    """The port of a URL that passed :func:`endpoint_url` (which requires one)."""
+    return int(urllib.parse.urlsplit(value).port or 0)
+
+
 def dns1123_label(*, allow_empty: bool = False) -> Check:
     """A check for a Kubernetes namespace name (empty allowed only if ``allow_empty``)."""
 

@@ -37,6 +37,7 @@ class OperatorProcess:
         self.dir = (workdir or Path(tempfile.mkdtemp(prefix="esml-op-"))).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.health_port = _free_port()
+        self.metrics_port = _free_port()  # replicas on one machine each need a port of their own
         scope = [arg for ns in namespaces for arg in ("--namespace", ns)] or ["--all-namespaces"]
         self.lease = lease or f"esml-{uuid.uuid4().hex[:10]}"
         self.identity = f"op-{uuid.uuid4().hex[:8]}"
@@ -49,6 +50,7 @@ class OperatorProcess:
             "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
             "--min-poll-interval", str(min(0.5, resync_interval)),
             "--liveness-endpoint", f"http://127.0.0.1:{self.health_port}/healthz",
+            "--metrics-endpoint", f"http://127.0.0.1:{self.metrics_port}/metrics",
             "--log-level", "DEBUG", *election, *extra,
         ]  # fmt: skip
         self.argv = argv
@@ -66,6 +68,11 @@ class OperatorProcess:
     def healthy(self) -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as resp:
             return bool(resp.status == 200)
+
+    def metrics(self) -> str:
+        """The Prometheus text the operator serves at /metrics."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as resp:
+            return str(resp.read().decode())
 
     @property
     def log(self) -> str:

@@ -11,6 +11,7 @@ credentials redacted. See docs/architecture.md and the fact sheet
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +36,7 @@ from esml_operator.elasticsearch.models import (
     InferenceEndpoint,
     UnsetType,
 )
+from esml_operator.elasticsearch.operations import RequestObserver, operation_of
 from esml_operator.elasticsearch.parsing import (
     ShapeError,
     parse_assignment,
@@ -87,9 +89,13 @@ def _flag(value: bool) -> str:
 class ElasticsearchClient:
     """Async client for the ML trained-model deployment APIs of one cluster."""
 
-    def __init__(self, http: httpx.AsyncClient, redact: Sequence[str] = ()) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, redact: Sequence[str] = (), *, observer: RequestObserver | None = None
+    ) -> None:
+        """``observer`` is told about every request sent (operation, status, seconds), e.g. for metrics."""
         self._http = http
         self._redactor = Redactor(redact)
+        self._observer = observer
 
     def __repr__(self) -> str:
         return f"ElasticsearchClient({self.base_url})"
@@ -126,14 +132,25 @@ class ElasticsearchClient:
         kwargs: dict[str, Any] = {"params": dict(params or {}), "headers": JSON_HEADERS}
         if body is not _NO_BODY:
             kwargs["json"] = body
+        started = time.monotonic()
         try:
             response = await self._http.request(method, path, **kwargs)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            self._observe(method, path, None, started)
             error = error_from_transport(exc, action=action, url=self.base_url, redactor=self._redactor)
             logger.debug("%s %s failed: %s", method, path, error.message)
             raise error from exc
+        self._observe(method, path, response.status_code, started)
         logger.debug("%s %s -> %d", method, path, response.status_code)
         return response
+
+    def _observe(self, method: str, path: str, status: int | None, started: float) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(operation_of(method, path), status, time.monotonic() - started)
+        except Exception:  # an observer must never break a request
+            logger.exception("the request observer failed")
 
     async def _call(
         self,

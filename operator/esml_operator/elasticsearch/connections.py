@@ -31,6 +31,7 @@ from esml_operator import __version__
 from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.errors import ConnectionConfigError, ElasticsearchError, InsecureConnectionError
 from esml_operator.elasticsearch.models import ClusterInfo
+from esml_operator.elasticsearch.operations import RequestObserver
 from esml_operator.elasticsearch.redaction import REDACTED, Redactor
 
 logger = logging.getLogger(__name__)
@@ -237,6 +238,7 @@ class ConnectionPool:
         clock: Callable[[], float] = time.monotonic,
         connect_backoff: float = 1.0,
         connect_backoff_cap: float = 30.0,
+        request_observer: Callable[[str], RequestObserver] | None = None,
     ) -> None:
         self._transport_factory = transport_factory
         self._info_max_age = info_max_age
@@ -251,6 +253,8 @@ class ConnectionPool:
         self._connect_backoff = connect_backoff
         self._connect_backoff_cap = connect_backoff_cap
         self._closed = False
+        #: Gives each new client its :data:`RequestObserver` (by endpoint); set it before the first client.
+        self.request_observer = request_observer
 
     @property
     def keys(self) -> frozenset[str]:
@@ -287,7 +291,8 @@ class ConnectionPool:
             trust_env=False,  # no proxy or .netrc surprises from the environment
             follow_redirects=False,
         )
-        client = ElasticsearchClient(http, redact=config.secrets)
+        observer = self.request_observer(config.endpoint) if self.request_observer is not None else None
+        client = ElasticsearchClient(http, redact=config.secrets, observer=observer)
         self._clients[key] = client
         logger.info("created Elasticsearch client for %s", key)
         return client

@@ -14,6 +14,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from esml_operator.elasticsearch.load import InferenceLoad
+
 
 class Unset(enum.Enum):
     """Sentinel type: "leave this field out of the request" (distinct from ``None``/JSON ``null``)."""
@@ -112,6 +114,7 @@ class DeploymentStats:
     start_time_ms: int | None = None
     adaptive_allocations: AdaptiveAllocations | None = None
     nodes: tuple[NodeRoute, ...] = ()
+    load: InferenceLoad = field(default_factory=InferenceLoad)  # pending requests, counts, times (metrics only)
 
 
 @dataclass(frozen=True)

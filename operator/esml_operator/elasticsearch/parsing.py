@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from esml_operator.elasticsearch.load import parse_load
 from esml_operator.elasticsearch.models import (
     AdaptiveAllocations,
     AllocationStatus,
@@ -205,6 +206,7 @@ def parse_deployment_stats(value: Any, where: str) -> DeploymentStats:
         start_time_ms=_opt_int(ds, "start_time", where),
         adaptive_allocations=parse_adaptive(ds.get("adaptive_allocations"), f"{where}.adaptive_allocations"),
         nodes=tuple(_node_route(n, f"{where}.nodes[{i}]") for i, n in enumerate(nodes)),
+        load=parse_load(ds),
     )
 
 

@@ -146,6 +146,11 @@ class LeaderElector:
         """The Lease's holder as last seen here ("" when released, None before the first read)."""
         return None if self._observed is None else self._observed.holder
 
+    @property
+    def lease_transitions(self) -> int | None:
+        """The Lease's ``leaseTransitions`` as last seen (None before the first read): changes of hands, by anyone."""
+        return None if self._observed is None else self._observed.lease_transitions
+
     def leader_alive(self) -> bool:
         """False once :meth:`run` ended with an unexpected exception (for liveness)."""
         return self._failure is None

@@ -14,7 +14,7 @@ from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.connections import ConnectionConfig, ConnectionPool
 from esml_operator.elasticsearch.errors import AuthenticationError, AuthorizationError, ElasticsearchError
 from esml_operator.elasticsearch.models import ClusterInfo
-from esml_operator.handlers import connect
+from esml_operator.handlers import connect, logcontext
 from esml_operator.handlers.changes import ChangeLog
 from esml_operator.handlers.kube import KubeApi
 from esml_operator.handlers.polling import poll
@@ -112,6 +112,7 @@ class Observer:
         entry.secrets_fingerprint = resolved.secrets_fingerprint
         config = resolved.config
         entry.cluster_key, entry.config = config.key, config
+        logcontext.bind_cluster(config.endpoint)
         try:
             client, info = await self.pool.connect(config, owner=entry.uid)
         except ElasticsearchError as error:

@@ -20,6 +20,8 @@ import kopf
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.handlers.kube import GROUP, PLURAL, VERSION, KubernetesApi, load_api_client
 from esml_operator.handlers.leader import LeaderElector, elector_from_settings
+from esml_operator.handlers.metrics import LeaderState
+from esml_operator.handlers.servers import Servers
 from esml_operator.handlers.wiring import Operator, build
 from esml_operator.settings import Settings
 
@@ -42,6 +44,13 @@ class Leadership:
 
     def alive(self) -> bool:
         return self.elector is None or self.elector.leader_alive()
+
+    def state(self) -> LeaderState | None:
+        """For the metrics; None without leader election (a single replica always acts)."""
+        if self.elector is None:
+            return None
+        elector = self.elector
+        return LeaderState(elector.is_leader, elector.transitions, elector.lease_transitions)
 
     async def release(self) -> None:
         if self.elector is not None:
@@ -70,12 +79,24 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
         kube = KubernetesApi(api_client, secret_ttl=operator_settings.resync_interval)
         leadership = Leadership()
         operator = build(operator_settings, kube, ConnectionPool(), leading=leadership.leading)
+        memo.servers = servers = Servers(operator_settings, operator, api_client)
+
+        def started_leading() -> None:
+            operator.runtime.started_leading()
+            servers.leadership_changed(True)
+
+        def stopped_leading() -> None:
+            operator.runtime.stopped_leading()
+            servers.leadership_changed(False)
+
         if operator_settings.leader_election:
             leadership.elector = elector_from_settings(
-                operator_settings, api_client,
-                on_started_leading=operator.runtime.started_leading,
-                on_stopped_leading=operator.runtime.stopped_leading,
-            )  # fmt: skip
+                operator_settings, api_client, on_started_leading=started_leading, on_stopped_leading=stopped_leading
+            )
+        operator.metrics.leader = leadership.state
+        await servers.start(leadership.leading)
+        if leadership.elector is None:
+            servers.leadership_changed(True)
         operator.runtime.start()
         if leadership.elector is not None:
             leadership.task = asyncio.create_task(leadership.elector.run(), name="esml-leader")
@@ -87,11 +108,15 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
         operator: Operator | None = getattr(memo, "operator", None)
         if leadership is not None:
             await leadership.release()  # first stop acting, then hand the Lease over
+        servers: Servers | None = getattr(memo, "servers", None)
+        if servers is not None:
+            await servers.stop()
         if operator is not None:
             await operator.close()
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def on_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        memo.operator.metrics.observe_watch_event(type)
         memo.operator.runtime.observe(type, dict(body))
 
     @kopf.on.probe(id="runtime", registry=registry)

@@ -7,9 +7,13 @@ rule with the resource's real memory (its last ``_start``/``_update`` answer).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from esml_operator.handlers import logcontext
 from esml_operator.handlers.acting import Actor
 from esml_operator.handlers.deletion import Deleter, FinalizerKeeper
 from esml_operator.handlers.observer import Observer
@@ -19,6 +23,14 @@ from esml_operator.reconcile import ResourceRef, SpecError, Succeeded, decide, p
 from esml_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+#: Outcomes of a pass (the ``outcome`` label of ``esml_reconcile_passes_total``); besides these,
+#: ``error`` (the pass raised) and ``cancelled`` (leadership was lost during the pass).
+PASS_NO_ACTION = "no_action"  # nothing to send to Elasticsearch (in sync, waiting, or a problem to report)
+PASS_ACTED = "action_succeeded"
+PASS_ACTION_FAILED = "action_failed"
+PASS_NOT_LEADING = "not_leading"  # leadership was lost before the action was sent
+PASS_DELETION = "deletion"  # the resource is being deleted
 
 
 class Reconciler:
@@ -30,14 +42,34 @@ class Reconciler:
         writer: StatusWriter,
         finalizers: FinalizerKeeper,
         deleter: Deleter,
+        *,
+        observe_pass: Callable[[str, float], None] = lambda outcome, seconds: None,
     ) -> None:
         self.settings, self.observer, self.actor, self.writer = settings, observer, actor, writer
         self.finalizers, self.deleter = finalizers, deleter
+        self.observe_pass = observe_pass
 
     async def run(self, entry: Entry) -> float | None:
-        """Reconcile ``entry`` once; seconds until it wants another pass (``None``: the resync will do)."""
+        """Reconcile ``entry`` once; seconds until it wants another pass (``None``: the resync will do).
+
+        Every log line of the pass carries the resource and, once known, its cluster (:mod:`.logcontext`);
+        ``observe_pass`` is told the pass's outcome and duration.
+        """
+        logcontext.bind_resource(entry.name)
+        logcontext.bind_cluster(entry.config.endpoint if entry.config is not None else None)
+        started, outcome = time.monotonic(), "error"
+        try:
+            requeue, outcome = await self._run(entry)
+            return requeue
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            self.observe_pass(outcome, time.monotonic() - started)
+
+    async def _run(self, entry: Entry) -> tuple[float | None, str]:
         if entry.meta.get("deletionTimestamp"):
-            return await self.deleter.run(entry)
+            return await self.deleter.run(entry), PASS_DELETION
         body = entry.body
         spec = body.get("spec") or {}
         try:
@@ -53,14 +85,16 @@ class Reconciler:
             spec, ref, observed.observation, entry.stored_status, now,
             resync_interval=self.settings.resync_interval, jitter=entry.jitter,
         )  # fmt: skip
+        result = PASS_NO_ACTION
         for action in decision.actions[:1]:
             assert observed.client is not None and observed.info is not None and observed.change_key is not None
             if not self.writer.leading():
-                return None
+                return None, PASS_NOT_LEADING
             outcome = await self.actor.act(entry, observed.client, observed.info.version, action, observed.change_key)
             decision = settle(decision, outcome, datetime.now(UTC), follow_up=self.settings.min_poll_interval)
             if isinstance(outcome, Succeeded):
                 logger.info("%s: %s", entry.name, decision.events[-1].message)
+            result = PASS_ACTED if isinstance(outcome, Succeeded) else PASS_ACTION_FAILED
         await self.writer.write(entry, decision.status, now)
         await self.writer.post(entry, decision.events)
-        return decision.requeue_after
+        return decision.requeue_after, result

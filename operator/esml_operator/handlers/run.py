@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import kopf
 
+from esml_operator.handlers.logcontext import ContextFilter
 from esml_operator.handlers.operator import build_registry
 from esml_operator.settings import VERSION, Settings
 
@@ -23,6 +24,10 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key in ("resource", "cluster"):  # set during a reconcile pass (logcontext.ContextFilter)
+            value = getattr(record, key, None)
+            if value:
+                entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -31,6 +36,7 @@ class _JsonFormatter(logging.Formatter):
 def configure_logging(settings: Settings) -> None:
     """Root logging for the operator; ``settings.log_level`` was checked (any case of a level name)."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
     if settings.log_format == "json":
         handler.setFormatter(_JsonFormatter())
     else:

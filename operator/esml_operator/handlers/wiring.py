@@ -11,6 +11,7 @@ from esml_operator.handlers.acting import Actor
 from esml_operator.handlers.changes import ChangeLog
 from esml_operator.handlers.deletion import Deleter, FinalizerKeeper
 from esml_operator.handlers.kube import KubeApi
+from esml_operator.handlers.metrics import Metrics
 from esml_operator.handlers.observer import Observer
 from esml_operator.handlers.reconciler import Reconciler
 from esml_operator.handlers.registry import Registry
@@ -31,6 +32,7 @@ class Operator:
     snapshots: SnapshotCache
     pool: ConnectionPool
     kube: KubeApi
+    metrics: Metrics
 
     async def close(self) -> None:
         await self.runtime.close()
@@ -52,8 +54,9 @@ def build(
     actor = Actor(changes, limit=settings.max_concurrent_reconciles)
     keeper = FinalizerKeeper(kube, writer)
     reconciler = Reconciler(
-        settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper)
-    )
+        settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper),
+        observe_pass=lambda outcome, seconds: metrics.observe_pass(outcome, seconds),
+    )  # fmt: skip
     tasks: set[asyncio.Task[None]] = set()
 
     def release_client(uid: str) -> None:
@@ -66,9 +69,12 @@ def build(
         for key in snapshots.keys():  # noqa: SIM118 - a method, not a dict
             if key not in live:
                 snapshots.forget(key)
+        metrics.keep_endpoints(entry.config.endpoint for entry in registry if entry.cluster_key and entry.config)
 
     runtime = Runtime(
         run_pass=reconciler.run, claims=claims, names=names, resync_interval=settings.resync_interval,
         leading=leading, on_forget=release_client, on_resync=drop_unused_snapshots,
     )  # fmt: skip
-    return Operator(runtime, reconciler, writer, snapshots, pool, kube)
+    metrics = Metrics(runtime.registry, snapshots)
+    pool.request_observer = metrics.request_observer
+    return Operator(runtime, reconciler, writer, snapshots, pool, kube, metrics)
