@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build (or reuse) kube-apiserver, kubectl and etcd from the Go module proxy.
+# Build (or reuse) kube-apiserver, kube-controller-manager, kubectl and etcd from the Go module proxy,
+# and fetch KEDA's CRDs (github.com/kedacore/keda/v2, for the ScaledObject example's dry run).
 #
 # The binaries go to a cache outside the repository, keyed by the Kubernetes,
 # etcd and Go versions, and are linked into <repo>/.local/bin. A second run
@@ -61,8 +62,76 @@ local_bin=${ESML_LOCAL_BIN:-$repo/.local/bin}
 
 link_into_repo() {
   mkdir -p "$local_bin"
-  for b in kube-apiserver kubectl etcd; do ln -sfn "$bin/$b" "$local_bin/$b"; done
+  for b in kube-apiserver kube-controller-manager kubectl etcd; do ln -sfn "$bin/$b" "$local_bin/$b"; done
   say "binaries: $bin (linked into $local_bin)"
+}
+
+# KEDA's CRDs from its Go module (a module download, no build), in their own cache slot,
+# linked as <local_bin>/../keda-crds for the ScaledObject example's server-side dry run.
+fetch_keda_crds() {
+  local kdest="$cache_root/keda-${KEDA}"
+  if [ ! -f "$kdest/complete" ]; then
+    say "fetching KEDA v${KEDA} CRDs (github.com/kedacore/keda/v2)..."
+    local dir
+    dir=$(cd "$(mktemp -d)" && GOFLAGS= go mod download -json "github.com/kedacore/keda/v2@v${KEDA}" |
+      sed -n 's/.*"Dir": "\(.*\)".*/\1/p') || die "cannot download github.com/kedacore/keda/v2@v${KEDA}"
+    [ -f "$dir/config/crd/bases/keda.sh_scaledobjects.yaml" ] || die "no ScaledObject CRD in KEDA v${KEDA}"
+    rm -rf "$kdest"; mkdir -p "$kdest/crds"
+    cp "$dir"/config/crd/bases/keda.sh_*.yaml "$kdest/crds/"
+    echo "keda=v${KEDA}" >"$kdest/complete"
+  fi
+  ln -sfn "$kdest/crds" "$(dirname "$local_bin")/keda-crds"
+}
+timer=()
+if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %M KiB peak RSS'); fi
+
+# -ldflags that make the Kubernetes binaries report the pinned version (kubectl version, --version).
+kubernetes_ldflags() {  # build_date
+  local commit ld="-s -w" pkg
+  commit=$(GOFLAGS= go mod download -json "k8s.io/kubernetes@v${K8S}" | sed -n 's/.*"Hash": "\([0-9a-f]\{40\}\)".*/\1/p' | tail -n 1 || true)
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $pkg.gitVersion=v${K8S} -X $pkg.gitMajor=${MAJOR} -X $pkg.gitMinor=${MINOR}"
+    ld="$ld -X $pkg.gitCommit=${commit:-unknown} -X $pkg.gitTreeState=clean -X $pkg.buildDate=$1"
+  done
+  printf '%s' "$ld"
+}
+
+build_one() {  # name package ldflags [tags]
+  local name=$1 pkg=$2 flags=$3 tags=${4:-}
+  say "building $name ($pkg)..."
+  local start=$(date +%s)
+  # shellcheck disable=SC2086
+  ticking "build $name" "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} -trimpath ${tags:+-tags "$tags"} -ldflags "$flags" \
+      -o "$bin/$name.tmp" "$pkg" 2>"$dest/build-$name.log" \
+    || { tail -n 40 "$dest/build-$name.log" >&2; die "building $name failed"; }
+  mv "$bin/$name.tmp" "$bin/$name"
+  local stats
+  stats=$(tail -n 1 "$dest/build-$name.log")
+  [ -n "${timer[*]}" ] || stats="$(( $(date +%s) - start )) s wall"
+  say "built $name in $stats"
+  printf '%s: %s\n' "$name" "$stats" >>"$dest/build-times.txt"
+}
+
+
+# kube-controller-manager (HPA, namespace and garbage-collector controllers, for the tests that need them)
+# is marked done by its binary, so a cache built before it was added builds only this one.
+build_controller_manager() {
+  [ -x "$bin/kube-controller-manager" ] && return 0
+  ( cd "$dest/src"
+    grep -q 'cmd/kube-controller-manager' tools.go ||
+      sed -i 's#^\t_ "k8s.io/kubernetes/cmd/kube-apiserver"#&\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager"#' tools.go
+    grep -q 'cmd/kube-controller-manager' tools.go || die "could not add kube-controller-manager to tools.go"
+    build_one kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$(kubernetes_ldflags "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" \
+      selinux,notest,grpcnotrace )
+  "$bin/kube-controller-manager" --version | grep -qx "Kubernetes v${K8S}" ||
+    die "kube-controller-manager reports $("$bin/kube-controller-manager" --version)"
+}
+
+finish() {
+  build_controller_manager
+  link_into_repo
+  build_kstatus
+  fetch_keda_crds
 }
 
 # Flux's kstatus as a tiny CLI (tests/controlplane/kstatus/main.go), in its own module and cache slot.
@@ -85,8 +154,7 @@ build_kstatus() {
 
 if [ -f "$dest/complete" ]; then
   say "reusing cached build $key"
-  link_into_repo
-  build_kstatus
+  finish
   exit 0
 fi
 
@@ -113,6 +181,7 @@ package tools
 import (
 	_ "go.etcd.io/etcd/server/v3"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 EOF
@@ -140,33 +209,8 @@ go list -m -f '{{if .Replace}}{{.Path}} {{.Replace.Version}}{{end}}' all |
 got_etcd=$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
 [ "$got_etcd" = "$ETCD" ] || die "etcd resolved to $got_etcd, expected $ETCD"
 
-commit=$(GOFLAGS= go mod download -json "k8s.io/kubernetes@v${K8S}" | sed -n 's/.*"Hash": "\([0-9a-f]\{40\}\)".*/\1/p' | tail -n 1 || true)
 build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-ld="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ld="$ld -X $pkg.gitVersion=v${K8S} -X $pkg.gitMajor=${MAJOR} -X $pkg.gitMinor=${MINOR}"
-  ld="$ld -X $pkg.gitCommit=${commit:-unknown} -X $pkg.gitTreeState=clean -X $pkg.buildDate=${build_date}"
-done
-
-timer=()
-if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %M KiB peak RSS'); fi
-
-build_one() {  # name package ldflags [tags]
-  local name=$1 pkg=$2 flags=$3 tags=${4:-}
-  say "building $name ($pkg)..."
-  local start=$(date +%s)
-  # shellcheck disable=SC2086
-  ticking "build $name" "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} -trimpath ${tags:+-tags "$tags"} -ldflags "$flags" \
-      -o "$bin/$name.tmp" "$pkg" 2>"$dest/build-$name.log" \
-    || { tail -n 40 "$dest/build-$name.log" >&2; die "building $name failed"; }
-  mv "$bin/$name.tmp" "$bin/$name"
-  local stats
-  stats=$(tail -n 1 "$dest/build-$name.log")
-  [ -n "${timer[*]}" ] || stats="$(( $(date +%s) - start )) s wall"
-  say "built $name in $stats"
-  printf '%s: %s\n' "$name" "$stats" >>"$dest/build-times.txt"
-}
-
+ld=$(kubernetes_ldflags "$build_date")
 : >"$dest/build-times.txt"
 build_one kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ld" selinux,notest,grpcnotrace
 build_one kubectl k8s.io/kubernetes/cmd/kubectl "$ld" selinux,notest,grpcnotrace
@@ -183,6 +227,5 @@ etcd=${ETCD}
 go=${GOVER}
 built=${build_date}
 EOF
+finish
 say "done in $(( $(date +%s) - t0 ))s"
-link_into_repo
-build_kstatus
