@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import statistics
 import subprocess
@@ -17,7 +16,7 @@ from bench import procs
 from bench.es import EsRequest, SimApi
 from bench.figures import Figure, Row
 from bench.kube import delta
-from bench.run import Run, mdep
+from bench.run import Run, mdep, operator_default
 
 
 @dataclass(frozen=True)
@@ -185,22 +184,13 @@ def scale_notes(run: Run, op: Steady, naive: Steady, total: int) -> list[str]:
         "(Lease renewals are not counted)",
         f"peak RSS {op.peak_rss_mb:.0f} MB (naive {naive.peak_rss_mb:.0f} MB)",
     ]
-    heartbeat = _setting_default("status_heartbeat")
-    if isinstance(heartbeat, int | float) and heartbeat > op.window:
+    heartbeat = operator_default("status_heartbeat", 0.0)
+    if heartbeat > op.window:
         notes.append(
             f"--status-heartbeat defaults to {heartbeat:.0f} s, longer than the window: its lastSyncTime rewrites "
             f"(about {total * 60 / heartbeat:.0f} writes/min for {total} resources) are not in this figure"
         )
     return notes
-
-
-def _setting_default(name: str) -> object:
-    from esml_operator.settings import Settings
-
-    for f in dataclasses.fields(Settings):
-        if f.name == name:
-            return f.default
-    return None
 
 
 async def drift_correction(run: Run, sims: Sequence[SimApi], namespaces: Sequence[str]) -> tuple[int, int]:

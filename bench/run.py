@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,14 +14,23 @@ from typing import Any
 from bench import procs
 from bench.es import SimApi
 from bench.kube import Credentials, Kube
+from esml_operator.settings import Settings
 from tests.controlplane.certs import Pair, TinyCA
 from tests.controlplane.runner import ControlPlane
+
+
+def operator_default(name: str, fallback: float) -> float:
+    """The operator's own default for a setting: the full run measures what an installation gets."""
+    for f in dataclasses.fields(Settings):
+        if f.name == name and isinstance(f.default, int | float):
+            return float(f.default)
+    return fallback
 
 
 @dataclass(frozen=True)
 class Sizes:
     quick: bool
-    resync: float  # --resync-interval of every operator in the run
+    resync: float  # --resync-interval of every operator in the run (full: the operator's default)
     # 1. reaction latency (and 5. churn, on the same operator)
     latency_clusters: int
     latency_resources: int
@@ -50,10 +60,10 @@ class Sizes:
 
 
 FULL = Sizes(
-    quick=False, resync=10.0,
+    quick=False, resync=operator_default("resync_interval", 30.0),
     latency_clusters=2, latency_resources=50, latency_changes=300, spacing=0.1, pair_every=5, delivery_timeout=30,
     churn_changes=500, churn_seconds=5.0,
-    scale_clusters=20, per_cluster=100, ready_timeout=420, steady_window=60, restart_window=60, naive_window=30,
+    scale_clusters=20, per_cluster=100, ready_timeout=420, steady_window=60, restart_window=60, naive_window=40,
     drift_fraction=0.1,
     lease_duration=15.0, renew_deadline=10.0, retry_period=2.0,
     dead_resources=50, live_resources=20, isolation_changes=100, isolation_ready_timeout=90,
