@@ -27,6 +27,7 @@ from tests.controlplane.process import Process, stop_from_pid_files, wait_until
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO / ".local" / "bin"
 START_TIMEOUT = float(os.environ.get("ESML_CONTROLPLANE_START_TIMEOUT", "60"))
+FRONT_PROXY_CLIENT = "front-proxy-client"  # the common name extension API servers are told to accept
 
 
 def free_port() -> int:
@@ -114,6 +115,10 @@ class ControlPlane:
         self.serving = self.ca.server("apiserver", ["localhost", "127.0.0.1"])
         self.admin_cert = self.ca.client("admin", "admin", ["system:masters"])
         self.sa = service_account_keys(pki)
+        # The aggregation layer: kube-apiserver calls extension API servers (APIService) with this
+        # front-proxy client certificate; they trust its own CA (requestheader CA), not the cluster CA.
+        self.front_proxy_ca = TinyCA(pki / "front-proxy", "esml-front-proxy-ca")
+        self.front_proxy_client = self.front_proxy_ca.client("front-proxy-client", FRONT_PROXY_CLIENT)
 
     def _spawn(self, name: str, argv: list[str], detach: bool) -> Process:
         proc = Process(
@@ -160,6 +165,13 @@ class ControlPlane:
                 "--disable-admission-plugins=ServiceAccount",
                 # Loopback only: no default route is needed, and no endpoints are reconciled.
                 "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+                # The aggregation layer (APIService): front-proxy certificates and request headers.
+                f"--requestheader-client-ca-file={self.front_proxy_ca.cert}",
+                f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+                "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                f"--proxy-client-cert-file={self.front_proxy_client.cert}",
+                f"--proxy-client-key-file={self.front_proxy_client.key}",
             ],
             detach,
         )  # fmt: skip
@@ -167,6 +179,39 @@ class ControlPlane:
             lambda: self._get("/readyz", raw=True) == "ok",
             timeout=START_TIMEOUT, what="kube-apiserver /readyz", processes=self.processes,
         )  # fmt: skip
+
+    def start_controller_manager(
+        self, *, hpa_sync_period: float = 1.0, downscale_stabilization: float = 5.0
+    ) -> Process:
+        """kube-controller-manager with the HPA, namespace and garbage-collector controllers only.
+
+        For the tests that need a real HPA (``hpa_sync_period`` instead of the default 15 s, and
+        ``downscale_stabilization`` instead of 300 s). The caller stops it (``Process.stop``).
+        """
+        port = free_port()
+        serving = self.ca.server("kube-controller-manager", ["localhost", "127.0.0.1"])
+        name = "kube-controller-manager"
+        proc = Process(  # not in self.processes: it comes and goes with the tests that need it
+            name,
+            [
+                self.binary("kube-controller-manager"), f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}", f"--authorization-kubeconfig={self.kubeconfig}",
+                "--controllers=horizontal-pod-autoscaler-controller,namespace-controller,garbage-collector-controller",
+                f"--horizontal-pod-autoscaler-sync-period={hpa_sync_period:g}s",
+                f"--horizontal-pod-autoscaler-downscale-stabilization={downscale_stabilization:g}s",
+                "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={port}",
+                f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
+            ],
+            self.state_dir / f"{name}.log", detach=False, pid_file=self.state_dir / f"{name}.pid",
+        )  # fmt: skip
+        ctx = strict_context(self.ca.cert)
+
+        def healthy() -> bool:
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=ctx, timeout=2) as resp:
+                return bool(resp.read().decode() == "ok")
+
+        wait_until(healthy, timeout=START_TIMEOUT, what="kube-controller-manager /healthz", processes=[proc])
+        return proc
 
     def _get(self, path: str, *, raw: bool = False) -> Any:
         ctx = strict_context(self.ca.cert, self.admin_cert.cert, self.admin_cert.key)

@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from esml_operator.elasticsearch.connections import ConnectionPool
+from esml_operator.handlers.autoscalers import AutoscalerIndex
 from esml_operator.handlers.kube import GROUP, PLURAL, VERSION, KubernetesApi, load_api_client
 from esml_operator.handlers.leader import LeaderElector, elector_from_settings
 from esml_operator.handlers.metrics import LeaderState
@@ -78,7 +79,10 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
         api_client = load_api_client(operator_settings)
         kube = KubernetesApi(api_client, secret_ttl=operator_settings.resync_interval)
         leadership = Leadership()
-        operator = build(operator_settings, kube, ConnectionPool(), leading=leadership.leading)
+        hpas = AutoscalerIndex(api_client, ttl=operator_settings.resync_interval)
+        operator = build(
+            operator_settings, kube, ConnectionPool(), leading=leadership.leading, autoscalers=hpas.targeting
+        )
         memo.servers = servers = Servers(operator_settings, operator, api_client)
 
         def started_leading() -> None:

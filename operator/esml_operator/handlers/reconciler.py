@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from esml_operator.handlers import logcontext
@@ -44,10 +45,12 @@ class Reconciler:
         deleter: Deleter,
         *,
         observe_pass: Callable[[str, float], None] = lambda outcome, seconds: None,
+        autoscalers: Callable[[str, str], Awaitable[tuple[str, ...]]] | None = None,
     ) -> None:
+        """``autoscalers(namespace, name)``: the HPAs that target a resource (None: not looked up)."""
         self.settings, self.observer, self.actor, self.writer = settings, observer, actor, writer
         self.finalizers, self.deleter = finalizers, deleter
-        self.observe_pass = observe_pass
+        self.observe_pass, self.autoscalers = observe_pass, autoscalers
 
     async def run(self, entry: Entry) -> float | None:
         """Reconcile ``entry`` once; seconds until it wants another pass (``None``: the resync will do).
@@ -80,9 +83,12 @@ class Reconciler:
         observed = await self.observer.observe(entry, parsed)
         meta = entry.meta
         ref = ResourceRef(str(meta.get("namespace", "")), str(meta.get("name", "")), entry.generation, entry.uid)
+        observation = observed.observation
+        if self.autoscalers is not None:
+            observation = replace(observation, autoscalers=await self.autoscalers(ref.namespace, ref.name))
         now = datetime.now(UTC)
         decision = decide(
-            spec, ref, observed.observation, entry.stored_status, now,
+            spec, ref, observation, entry.stored_status, now,
             resync_interval=self.settings.resync_interval, jitter=entry.jitter,
         )  # fmt: skip
         result = PASS_NO_ACTION

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from esml_operator.elasticsearch.connections import ConnectionPool
@@ -42,8 +42,14 @@ class Operator:
 
 
 def build(
-    settings: Settings, kube: KubeApi, pool: ConnectionPool, *, leading: Callable[[], bool] = lambda: True
+    settings: Settings,
+    kube: KubeApi,
+    pool: ConnectionPool,
+    *,
+    leading: Callable[[], bool] = lambda: True,
+    autoscalers: Callable[[str, str], Awaitable[tuple[str, ...]]] | None = None,
 ) -> Operator:
+    """``autoscalers(namespace, name)`` names the HPAs that target a resource (``AutoscalerConflict``)."""
     claims, names = ClaimIndex(), dict[str, str]()
     snapshots = SnapshotCache(min_interval=settings.min_poll_interval)
     changes = ChangeLog(
@@ -55,7 +61,7 @@ def build(
     keeper = FinalizerKeeper(kube, writer)
     reconciler = Reconciler(
         settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper),
-        observe_pass=lambda outcome, seconds: metrics.observe_pass(outcome, seconds),
+        observe_pass=lambda outcome, seconds: metrics.observe_pass(outcome, seconds), autoscalers=autoscalers,
     )  # fmt: skip
     tasks: set[asyncio.Task[None]] = set()
 

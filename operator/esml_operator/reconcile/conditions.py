@@ -122,9 +122,11 @@ def render(
     previous: Mapping[str, Mapping[str, Any]],
     now: datetime,
     generation: int,
+    *,
+    kinds: tuple[str, ...] = CONDITION_TYPES,
 ) -> list[dict[str, Any]]:
     conditions = []
-    for kind in CONDITION_TYPES:
+    for kind in kinds:
         value = values[kind]
         before = previous.get(kind)
         transition = format_time(now)

@@ -19,6 +19,7 @@ from esml_operator.elasticsearch.models import DeploymentStats
 
 from . import conditions as c
 from . import endpoints as ep
+from .autoscaling import autoscaler_conditions
 from .backoff import UNSUPPORTED_VERSION, advise, error_reason
 from .conditions import ConditionValue, Verdict
 from .gate import AWAIT_REQUEUE_SECONDS, PROGRESS_REQUEUE_SECONDS, Context, gate
@@ -80,7 +81,9 @@ def decide(
     status.update(carried(previous_status, ("lastUpdateTime",)))
     status["selector"] = observation.selector
     conditions, events = render_conditions(verdict, previous_status, now, ref.generation, paused, reachable)
-    status["conditions"] = conditions
+    extra, extra_events = autoscaler_conditions(spec, observation.autoscalers, previous_status, now, ref.generation)
+    status["conditions"] = conditions + extra
+    events += extra_events
     return Decision(
         actions=tuple(actions),
         status=status,

@@ -75,6 +75,7 @@ class Observation:
     selector: str  # label selector for /scale
     recent: RecentAction | None = None  # the last change to this deployment on this cluster (any resource)
     throttle_wait: float = 0.0  # seconds until this deployment's change budget allows another call
+    autoscalers: tuple[str, ...] = ()  # HorizontalPodAutoscalers whose scaleTargetRef is this resource
     # Inference endpoints (from the same poll): the one that created this deployment (its id is the deployment
     # id), the ids of endpoints attached to it, and why they are unknown (e.g. a 403 without monitor_inference).
     inference_endpoint: InferenceEndpoint | None = None

@@ -20,6 +20,7 @@ from typing import Any
 from esml_operator.elasticsearch.models import Assignment
 
 from . import conditions as c
+from .autoscaling import AUTOSCALER_CONFLICT
 from .conditions import Verdict
 from .decide import bounded_requeue, render_conditions
 from .events import action_event
@@ -71,10 +72,11 @@ def settle(decision: Decision, outcome: Outcome, now: datetime, *, follow_up: fl
     conditions, events = render_conditions(
         verdict, context.previous_status, now, context.ref.generation, context.spec.paused, context.reachable
     )
+    kept = [item for item in decision.status.get("conditions", []) if item.get("type") not in c.CONDITION_TYPES]
     return replace(
         decision,
-        status={**decision.status, "conditions": conditions},
-        events=events,
+        status={**decision.status, "conditions": conditions + kept},  # AutoscalerConflict is not the action's
+        events=(*events, *(event for event in decision.events if event.reason == AUTOSCALER_CONFLICT)),
         requeue_after=bounded_requeue(verdict, context.resync_interval),
     )
 

@@ -1,0 +1,222 @@
+"""A real HorizontalPodAutoscaler (kube-controller-manager) drives a ModelDeployment on the operator's external metric.
+
+The operator serves ``external.metrics.k8s.io/v1beta1`` (``--external-metrics``) behind an APIService,
+so kube-apiserver's aggregation layer calls it with its front-proxy client certificate. Load injected
+into the simulator's ``_stats`` rises in the metric, the HPA writes ``/scale``, the operator sends
+``_update``; when the load drops, the HPA scales down after its (short) stabilisation window.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.controlplane.certs import TinyCA
+from tests.controlplane.process import Process
+from tests.controlplane.runner import ControlPlane, free_port
+from tests.e2e.conftest import Kube, model_deployment, wait_for
+from tests.e2e.test_lifecycle import converged
+from tests.support.operator import OperatorProcess
+from tests.support.simulator import DEMO_MODEL, SimulatorProcess
+
+PENDING = "esml_modeldeployment_inference_pending_requests"
+API_SERVICE = "v1beta1.external.metrics.k8s.io"
+SERVICE = "esml-external-metrics"
+DOWNSCALE_WINDOW = 5  # seconds (the default is 300)
+
+
+@pytest.fixture
+def controller_manager(control_plane: ControlPlane) -> Iterator[Process]:
+    """The HPA (synced every second), namespace and garbage-collector controllers, for this test only."""
+    proc = control_plane.start_controller_manager(hpa_sync_period=1.0, downscale_stabilization=DOWNSCALE_WINDOW)
+    yield proc
+    proc.stop()
+
+
+@dataclass
+class ExternalMetrics:
+    plane: ControlPlane
+    port: int
+    cert: Path
+    key: Path
+    api_service: dict[str, Any]
+
+    def flags(self) -> tuple[str, ...]:
+        return (
+            "--external-metrics", "--external-metrics-endpoint", f"https://127.0.0.1:{self.port}",
+            "--external-metrics-cert-file", str(self.cert), "--external-metrics-key-file", str(self.key),
+        )  # fmt: skip
+
+    def register(self) -> None:
+        """Create the APIService (once the operator serves) and wait until kube-apiserver finds it Available."""
+        self.plane.kubectl("apply", "-f", "-", input=json.dumps(self.api_service))
+        self.plane.kubectl("wait", "--for=condition=Available", f"apiservice/{API_SERVICE}", "--timeout=60s")
+
+
+@pytest.fixture
+def external_metrics(kube: Kube, control_plane: ControlPlane, tmp_path: Path) -> Iterator[ExternalMetrics]:
+    """The APIService for the operator's API: a Service that resolves to this machine (ExternalName), the
+    serving CA as caBundle. The operator reads the request-header CA from kube-system's ConfigMap."""
+    ca = TinyCA(tmp_path / "external-metrics-ca", "esml-external-metrics-ca")
+    pair = ca.server("serving", [f"{SERVICE}.{kube.namespace}.svc", "localhost", "127.0.0.1"])
+    port = free_port()
+    kube.apply(
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE},
+         "spec": {"type": "ExternalName", "externalName": "localhost"}}
+    )  # fmt: skip
+    api_service = {
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": API_SERVICE},
+        "spec": {
+            "group": "external.metrics.k8s.io", "version": "v1beta1",
+            "service": {"namespace": kube.namespace, "name": SERVICE, "port": port},
+            "caBundle": base64.b64encode(ca.cert.read_bytes()).decode(),
+            "groupPriorityMinimum": 100, "versionPriority": 100,
+        },
+    }  # fmt: skip
+    yield ExternalMetrics(control_plane, port, pair.cert, pair.key, api_service)
+    control_plane.kubectl("delete", "apiservice", API_SERVICE, "--ignore-not-found", "--wait=false")
+
+
+def hpa(name: str, *, target: int = 10, max_replicas: int = 4) -> dict[str, Any]:
+    """Scale on the pending requests per allocation (AverageValue: total / current allocations)."""
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "name": name},
+            "minReplicas": 1, "maxReplicas": max_replicas,
+            "metrics": [{"type": "External", "external": {
+                "metric": {"name": PENDING, "selector": {"matchLabels": {"name": name}}},
+                "target": {"type": "AverageValue", "averageValue": str(target)},
+            }}],
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": DOWNSCALE_WINDOW}},
+        },
+    }  # fmt: skip
+
+
+def external_metric(kube: Kube, name: str) -> list[dict[str, Any]]:
+    """The external metric as the HPA reads it: through kube-apiserver's aggregation layer."""
+    selector = urllib.parse.quote(f"name={name}")
+    raw = kube.plane.kubectl(
+        "get", "--raw", f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{kube.namespace}/{PENDING}"
+        f"?labelSelector={selector}"
+    ).stdout  # fmt: skip
+    return list(json.loads(raw)["items"])
+
+
+def set_pending(simulator: SimulatorProcess, pending: int) -> None:
+    simulator.admin("PUT", f"deployments/{DEMO_MODEL}/_inference_stats", {"number_of_pending_requests": pending})
+
+
+def metric_is(kube: Kube, name: str, value: str) -> bool:
+    return [item["value"] for item in external_metric(kube, name)] == [value]
+
+
+def allocations_in_es(simulator: SimulatorProcess) -> int | None:
+    stats = simulator.deployment(DEMO_MODEL)
+    return stats.get("number_of_allocations") if stats else None
+
+
+def update_bodies(simulator: SimulatorProcess) -> list[dict[str, Any]]:
+    return [r["body"] or {} for r in simulator.requests("/deployment/_update", method="POST")]
+
+
+def test_a_real_hpa_scales_a_model_deployment_up_and_down_on_pending_requests(
+    kube: Kube,
+    simulator: SimulatorProcess,
+    es_url: str,
+    es_secrets: dict[str, str],
+    controller_manager: Process,
+    external_metrics: ExternalMetrics,
+    operator_factory: Callable[..., OperatorProcess],
+) -> None:
+    operator_factory(*external_metrics.flags())
+    external_metrics.register()
+    kube.apply(model_deployment("ner", es_url, allocations=1))
+    wait_for(lambda: converged(kube, "ner", 1), what="Ready with 1 allocation")
+    kube.apply(hpa("ner"))
+    wait_for(lambda: metric_is(kube, "ner", "0"), what="the external metric at 0")
+
+    set_pending(simulator, 35)  # 35 queued requests, 10 per allocation wanted: 4 allocations
+    wait_for(lambda: metric_is(kube, "ner", "35"), what="the external metric rising to 35")
+    wait_for(lambda: kube.mdep("ner")["spec"]["numberOfAllocations"] == 4, what="the HPA writing /scale")
+    wait_for(lambda: converged(kube, "ner", 4), timeout=60, what="Elasticsearch at 4 allocations")
+    assert allocations_in_es(simulator) == 4
+    assert {"number_of_allocations": 4} in update_bodies(simulator)
+
+    def hpa_reports_the_metric() -> dict[str, Any] | None:
+        status = (kube.get("hpa", "ner") or {}).get("status", {})
+        for metric in status.get("currentMetrics") or []:
+            if metric.get("external", {}).get("metric", {}).get("name") == PENDING:
+                current = metric["external"]["current"]
+                if status.get("currentReplicas") == 4 and current.get("averageValue") == "8750m":  # 35 / 4
+                    return dict(status)
+        return None
+
+    status = wait_for(hpa_reports_the_metric, what="the HPA status showing the metric over 4 allocations")
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["ScalingActive"]["status"] == "True", conditions
+    assert conditions["AbleToScale"]["status"] == "True", conditions
+
+    set_pending(simulator, 0)
+    wait_for(lambda: metric_is(kube, "ner", "0"), what="the external metric back at 0")
+    wait_for(
+        lambda: kube.mdep("ner")["spec"]["numberOfAllocations"] == 1,
+        timeout=DOWNSCALE_WINDOW + 45, what="the HPA scaling down after its stabilisation window",
+    )  # fmt: skip
+    wait_for(lambda: converged(kube, "ner", 1), timeout=60, what="Elasticsearch back at 1 allocation")
+    assert allocations_in_es(simulator) == 1
+    assert update_bodies(simulator)[-1] == {"number_of_allocations": 1}
+    events = [(e["reason"], e.get("message", "")) for e in kube.events("ner")]
+    assert not [e for e in events if e[0] == "AutoscalerConflict"]
+    cond = kube.condition("ner", "AutoscalerConflict")
+    assert cond is not None and (cond["status"], cond["reason"]) == ("False", "NoConflict")
+
+
+def test_an_hpa_and_adaptive_allocations_never_fight(
+    kube: Kube,
+    simulator: SimulatorProcess,
+    es_url: str,
+    es_secrets: dict[str, str],
+    controller_manager: Process,
+    external_metrics: ExternalMetrics,
+    operator_factory: Callable[..., OperatorProcess],
+) -> None:
+    operator_factory(*external_metrics.flags())
+    external_metrics.register()
+    adaptive = {"enabled": True, "minNumberOfAllocations": 1, "maxNumberOfAllocations": 4}
+    kube.apply(model_deployment("ner", es_url, allocations=1, adaptiveAllocations=adaptive))
+    wait_for(lambda: converged(kube, "ner", 1), what="Ready with adaptive allocations at 1")
+    kube.apply(hpa("ner"))
+
+    def conflict() -> dict[str, Any] | None:
+        found = kube.condition("ner", "AutoscalerConflict")
+        return found if found and found["status"] == "True" else None
+
+    found = wait_for(conflict, what="the AutoscalerConflict condition")
+    assert found["reason"] == "AdaptiveAllocationsEnabled" and "HorizontalPodAutoscaler ner" in found["message"]
+    assert ("AutoscalerConflict", "Warning") in [(e["reason"], e["type"]) for e in kube.events("ner")]
+
+    set_pending(simulator, 35)
+    wait_for(lambda: kube.mdep("ner")["spec"]["numberOfAllocations"] == 4, what="the HPA writing /scale anyway")
+    generation = kube.mdep("ner")["metadata"]["generation"]
+    polls = len(simulator.requests("/_stats", method="GET"))
+
+    def seen_twice_since() -> bool:  # the new spec was processed, on two polls newer than the HPA's write
+        status = kube.mdep("ner")["status"]
+        return status.get("observedGeneration") == generation and (
+            len(simulator.requests("/_stats", method="GET")) >= polls + 2
+        )
+
+    wait_for(seen_twice_since, what="two polls after the HPA's change")
+    assert not [body for body in update_bodies(simulator) if "number_of_allocations" in body]
+    assert allocations_in_es(simulator) == 1  # Elasticsearch's adaptive scaler decides, not the HPA
+    status = kube.mdep("ner")["status"]
+    assert status["allocations"] == 1  # /scale keeps reporting the real count
+    assert kube.condition("ner", "AutoscalerConflict")["status"] == "True"  # type: ignore[index]
