@@ -67,9 +67,10 @@ class Settings:
         check=checks.non_negative,
     )
     status_heartbeat: float = _setting(
-        300.0,
-        "Seconds after which status.lastSyncTime is rewritten even when nothing else changed.",
-        check=checks.positive,
+        0.0,
+        "Seconds after which status.lastSyncTime is rewritten even when nothing else changed; 0 (the default): "
+        "never, so a steady resource costs no API writes (a failing poll changes the conditions, and is written).",
+        check=checks.non_negative,
     )
     connect_timeout: float = _setting(5.0, "Seconds to establish a connection to Elasticsearch.", check=checks.positive)
     request_timeout: float = _setting(30.0, "Seconds to wait for an Elasticsearch response.", check=checks.positive)
@@ -84,7 +85,7 @@ class Settings:
         check=checks.at_least_one,
     )
     action_rate: float = _setting(
-        3.0,
+        2.0,
         "Sustained changes per second for one deployment once the burst is spent; later changes coalesce.",
         check=checks.positive,
         metavar="RATE",

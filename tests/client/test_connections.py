@@ -359,3 +359,19 @@ async def test_connect_product_check(fake: FakeES) -> None:
     with pytest.raises(e.ProductCheckError):
         await pool.connect(config())
     await pool.aclose()
+
+
+async def test_closing_does_not_wait_for_a_hung_connect(fake: FakeES) -> None:
+    hung, asked = asyncio.Event(), asyncio.Event()
+
+    async def never(request: httpx.Request) -> httpx.Response:
+        asked.set()
+        await hung.wait()
+        raise AssertionError("unreachable")
+
+    pool = ConnectionPool(transport_factory=lambda _cfg: httpx.MockTransport(never))
+    waiter = asyncio.create_task(pool.connect(config()))
+    await asyncio.wait_for(asked.wait(), timeout=1.0)
+    waiter.cancel()  # the pass that asked is cancelled at shutdown ...
+    await asyncio.wait_for(pool.aclose(), timeout=1.0)  # ... and closing returns at once, without an error
+    assert not pool._connecting

@@ -64,6 +64,7 @@ class FakeES:
         self.hang = asyncio.Event()
         self.hang.set()
         self.refuse = False
+        self.lagging_answers = False  # _start/_update answers show 1 current allocation, as right after a change
 
     def transport(self) -> httpx.AsyncBaseTransport:
         return httpx.MockTransport(self.handle)
@@ -106,13 +107,14 @@ class FakeES:
 
     def _assignment(self, dep: str) -> dict[str, Any]:
         number = self.deployments[dep]["number_of_allocations"]
+        current = 1 if self.lagging_answers else number
         return {
             "assignment": {
                 "task_parameters": {
                     "model_id": MODEL, "deployment_id": dep, "number_of_allocations": number,
                     "threads_per_allocation": 1, "queue_capacity": 1024, "priority": "normal", "cache_size": "10b",
                 },
-                "routing_table": {"n1": {"current_allocations": number, "target_allocations": number,
+                "routing_table": {"n1": {"current_allocations": current, "target_allocations": number,
                                          "routing_state": "started", "reason": ""}},
                 "assignment_state": "started",
                 "start_time": "2026-11-25T10:00:00Z",

@@ -193,3 +193,19 @@ async def test_an_unexpected_failure_is_logged_with_the_resource_and_the_next_pa
     op.runtime.queue.add("uid-ner")  # the resync
     await until(lambda: _ready(kube, "ner"), what="Ready on the next pass")
     await op.close()
+
+
+async def test_a_change_is_verified_by_a_poll_after_it_and_only_then_ready() -> None:
+    es, kube = FakeES(), FakeKube()
+    es.lagging_answers = True
+    op = operator_for({URL_A: es}, kube, resync_interval=3600.0)  # no resync: only the follow-up can poll
+    body = resource("ner", URL_A, numberOfAllocations=1)
+    op.runtime.observe("ADDED", body)
+    await until(lambda: _ready(kube, "ner"), what="Ready")
+    polls = es.count("_stats")
+    op.runtime.observe("MODIFIED", _bump(body, numberOfAllocations=3))
+    await until(lambda: es.count("_update") == 1, what="the update")
+    assert not _ready(kube, "ner")  # the _update answer shows 1 of 3: not Ready on it
+    await until(lambda: _ready(kube, "ner"), within=2.0, what="Ready after a poll newer than the change")
+    assert es.count("_stats") == polls + 1
+    await op.close()

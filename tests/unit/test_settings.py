@@ -109,7 +109,6 @@ TIMINGS = [
     "--connect-timeout",
     "--request-timeout",
     "--resync-interval",
-    "--status-heartbeat",
     "--lease-duration",
     "--renew-deadline",
     "--retry-period",
@@ -123,6 +122,14 @@ def test_timings_must_be_positive_and_finite(flag: str, value: str, capsys: pyte
     message = _usage_error([*ALL, flag, value], {}, capsys)
     # an ordering rule may not fire first: each timing has its own message
     assert f"{flag} must be a number > 0, got {value}" in message
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_the_heartbeat_may_be_zero_but_not_negative(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert Settings.load([*ALL, "--status-heartbeat", "0"], {}).status_heartbeat == 0
+    assert f"--status-heartbeat must be a number >= 0, got {value}" in _usage_error(
+        [*ALL, "--status-heartbeat", value], {}, capsys
+    )
 
 
 @pytest.mark.parametrize("flag", ["--max-concurrent-reconciles", "--action-burst"])

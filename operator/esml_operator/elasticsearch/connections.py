@@ -330,7 +330,7 @@ class ConnectionPool:
         if pending is None:
             pending = asyncio.ensure_future(self._read_info(key, client))
             self._connecting[key] = pending
-            pending.add_done_callback(lambda _: self._connecting.pop(key, None))
+            pending.add_done_callback(lambda done: self._settled(key, done))
         info = await asyncio.shield(pending)
         return client, info
 
@@ -371,8 +371,20 @@ class ConnectionPool:
             logger.info("closing Elasticsearch client for %s", key)
             await client.aclose()
 
+    def _settled(self, key: str, done: asyncio.Future[ClusterInfo]) -> None:
+        """Forget a finished connect; its failure counts as seen (every waiter may have been cancelled)."""
+        if self._connecting.get(key) is done:
+            del self._connecting[key]
+        if not done.cancelled():
+            done.exception()
+
     async def aclose(self) -> None:
+        """Close every client; a connect still waiting for an answer (a hung endpoint) is cancelled, not awaited."""
         self._closed = True
+        pending = list(self._connecting.values())
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         self._owners.clear()
         for key in list(self._clients):
             await self._close(key)

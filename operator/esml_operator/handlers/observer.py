@@ -27,6 +27,7 @@ from esml_operator.reconcile import (
     ConfigProblem,
     ModelDeploymentSpec,
     Observation,
+    RecentAction,
     ownership,
 )
 from esml_operator.settings import Settings
@@ -85,6 +86,7 @@ class Observer:
         self.settings, self.kube, self.pool = settings, kube, pool
         self.snapshots, self.claims, self.changes = snapshots, claims, changes
         self._names = names  # uid -> namespace/name, for conflict messages
+        self._round_started = float("-inf")
 
     async def observe(
         self,
@@ -128,12 +130,8 @@ class Observer:
                 "deploymentId",
             )
             return Observed(_partial(entry, selector, cluster=info, config_problem=problem))
-        newer_than = time.monotonic() - (0.0 if fresh else self.settings.min_poll_interval)
         recent, acted = self.changes.recent(key), self.changes.recent_monotonic(key)
-        if recent is not None and recent.assignment is None and acted is not None:
-            # A stop, or an inference endpoint's _update (it answers with the endpoint), returns nothing newer
-            # than a poll after it.
-            newer_than = max(newer_than, acted)
+        newer_than = time.monotonic() if fresh else self._newer_than(entry, recent, acted)
         taken: Taken | None = None
         error_seen: ElasticsearchError | None = None
         try:
@@ -158,6 +156,25 @@ class Observer:
             inference_unknown=unknown,
         )
         return Observed(observation, client, info, key)
+
+    def new_round(self) -> None:
+        """A resync round starts: every pass in it wants a poll taken after this moment (one per cluster)."""
+        self._round_started = time.monotonic()
+
+    def _newer_than(self, entry: Entry, recent: RecentAction | None, acted: float | None) -> float:
+        """How fresh the snapshot must be.
+
+        A spec change is acted on with the current round's snapshot at once (the operator's own last
+        answer, if newer, is the view): no poll stands between a change and Elasticsearch. A pass that
+        follows the operator's own change (same generation) verifies it with a poll taken after it; so
+        does every pass after a stop, or an inference endpoint's ``_update``, which return nothing newer
+        than a poll after them.
+        """
+        newer_than = self._round_started
+        if recent is not None and acted is not None:
+            if recent.assignment is None or entry.generation == entry.passed_generation:
+                newer_than = max(newer_than, acted)
+        return newer_than
 
     def _after_refusal(self, error: ElasticsearchError, resolved: connect.Resolved) -> None:
         """After a 401/403 the credentials are re-read at once (they may have been rotated)."""

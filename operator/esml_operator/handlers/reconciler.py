@@ -91,6 +91,7 @@ class Reconciler:
             spec, ref, observation, entry.stored_status, now,
             resync_interval=self.settings.resync_interval, jitter=entry.jitter,
         )  # fmt: skip
+        entry.passed_generation = entry.generation
         result = PASS_NO_ACTION
         for action in decision.actions[:1]:
             assert observed.client is not None and observed.info is not None and observed.change_key is not None

@@ -18,6 +18,7 @@ class Entry:
     uid: str
     body: Mapping[str, Any]
     generation: int = 0
+    passed_generation: int = 0  # the generation the last completed pass decided on
     cluster_key: str | None = None  # the pooled client's key (snapshots are cached per key)
     config: ConnectionConfig | None = None  # the last connection that resolved (kept for deletion)
     secrets_fingerprint: str | None = None

@@ -35,12 +35,13 @@ class Runtime:
         leading: Callable[[], bool] = lambda: True,
         on_forget: Callable[[str], None] = lambda uid: None,
         on_resync: Callable[[Registry], None] = lambda registry: None,
+        on_round: Callable[[], None] = lambda: None,
     ) -> None:
         self.registry = Registry()
         self.queue = WorkQueue(self._work)
         self._run_pass, self._claims, self._names = run_pass, claims, names
         self._resync_interval, self._leading = resync_interval, leading
-        self._on_forget, self._on_resync = on_forget, on_resync
+        self._on_forget, self._on_resync, self._on_round = on_forget, on_resync, on_round
         self._resync: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -107,6 +108,7 @@ class Runtime:
     async def _resync_loop(self) -> None:
         while True:
             await asyncio.sleep(self._resync_interval)
+            self._on_round()
             for uid in self.registry.uids():
                 self.queue.add(uid)
             self._on_resync(self.registry)

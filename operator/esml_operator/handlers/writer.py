@@ -16,10 +16,11 @@ logger = logging.getLogger(__name__)
 
 
 def worth_writing(status: Mapping[str, Any], previous: Mapping[str, Any], now: datetime, heartbeat: float) -> bool:
-    """Write when anything but ``lastSyncTime`` changed, or when the stored one is older than ``heartbeat``.
+    """Write when anything but ``lastSyncTime`` changed, or (with a ``heartbeat`` > 0) when the stored one is
+    older than ``heartbeat``.
 
-    So a steady resource costs one status write per heartbeat, not one per poll,
-    and a restarted operator rewrites nothing that did not change.
+    So a steady resource costs no write at all by default (not one per poll), and a restarted operator
+    rewrites nothing that did not change.
     """
     if status == previous:
         return False
@@ -27,6 +28,8 @@ def worth_writing(status: Mapping[str, Any], previous: Mapping[str, Any], now: d
         k: v for k, v in previous.items() if k != "lastSyncTime"
     }:
         return True
+    if heartbeat <= 0:
+        return False
     stored = parse_time(previous.get("lastSyncTime"))
     return stored is None or (now - stored).total_seconds() >= heartbeat
 
