@@ -209,3 +209,17 @@ async def test_a_change_is_verified_by_a_poll_after_it_and_only_then_ready() -> 
     await until(lambda: _ready(kube, "ner"), within=2.0, what="Ready after a poll newer than the change")
     assert es.count("_stats") == polls + 1
     await op.close()
+
+
+async def test_liveness_fails_once_the_resync_loop_has_died() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube, resync_interval=0.05)
+
+    def broken_round() -> None:
+        raise RuntimeError("resync bug")
+
+    op.runtime._on_round = broken_round
+    op.runtime.start()
+    assert op.runtime.healthy()
+    await until(lambda: not op.runtime.healthy(), what="the resync loop's death noticed")
+    await op.close()
