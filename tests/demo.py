@@ -5,7 +5,8 @@ simulator (2 ML nodes, TLS, security, an API key) and the operator as
 processes; applies ``manifests/examples/`` (only its URL rewritten to the
 simulator's) and narrates with the real ``kubectl`` output: start until Ready,
 ``kubectl scale``, a change made behind the operator's back and its
-correction, the events, and deletion with both deletion policies.
+correction, the events, deletion with both deletion policies, and an ELSER
+inference endpoint's deployment scaled through the endpoint.
 
 Every wait polls a condition with a deadline, and every step checks what it
 shows, so the demo exits non-zero when something does not work: it doubles as
@@ -52,6 +53,9 @@ RESYNC_SECONDS = 3.0
 ALLOCATION_DELAY = 1.5
 SCALE_TO = 4
 DRIFT_TO = 2
+ELSER_MODEL = ".elser_model_2_linux-x86_64"
+ELSER_ENDPOINT = "my-elser"
+ELSER_NAME = "elser"
 TIMEOUT = 45.0
 ROUTING_JSONPATH = (
     '{range .status.routingTable[*]}{.nodeName}{"  "}{.routingState}{"  current="}{.currentAllocations}'
@@ -145,6 +149,13 @@ class Demo:
         headers = {"Authorization": f"ApiKey {self.api_key}"}
         with httpx.Client(base_url=self.es_url, verify=verify, headers=headers, timeout=10) as client:
             return client.request(method, path, params=params or None)
+
+    def es_put(self, path: str, body: Any) -> httpx.Response:
+        assert self.sim is not None and self.sim.ca is not None
+        verify = ssl.create_default_context(cafile=str(self.sim.ca.cert))
+        headers = {"Authorization": f"ApiKey {self.api_key}"}
+        with httpx.Client(base_url=self.es_url, verify=verify, headers=headers, timeout=60) as client:
+            return client.put(path, json=body)
 
     def es_allocation(self) -> dict[str, Any] | None:
         response = self.es("GET", f"/_ml/trained_models/{DEMO_MODEL}/_stats")
@@ -464,6 +475,49 @@ class Demo:
         response = self.es("GET", "/_ml/trained_models/_stats", filter_path=stats_filter)
         self.output(json.dumps(response.json()) + "   # no deployment is left")
 
+    def inference_endpoint(self) -> None:
+        self.heading("An ELSER inference endpoint (semantic_text): the operator scales it through the endpoint")
+        body = {"service": "elasticsearch", "service_settings": {"model_id": ELSER_MODEL, "num_threads": 1,
+                                                                 "num_allocations": 1}}  # fmt: skip
+        print(
+            f'$ curl --cacert "$ES_CA" -H "Authorization: ApiKey $ES_API_KEY" -X PUT -H \'Content-Type: '
+            f"application/json' \"$ES_URL/_inference/sparse_embedding/{ELSER_ENDPOINT}\" -d '{json.dumps(body)}'"
+        )
+        created = self.es_put(f"/_inference/sparse_embedding/{ELSER_ENDPOINT}", body)
+        if created.status_code != 200:
+            raise DemoFailed(f"PUT _inference answered {created.status_code}: {created.text}")
+        self.say(f"the endpoint deployed {ELSER_MODEL} as deployment [{ELSER_ENDPOINT}]; on Elasticsearch 9.2 only "
+                 "the endpoint's _update may change it (the trained-model _update answers 409)")  # fmt: skip
+        manifest = {
+            "apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": ELSER_NAME},
+            "spec": {
+                "modelId": ELSER_MODEL, "deploymentId": ELSER_ENDPOINT, "numberOfAllocations": 2,
+                "elasticsearch": {"url": self.es_url, "credentialsSecretRef": {"name": CREDENTIALS_SECRET},
+                                  "caSecretRef": {"name": CA_SECRET}},
+            },
+        }  # fmt: skip
+        text = yaml.safe_dump(manifest, sort_keys=False)
+        self.output(text)
+        self.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=text, display=f"kubectl apply -n {NAMESPACE} -f -")
+
+        def elser() -> dict[str, Any] | None:
+            proc = self.kubectl("get", "mdep", ELSER_NAME, "-n", NAMESPACE, "-o", "json", show=False, check=False)
+            return dict(json.loads(proc.stdout)) if proc.returncode == 0 else None
+
+        self.wait(lambda: self.settled(elser(), 2), what="the endpoint's deployment at 2 allocations")
+        self.kubectl("get", "mdep", ELSER_NAME, "-n", NAMESPACE, "-o", "wide")
+        self.kubectl("get", "mdep", ELSER_NAME, "-n", NAMESPACE, "-o", "jsonpath={.status.inferenceEndpoint}")
+        print()
+        sent = self.sim_requests(f"/_inference/sparse_embedding/{ELSER_ENDPOINT}/_update", method="PUT")
+        if [r["body"] for r in sent] != [{"service_settings": {"num_allocations": 2}}]:
+            raise DemoFailed(f"expected one inference _update to 2 allocations, saw {sent}")
+        self.say(f"Elasticsearch received: PUT {sent[0]['path']} {json.dumps(sent[0]['body'])}")
+        assert self.sim is not None
+        conflicts = [r for r in self.sim.requests() if r["status"] == 409]
+        if conflicts:
+            raise DemoFailed(f"Elasticsearch answered 409: {conflicts}")
+        self.say("no request was answered 409; the operator never starts, restarts or stops an endpoint's deployment")
+
     def last_update(self) -> str:
         updates = self.sim_requests("/deployment/_update")
         return json.dumps(updates[-1]["body"]) if updates else "none"
@@ -577,6 +631,7 @@ Stop everything (operator, simulator, control plane):
             self.drift()
             self.events()
             self.delete()
+            self.inference_endpoint()
             if self.keep:
                 self.leave_running()
             ok = True

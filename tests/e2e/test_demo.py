@@ -69,6 +69,9 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
         "still exactly one _start request",
         '["esml.io/stop-deployment"]',
         "/deployment/_stop",
+        "An ELSER inference endpoint (semantic_text)",
+        'PUT /_inference/sparse_embedding/my-elser/_update {"service_settings": {"num_allocations": 2}}',
+        "no request was answered 409",
         "=== Tear down",
         "all steps passed",
     ):

@@ -18,8 +18,9 @@ from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, ELASTIC_PASSWORD, SimulatorProcess
 
 RESYNC = 2.0  # the operator fixture's resync interval
-#: Requests one stalled resource may cause per resync interval (GET / plus _stats, with room for timing).
-MAX_REQUESTS_PER_RESYNC = 4
+#: Requests one stalled resource may cause per resync interval: GET / (re-read after a refusal), the poll
+#: (_stats and _inference/_all) and one retried call, with room for timing.
+MAX_REQUESTS_PER_RESYNC = 6
 
 
 def reachable(kube: Kube, name: str, status: str) -> dict[str, Any] | None:

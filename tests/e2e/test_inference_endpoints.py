@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -210,3 +211,38 @@ def test_endpoint_owned_and_ordinary_deployments_share_one_poll_per_resync(
     assert writes == []
     assert es_deployment(simulator, ENDPOINT)["number_of_allocations"] == 3
     assert conflicts(simulator) == []
+
+
+def test_after_an_upgrade_to_92_a_stale_endpoint_count_does_not_stop_a_scale(
+    kube: Kube, tmp_path: Path, operator: OperatorProcess
+) -> None:
+    """On 9.1 the trained-model _update moves the deployment and leaves the endpoint's stored count behind; on 9.2
+    an endpoint _update to that stored count is skipped (200, nothing changes). The operator notices on the next
+    poll, goes through another count once, and gets there, still without a 409."""
+    workdir, state = tmp_path / "es", tmp_path / "es-state.json"
+    old = SimulatorProcess(workdir, es_version="9.1.0", extra=("--state-file", str(state)))
+    new: SimulatorProcess | None = None
+    try:
+        key = old.create_api_key()
+        kube.secret("es-credentials", {"api_key": key})
+        kube.secret("es-ca", {"ca.crt": old.ca_pem})
+        put_endpoint(old)  # stored num_allocations: 1
+        kube.apply(elser_deployment("elser", old.url.replace("127.0.0.1", "localhost"), 3))
+        wait_for(lambda: converged(kube, "elser", 3), what="3 allocations on 9.1")
+        assert [r["body"] for r in model_updates(old)] == [{"number_of_allocations": 3}]
+        old.stop()  # the state (deployment, endpoint, API key) is saved: the "upgrade"
+        new = SimulatorProcess(workdir, es_version="9.2.0", extra=("--state-file", str(state)))
+        assert es_deployment(new, ENDPOINT)["number_of_allocations"] == 3
+        patch(kube, "elser", {"elasticsearch": {"url": new.url.replace("127.0.0.1", "localhost")}})
+        wait_for(lambda: kube.mdep("elser")["status"].get("elasticsearchVersion") == "9.2.0", what="9.2 seen")
+
+        kube.kubectl("scale", "mdep/elser", "--replicas=1")
+        wait_for(lambda: converged(kube, "elser", 1), what="1 allocation on 9.2")
+        sent = [r["body"]["service_settings"] for r in inference_updates(new)]
+        assert sent == [{"num_allocations": 1}, {"num_allocations": 2}, {"num_allocations": 1}], sent
+        assert es_deployment(new, ENDPOINT)["number_of_allocations"] == 1
+        assert not model_updates(new) and conflicts(new) == []
+    finally:
+        for sim in (old, new):
+            if sim is not None and sim.process.alive():
+                sim.stop()

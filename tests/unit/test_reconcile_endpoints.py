@@ -332,3 +332,52 @@ def test_ownership_from_the_poll() -> None:
     assert ownership(ClusterSnapshot(inference=InferenceEndpoints(problem="403")), ENDPOINT) == (None, (), "403")
     assert ownership(ClusterSnapshot(), ENDPOINT) == (None, (), None)  # not listed (before 8.11)
     assert ownership(None, ENDPOINT) == (None, (), None)
+
+
+# -- an endpoint _update that Elasticsearch skipped (a stale stored count) ----------------------------
+
+
+def endpoint_update(number: int, from_number: int) -> UpdateInferenceEndpoint:
+    update = UpdateDeployment(ENDPOINT, number, None, False, from_number_of_allocations=from_number)
+    return UpdateInferenceEndpoint(ENDPOINT, "sparse_embedding", update)
+
+
+def sent_before_the_poll(action: UpdateInferenceEndpoint) -> RecentAction:
+    return RecentAction("update", SNAPSHOT_AT - timedelta(seconds=1), None, action)
+
+
+def test_a_skipped_endpoint_update_is_sent_again_through_another_count() -> None:
+    # Upgraded from 9.1, where the trained-model _update moved the deployment to 3 and left the endpoint's
+    # stored count at 1: on 9.2 the endpoint _update to 1 changes no stored value, so Elasticsearch skips it.
+    running = elser_stats(number_of_allocations=3, allocation_status=allocation(3, 3))
+    obs = owned(running, recent=sent_before_the_poll(endpoint_update(1, 3)))
+    decision = run(elser_spec(numberOfAllocations=1), obs)
+    (action,) = decision.actions
+    assert isinstance(action, UpdateInferenceEndpoint)
+    assert (action.update.number_of_allocations, action.stepping_to) == (2, 1)
+    assert "Elasticsearch skipped number_of_allocations 1" in cond(decision, "Reconciling")["message"]
+
+
+@pytest.mark.parametrize(("wanted", "live", "via"), [(3, 1, 2), (2, 1, 3), (1, 2, 3), (4, 3, 5), (5, 1, 4)])
+def test_the_count_gone_through_is_neither_the_wanted_nor_the_running_one(wanted: int, live: int, via: int) -> None:
+    running = elser_stats(number_of_allocations=live, allocation_status=allocation(live, live))
+    obs = owned(running, recent=sent_before_the_poll(endpoint_update(wanted, live)))
+    (action,) = run(elser_spec(numberOfAllocations=wanted), obs).actions
+    assert isinstance(action, UpdateInferenceEndpoint) and action.update.number_of_allocations == via
+
+
+def test_after_going_through_another_count_the_wanted_one_is_sent() -> None:
+    stepped = replace(endpoint_update(2, 3), stepping_to=1)
+    running = elser_stats(number_of_allocations=2, allocation_status=allocation(2, 2))
+    (action,) = run(elser_spec(numberOfAllocations=1), owned(running, recent=sent_before_the_poll(stepped))).actions
+    assert isinstance(action, UpdateInferenceEndpoint)
+    assert (action.update.number_of_allocations, action.stepping_to) == (1, None)
+
+
+def test_drift_after_an_applied_endpoint_update_is_corrected_in_one_call() -> None:
+    # The last update (to 2, from 1) was applied; then someone set 4 through the inference API.
+    running = elser_stats(number_of_allocations=4, allocation_status=allocation(4, 4))
+    obs = owned(running, recent=sent_before_the_poll(endpoint_update(2, 1)))
+    (action,) = run(elser_spec(numberOfAllocations=2), obs).actions
+    assert isinstance(action, UpdateInferenceEndpoint)
+    assert (action.update.number_of_allocations, action.stepping_to) == (2, None)

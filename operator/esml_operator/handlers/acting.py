@@ -42,5 +42,7 @@ class Actor:
         entry.failure = None
         if assignment is not None:
             entry.last_assignment = assignment
-        self._changes.record(key, action.kind, assignment, datetime.now(UTC))
+        # An inference endpoint's _update is recorded like an update; it returns no assignment, so the next pass
+        # waits for a poll newer than it (and can tell whether Elasticsearch applied it).
+        self._changes.record(key, action.kind, assignment, datetime.now(UTC), action)
         return Succeeded(action, assignment)

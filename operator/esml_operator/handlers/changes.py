@@ -16,7 +16,7 @@ from datetime import datetime
 from cachetools import TTLCache
 
 from esml_operator.elasticsearch.models import Assignment
-from esml_operator.reconcile import RecentAction
+from esml_operator.reconcile import Action, RecentAction
 from esml_operator.reconcile import throttle as bucket
 
 Key = tuple[str, str]  # (cluster identity, deployment id)
@@ -44,8 +44,10 @@ class ChangeLog:
             return 0.0
         return bucket.wait_for_token(current, self._clock(), burst=self._burst, rate=self._rate)
 
-    def record(self, key: Key, kind: str, assignment: Assignment | None, at: datetime) -> None:
+    def record(
+        self, key: Key, kind: str, assignment: Assignment | None, at: datetime, action: Action | None = None
+    ) -> None:
         now = self._clock()
-        self._recent[key] = (RecentAction(kind, at, assignment), now)
+        self._recent[key] = (RecentAction(kind, at, assignment, action), now)
         current = self._buckets.get(key) or bucket.full(self._burst, now)
         self._buckets[key] = bucket.take(current, now, burst=self._burst, rate=self._rate)

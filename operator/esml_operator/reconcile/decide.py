@@ -394,18 +394,21 @@ def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
             )
         return None
     endpoint = ctx.observation.inference_endpoint
-    routed = ep.route_update(candidate, ctx.observation) if candidate is not None else None
+    routed = ep.step_through(ep.route_update(candidate, ctx.observation), ctx.observation) if candidate else None
     action = gate(ctx, routed) if routed is not None and not paused else None
     if candidate is not None:
         reason = "AdaptiveAllocationsDiffer" if candidate.send_adaptive else "AllocationsDiffer"
         difference = f"Elasticsearch has {describe_difference(candidate)}"
         verdict.not_ready(reason, f"{difference}; reconciliation is paused" if paused else difference)
         if action is not None:
-            through = (
-                f" through inference endpoint [{action.inference_id}]"
-                if isinstance(action, UpdateInferenceEndpoint)
-                else ""
-            )
+            through = ""
+            if isinstance(action, UpdateInferenceEndpoint):
+                through = f" through inference endpoint [{action.inference_id}]"
+                if action.stepping_to is not None:
+                    through += (
+                        f" (Elasticsearch skipped number_of_allocations {action.stepping_to}, which the endpoint's "
+                        f"stored configuration already had: going through {action.update.number_of_allocations})"
+                    )
             verdict.progressing(
                 "Updating",
                 f"Updating deployment [{deployment}]{through}: {describe_update(candidate)}",

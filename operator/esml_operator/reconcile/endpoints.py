@@ -66,6 +66,35 @@ def route_update(update: UpdateDeployment, observation: Observation) -> UpdateDe
     return UpdateInferenceEndpoint(inference_id=endpoint.inference_id, task_type=endpoint.task_type, update=update)
 
 
+def step_through(
+    routed: UpdateDeployment | UpdateInferenceEndpoint, observation: Observation
+) -> UpdateDeployment | UpdateInferenceEndpoint:
+    """Go through another count when the same endpoint ``_update`` was just sent and changed nothing.
+
+    From 9.2 Elasticsearch answers an endpoint ``_update`` that leaves the endpoint's *stored* configuration
+    unchanged with 200 and no trained-model call. The stored count goes stale when the deployment was changed
+    with the trained-model ``_update`` (the operator does that before 9.2; so an upgrade leaves it stale). The
+    evidence: the operator's last change was this very update, from this very count, and a poll newer than it
+    still shows that count. Then the count is sent through a value the deployment does not have (one call
+    more), after which the spec's count is a real change again.
+    """
+    if not isinstance(routed, UpdateInferenceEndpoint):
+        return routed
+    update, recent = routed.update, observation.recent
+    last = recent.action if recent is not None else None
+    wanted, live = update.number_of_allocations, update.from_number_of_allocations
+    if (
+        wanted is None
+        or update.send_adaptive
+        or not isinstance(last, UpdateInferenceEndpoint)
+        or last.update.send_adaptive
+        or (last.update.number_of_allocations, last.update.from_number_of_allocations) != (wanted, live)
+    ):
+        return routed
+    via = next(n for n in (wanted - 1, wanted + 1, wanted + 2) if n >= 1 and n != live)
+    return replace(routed, update=replace(update, number_of_allocations=via), stepping_to=wanted)
+
+
 def describe_endpoint(endpoint: InferenceEndpoint) -> str:
     """``inference endpoint [my-elser] (sparse_embedding, service elasticsearch)``."""
     return f"inference endpoint [{endpoint.inference_id}] ({endpoint.task_type}, service {endpoint.service})"

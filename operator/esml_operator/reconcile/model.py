@@ -61,6 +61,7 @@ class RecentAction:
     kind: str  # "start" | "update" | "stop"
     at: datetime
     assignment: Assignment | None
+    action: Action | None = None  # what was sent (an inference endpoint's _update answers with no assignment)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,10 @@ class UpdateInferenceEndpoint:
     inference_id: str
     task_type: str
     update: UpdateDeployment
+    #: Set when ``update`` goes through another count first: Elasticsearch 9.2 skips an endpoint ``_update`` that
+    #: leaves the endpoint's *stored* count unchanged, and the stored count can be stale (an earlier trained-model
+    #: ``_update``, before 9.2). Then the count the spec wants.
+    stepping_to: int | None = None
 
     kind: ClassVar[str] = "update"
 
