@@ -33,11 +33,18 @@ DOWNSCALE_WINDOW = 5  # seconds (the default is 300)
 
 
 @pytest.fixture
-def controller_manager(control_plane: ControlPlane) -> Iterator[Process]:
-    """The HPA (synced every second), namespace and garbage-collector controllers, for this test only."""
+def controller_manager(control_plane: ControlPlane, namespace: str) -> Iterator[Process]:
+    """The HPA (synced every second), namespace and garbage-collector controllers, for this test only.
+
+    Torn down after the operator and the APIService: it deletes the test's namespace and waits until the
+    namespace controller has really removed it (everything in it included), then stops.
+    """
     proc = control_plane.start_controller_manager(hpa_sync_period=1.0, downscale_stabilization=DOWNSCALE_WINDOW)
     yield proc
-    proc.stop()
+    try:
+        control_plane.kubectl("delete", "namespace", namespace, "--wait=true", "--timeout=90s")
+    finally:
+        proc.stop()
 
 
 @dataclass
