@@ -15,6 +15,8 @@ earlier status. The properties:
   (it changes a value that Elasticsearch does not already have, as far as the
   freshest view knows);
 * ``number_of_allocations`` is never sent while the spec enables adaptive allocations;
+* a deployment that an inference endpoint owns is never started, and on 9.2+ (where the trained-model
+  ``_update`` of it is a 409) only its endpoint's ``_update`` is sent; that call is sent for nothing else;
 * no action on a snapshot older than the last change (+1 s, when no change is in
   memory) or than a failed attempt of the same action, nor before its ``Retry-After``;
 * the decision is a pure function: equal inputs give equal decisions, the
@@ -45,6 +47,8 @@ from esml_operator.elasticsearch.models import (
     ClusterSnapshot,
     DeploymentStats,
     EsVersion,
+    InferenceEndpoint,
+    InferenceServiceSettings,
     NodeRoute,
     TaskParameters,
 )
@@ -57,6 +61,7 @@ from esml_operator.reconcile import (
     ResourceRef,
     StartDeployment,
     UpdateDeployment,
+    UpdateInferenceEndpoint,
     decide,
 )
 
@@ -94,6 +99,9 @@ def make_observation(
     recent: RecentAction | None = None,
     throttle_wait: float = 0.0,
     selector: str = SELECTOR,
+    inference_endpoint: InferenceEndpoint | None = None,
+    inference_users: tuple[str, ...] = (),
+    inference_unknown: str | None = None,
 ) -> Observation:
     return Observation(
         cluster=cluster,
@@ -106,6 +114,9 @@ def make_observation(
         recent=recent,
         throttle_wait=throttle_wait,
         selector=selector,
+        inference_endpoint=inference_endpoint,
+        inference_users=inference_users,
+        inference_unknown=inference_unknown,
     )
 
 
@@ -310,12 +321,20 @@ def snapshots(draw: st.DrawFn, spec: Mapping[str, Any]) -> ClusterSnapshot:
 clusters = optional(
     st.builds(
         ClusterInfo,
-        version=st.sampled_from(["9.1.0", "9.1.0", "9.1.0", "8.16.0", "8.15.1", "8.8.0", "8.6.0", "8.5.0"]).map(
-            EsVersion.parse
-        ),
+        version=st.sampled_from(
+            ["9.2.0", "9.2.0", "9.1.0", "9.1.0", "9.1.0", "8.16.0", "8.15.1", "8.8.0", "8.6.0", "8.5.0"]
+        ).map(EsVersion.parse),
         cluster_name=st.sampled_from(["", "prod"]),
         build_flavor=st.sampled_from(["default", "default", "serverless"]),
     )
+)
+
+
+#: Clusters for deployments that an inference endpoint owns: around the 9.2 boundary.
+owned_clusters = st.builds(
+    ClusterInfo,
+    version=st.sampled_from(["9.1.0", "9.2.0", "8.18.4", "9.3.1"]).map(EsVersion.parse),
+    cluster_name=st.just("prod"),
 )
 
 
@@ -406,29 +425,50 @@ def recent_actions(draw: st.DrawFn, now: datetime, spec: Mapping[str, Any]) -> R
     return RecentAction(kind=kind, at=seconds_before(now, draw, 120), assignment=assignment)
 
 
+@st.composite
+def ownerships(draw: st.DrawFn, spec: Mapping[str, Any], owned: bool = False) -> dict[str, Any]:
+    """Mostly no inference endpoint; often the endpoint that created the spec's deployment; sometimes endpoints
+    attached to it, or ownership unknown (no monitor_inference). ``owned``: always the creating endpoint."""
+    kind = "owned" if owned else draw(st.sampled_from(["none", "none", "none", "owned", "attached", "unknown"]))
+    if kind == "owned":
+        endpoint = InferenceEndpoint(
+            resolved_deployment_id(spec),
+            draw(st.sampled_from(["sparse_embedding", "text_embedding"])),
+            draw(st.sampled_from(["elasticsearch", "elser"])),
+            InferenceServiceSettings(model_id=spec["modelId"], num_threads=draw(optional(st.sampled_from(THREADS)))),
+        )
+        return {"inference_endpoint": endpoint}
+    if kind == "attached":
+        return {"inference_users": tuple(draw(st.lists(st.sampled_from(["e5-a", "e5-b"]), min_size=1, unique=True)))}
+    if kind == "unknown":
+        return {"inference_unknown": "Elasticsearch rejected listing of inference endpoints (403)"}
+    return {}
+
+
 #: Observation shapes: calm (a snapshot and nothing else), calm plus one complication, or anything.
 SHAPES = ("calm", "calm", "failure", "recent", "recent", "throttle", "anything", "anything")
 
 
 @st.composite
-def observations(draw: st.DrawFn, now: datetime, spec: Mapping[str, Any]) -> Observation:
+def observations(draw: st.DrawFn, now: datetime, spec: Mapping[str, Any], owned: bool = False) -> Observation:
     """Mostly a calm observation with at most one complication, so that plans are frequent and every
     complication meets them; the rest anything."""
     shape = draw(st.sampled_from(SHAPES))
     if shape != "anything":
         return make_observation(
-            cluster=draw(clusters),
+            cluster=draw(owned_clusters if owned else clusters),
             snapshot=draw(snapshots(spec)),
             snapshot_at=seconds_before(now, draw, 120),
             last_assignment=draw(optional(assignments(spec))),
             last_failure=draw(action_failures(now)) if shape == "failure" else None,
             recent=draw(recent_actions(now, spec)) if shape == "recent" else None,
             throttle_wait=draw(st.sampled_from([0.25, 3.0])) if shape == "throttle" else 0.0,
+            **draw(ownerships(spec, owned)),
         )
     trouble = draw(st.sampled_from(["none", "fetch_error", "config_problem"]))
     snapshot = draw(optional(snapshots(spec)))
     return make_observation(
-        cluster=draw(clusters),
+        cluster=draw(owned_clusters if owned else clusters),
         snapshot=snapshot,
         snapshot_at=seconds_before(now, draw, 120) if snapshot is not None else None,
         fetch_error=draw(errors) if trouble == "fetch_error" else None,
@@ -439,16 +479,17 @@ def observations(draw: st.DrawFn, now: datetime, spec: Mapping[str, Any]) -> Obs
         last_failure=draw(optional(action_failures(now))),
         recent=draw(optional(recent_actions(now, spec))),
         throttle_wait=draw(st.sampled_from([0.0, 0.0, 0.25])),
+        **draw(ownerships(spec, owned)),
     )
 
 
 @st.composite
-def inputs(draw: st.DrawFn) -> Inputs:
+def inputs(draw: st.DrawFn, owned: bool = False) -> Inputs:
     now = draw(st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2090, 12, 31), timezones=st.just(UTC)))
     spec = draw(specs())
     return Inputs(
         spec=spec,
-        observation=draw(observations(now, spec)),
+        observation=draw(observations(now, spec, owned)),
         previous=draw(previous_statuses(now)),
         now=now,
         jitter=draw(st.floats(0, 1, exclude_max=True)),
@@ -528,6 +569,8 @@ def plan_kind(decision: Decision) -> str:
     if not decision.actions:
         return "none"
     action = decision.actions[0]
+    if isinstance(action, UpdateInferenceEndpoint):
+        return "update-endpoint"
     if isinstance(action, UpdateDeployment):
         return "update-adaptive" if action.send_adaptive else "update-count"
     return action.kind
@@ -539,7 +582,7 @@ def check_plan(case: Inputs, decision: Decision) -> None:
     if not decision.actions:
         return
     (action,) = decision.actions
-    assert isinstance(action, StartDeployment | UpdateDeployment), action
+    assert isinstance(action, StartDeployment | UpdateDeployment | UpdateInferenceEndpoint), action
 
     # Only on a usable snapshot, never while paused or coalescing.
     assert obs.snapshot is not None and obs.snapshot_at is not None, "acted without a snapshot"
@@ -559,6 +602,19 @@ def check_plan(case: Inputs, decision: Decision) -> None:
     deployment_id = resolved_deployment_id(spec)
     assert action.deployment_id == deployment_id
     existing = known(obs, deployment_id)
+    endpoint = obs.inference_endpoint
+    past_92 = obs.cluster is not None and obs.cluster.version >= EsVersion(9, 2, 0)
+    stepping_to = None
+    if isinstance(action, UpdateInferenceEndpoint):
+        assert endpoint is not None and past_92, "an endpoint _update for a deployment no endpoint owns, or before 9.2"
+        assert (action.inference_id, action.task_type) == (endpoint.inference_id, endpoint.task_type)
+        stepping_to = action.stepping_to
+        action = action.update
+    elif endpoint is not None:
+        assert not isinstance(action, StartDeployment), "_start of an inference endpoint's deployment"
+        assert not past_92, "a trained-model _update of an endpoint's deployment on 9.2+ (a 409)"
+    if endpoint is not None:
+        assert adaptive_enabled(spec) or spec_count(spec) > 0, "scale to zero of an endpoint's deployment"
     if isinstance(action, StartDeployment):
         assert existing is None, f"_start of an existing deployment: {existing}"
         assert snapshot_is_fresh(obs), "_start on a snapshot older than the operator's last change"
@@ -581,6 +637,8 @@ def check_plan(case: Inputs, decision: Decision) -> None:
     if adaptive_enabled(spec):
         assert action.number_of_allocations is None, "number_of_allocations sent while adaptive is enabled"
         assert action.send_adaptive and action.adaptive == spec_adaptive(spec)
+    elif stepping_to is not None:  # through another count first (see endpoints.step_through)
+        assert stepping_to == spec_count(spec) and not action.send_adaptive
     else:
         assert action.number_of_allocations == spec_count(spec)
         assert not action.send_adaptive or action.adaptive == AdaptiveAllocations(False)
@@ -609,8 +667,25 @@ def test_the_plan_is_safe_for_any_spec_and_observation() -> None:
 
     check()
     # The generated inputs must reach every kind of plan, or the properties above hold vacuously.
-    assert set(seen) == {"none", "start", "update-count", "update-adaptive"}, seen
-    assert min(seen.values()) >= 5, seen
+    kinds = ("none", "start", "update-count", "update-adaptive")
+    assert min(seen[kind] for kind in kinds) >= 5, seen  # (endpoint updates: see the test below)
+
+
+def test_the_plan_is_safe_for_deployments_that_an_inference_endpoint_owns() -> None:
+    seen: Counter[str] = Counter()
+
+    @PROPERTIES
+    @given(inputs(owned=True))
+    def check(case: Inputs) -> None:
+        decision = case.decide()
+        check_plan(case, decision)
+        check_status(decision)
+        seen[plan_kind(decision)] += 1
+
+    check()
+    # Never a _start; the endpoint's _update on 9.2+, the trained-model _update before.
+    assert set(seen) <= {"none", "update-endpoint", "update-count", "update-adaptive"}, seen
+    assert seen["update-endpoint"] >= 5 and seen["update-count"] + seen["update-adaptive"] >= 5, seen
 
 
 # -- purity --------------------------------------------------------------------------------------------
