@@ -28,7 +28,7 @@ def keda_crds(control_plane: ControlPlane) -> Iterator[list[str]]:
     for name in names:
         control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{name}")
     yield names
-    control_plane.kubectl("delete", "crd", *names, "--timeout=60s")
+    control_plane.kubectl("delete", "crd", *names, "--wait=false")  # once per session: nothing re-creates them
 
 
 def pinned_keda() -> str:
