@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import socket
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from esml_operator.handlers.kube import SecretData
 from esml_operator.handlers.metrics import LeaderState, MetricsServer
+from esml_operator.handlers.servers import Servers
 from esml_operator.handlers.wiring import Operator
+from esml_operator.settings import Settings
 from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
 
 URL = "https://es-a:9200"
@@ -158,3 +162,17 @@ async def test_secrets_never_appear_in_the_metrics() -> None:
         assert secret not in text
     assert f'endpoint="{URL}"' in text  # the cluster is named by its URL only
     await op.close()
+
+
+async def test_a_busy_metrics_port_is_logged_and_the_operator_runs_on(caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        settings = Settings(all_namespaces=True, leader_election=False, metrics_endpoint=f"http://127.0.0.1:{port}/m")
+        op = operator_for({}, FakeKube())
+        servers = Servers(settings, op, api_client=None)
+        await servers.start(lambda: True)  # no exception
+        await servers.stop()
+        await op.close()
+    assert any("cannot serve metrics" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
