@@ -124,13 +124,13 @@ class LoadView:
             if found is not None:
                 yield found
 
-    def load_of(self, entry: Entry) -> ResourceLoad | None:
+    def load_of(self, entry: Entry, resource: _Resource | None = None) -> ResourceLoad | None:
         if entry.cluster_key is None or entry.meta.get("deletionTimestamp"):
             return None
         taken = self._snapshots.latest(entry.cluster_key)
         if taken is None:
             return None
-        resource = _resource(entry)
+        resource = resource or _resource(entry)
         stalled = resource.condition("Stalled")
         if stalled is not None and stalled.get("status") == "True" and stalled.get("reason") in _NOT_OURS:
             return None  # the deployment with this id is another resource's (or another model's)
@@ -187,7 +187,7 @@ class _StateCollector(Collector):
             stalled.add_metric(labels, float(resource.condition_true("Stalled")))
             paused.add_metric(labels, float(resource.paused))
             adaptive.add_metric(labels, float(resource.adaptive))
-            found = self._loads.load_of(entry)
+            found = self._loads.load_of(entry, resource)
             if found is None:
                 continue
             load = found.load
