@@ -199,7 +199,8 @@ def spawn_operator(
     argv = [
         sys.executable, "-m", "esml_operator.cli", "run", *[a for ns in namespaces for a in ("--namespace", ns)],
         "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
-        "--liveness-endpoint", f"http://127.0.0.1:{port}/healthz", "--log-level", "INFO", *extra,
+        "--liveness-endpoint", f"http://127.0.0.1:{port}/healthz", "--log-level", "INFO",
+        "--metrics-endpoint", f"http://127.0.0.1:{free_port()}/metrics", *extra,
     ]  # fmt: skip
     started = time.time()
     return Operator(fleet.spawn(name, argv, directory), port, started)
