@@ -183,6 +183,7 @@ ALLOWED = [
     ("create", "events", "", NS),  # Events about the resources
     ("list", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),  # kopf's resource scan
     ("watch", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),
+    ("list", "horizontalpodautoscalers.autoscaling", "", NS),  # AutoscalerConflict: the HPAs targeting a resource
     ("get", f"leases.coordination.k8s.io/{LEASE}", "", OWN),  # leader election, own namespace only
     ("update", f"leases.coordination.k8s.io/{LEASE}", "", OWN),
     ("create", "leases.coordination.k8s.io", "", OWN),
@@ -210,6 +211,7 @@ DENIED = [
     ("delete", "events", "", NS),
     ("create", "events.events.k8s.io", "", NS),
     ("list", "namespaces", "", ALL),
+    *[(verb, "horizontalpodautoscalers.autoscaling", "", NS) for verb in ("create", "update", "patch", "delete")],
     ("watch", "namespaces", "", ALL),
     # Leases: only its own, only in its own namespace, never deleted or listed
     *[(verb, "leases.coordination.k8s.io", "", NS) for verb in ("get", "create", "update", "patch", "delete")],
