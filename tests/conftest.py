@@ -1,6 +1,7 @@
 """Shared fixtures.
 
-Tests under tests/integration and tests/e2e are marked ``cluster`` automatically
+Tests under tests/integration, tests/e2e and tests/faults are marked ``cluster`` automatically
+(and those under tests/faults ``faults``)
 and get a real kube-apiserver (one per session, CRDs installed once). Everything
 else must run without a cluster: ``make unit`` deselects the marker.
 """
@@ -16,7 +17,7 @@ import pytest
 
 from tests.controlplane.runner import REPO, ControlPlane
 
-CLUSTER_DIRS = ("integration", "e2e")
+CLUSTER_DIRS = ("integration", "e2e", "faults")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -26,6 +27,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.cluster)
         if parts and parts[0] == "e2e":
             item.add_marker(pytest.mark.e2e)
+        if parts and parts[0] == "faults":
+            item.add_marker(pytest.mark.faults)
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,9 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -212,6 +213,25 @@ class ControlPlane:
 
         wait_until(healthy, timeout=START_TIMEOUT, what="kube-controller-manager /healthz", processes=[proc])
         return proc
+
+    def restart_apiserver(self, while_down: Callable[[], None] | None = None) -> float:
+        """Stop kube-apiserver and start it again with the same flags and port while etcd stays up.
+
+        ``while_down`` runs between the two. Returns the seconds the API server was unavailable.
+        """
+        old = next(p for p in self.processes if p.name == "kube-apiserver")
+        argv = [str(arg) for arg in cast(list[str], old.popen.args)]
+        started = time.monotonic()
+        old.stop()
+        self.processes.remove(old)
+        if while_down is not None:
+            while_down()
+        self._spawn("kube-apiserver", argv, detach=False)
+        wait_until(
+            lambda: self._get("/readyz", raw=True) == "ok",
+            timeout=START_TIMEOUT, what="kube-apiserver /readyz after a restart", processes=self.processes,
+        )  # fmt: skip
+        return time.monotonic() - started
 
     def _get(self, path: str, *, raw: bool = False) -> Any:
         ctx = strict_context(self.ca.cert, self.admin_cert.cert, self.admin_cert.key)
