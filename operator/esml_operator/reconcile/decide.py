@@ -34,7 +34,7 @@ from .plan import (
     start_parameter_differences,
 )
 from .spec import ModelDeploymentSpec, SpecError, parse_spec
-from .status import OBSERVED_KEYS, carried, deployment_status
+from .status import OBSERVED_KEYS, carried, deployment_status, desired_allocations
 from .timeutil import as_utc, format_time
 
 #: Ready's reason while a deployment is deliberately stopped by ``numberOfAllocations: 0``.
@@ -68,6 +68,7 @@ def decide(
         status.update(_observed_fields(AWAITING, observation, previous_status))
     else:
         paused = parsed.paused
+        status["desiredAllocations"] = desired_allocations(parsed)
         view = _view(parsed, observation)
         context = Context(parsed, ref, observation, previous_status, now, resync_interval, jitter, verdict)
         status.update(_observed_fields(view, observation, previous_status))
@@ -352,6 +353,34 @@ def _missing(ctx: Context) -> Action | None:
     return action
 
 
+def _restarts_for_parameters(ctx: Context, stats: DeploymentStats) -> bool:
+    """``restartPolicy: OnParameterChange`` and start-time parameters differ: stop, then start with the spec's.
+
+    Never while paused, never under an inference endpoint's ownership, never under ``startPolicy: Never``
+    (the operator could not start it again)."""
+    spec = ctx.spec
+    if spec.restart_policy != "OnParameterChange" or spec.paused or spec.start_policy == "Never":
+        return False
+    if ctx.observation.inference_endpoint is not None:
+        return False
+    return bool(start_parameter_differences(spec, stats))
+
+
+def _restart(ctx: Context, stats: DeploymentStats) -> Action | None:
+    spec, verdict = ctx.spec, ctx.verdict
+    differences = "; ".join(start_parameter_differences(spec, stats))
+    action = gate(ctx, StopDeployment(deployment_id=spec.deployment_id, restart_for=differences))
+    verdict.not_ready(
+        "Restarting",
+        f"Restarting deployment [{spec.deployment_id}] to apply {differences} (restartPolicy: OnParameterChange); "
+        "it is stopped, then started with the spec's parameters",
+    )
+    if action is not None:
+        verdict.progressing("Restarting", f"Stopping deployment [{spec.deployment_id}] to restart it",
+                            requeue_after=PROGRESS_REQUEUE_SECONDS)  # fmt: skip
+    return action
+
+
 def _allocations_text(stats: DeploymentStats) -> str:
     allocation = stats.allocation_status
     if allocation is None:
@@ -393,6 +422,8 @@ def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
                 requeue_after=PROGRESS_REQUEUE_SECONDS,
             )
         return None
+    if _restarts_for_parameters(ctx, stats):
+        return _restart(ctx, stats)
     endpoint = ctx.observation.inference_endpoint
     routed = ep.step_through(ep.route_update(candidate, ctx.observation), ctx.observation) if candidate else None
     action = gate(ctx, routed) if routed is not None and not paused else None

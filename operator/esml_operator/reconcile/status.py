@@ -12,6 +12,7 @@ from typing import Any
 
 from esml_operator.elasticsearch.models import AdaptiveAllocations, Assignment, DeploymentStats
 
+from .spec import ModelDeploymentSpec
 from .timeutil import format_epoch_millis, format_time
 
 #: Keys describing the deployment as Elasticsearch last reported it.
@@ -104,12 +105,24 @@ def routing_table(
     ]
 
 
+def desired_allocations(spec: ModelDeploymentSpec) -> str:
+    """The ``DESIRED`` column: the count, or the adaptive range while Elasticsearch owns the count."""
+    adaptive = spec.adaptive
+    if adaptive is None or not adaptive.enabled:
+        return str(spec.number_of_allocations)
+    low, high = adaptive.min_number_of_allocations, adaptive.max_number_of_allocations
+    if low is None and high is None:
+        return "adaptive"
+    return f"adaptive {'' if low is None else low}-{'' if high is None else high}"
+
+
 def deployment_status(
     stats: DeploymentStats | None, last_assignment: Assignment | None, previous: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The deployment keys for an observed deployment; ``{"allocations": 0}`` when it does not exist."""
+    """The deployment keys for an observed deployment; none when it does not exist (``ALLOCATED`` is then
+    blank, and ``/scale`` reads 0)."""
     if stats is None:
-        return {"allocations": 0}
+        return {}
     allocation = stats.allocation_status
     return _without_none(
         {
