@@ -101,7 +101,7 @@ async def test_an_endpoints_deployment_is_scaled_through_the_endpoint_and_never_
     await op.close()
 
 
-async def test_one_endpoint_listing_per_poll_however_many_resources() -> None:
+async def test_at_most_one_endpoint_listing_per_poll_however_many_resources() -> None:
     es, kube = EndpointES(), FakeKube()
     es.own("my-elser", 1)
     op = operator_for({URL: es}, kube, min_poll_interval=0.5)
@@ -110,7 +110,7 @@ async def test_one_endpoint_listing_per_poll_however_many_resources() -> None:
         op.runtime.observe("ADDED", resource(f"ner-{n}", URL, numberOfAllocations=1))
     await until(lambda: all(_ready(kube, f"ner-{n}") for n in range(20)) and _ready(kube, "my-elser"), what="Ready")
     polls, listings = es.count("/_stats"), es.count("GET /_inference/_all")
-    assert listings == polls and polls <= 4, (polls, listings)  # 21 resources, a few shared polls
+    assert 1 <= listings <= polls <= 4, (polls, listings)  # 21 resources, a few shared polls
     await op.close()
 
 

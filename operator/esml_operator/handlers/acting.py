@@ -13,8 +13,9 @@ from esml_operator.elasticsearch.errors import ElasticsearchError
 from esml_operator.elasticsearch.models import EsVersion
 from esml_operator.handlers.actions import apply_action
 from esml_operator.handlers.changes import ChangeLog
+from esml_operator.handlers.polling import Poller
 from esml_operator.handlers.registry import Entry
-from esml_operator.reconcile import Action, ActionFailure, ClaimKey, Failed, Outcome, Succeeded
+from esml_operator.reconcile import Action, ActionFailure, ClaimKey, Failed, Outcome, Succeeded, UpdateInferenceEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,8 @@ logger = logging.getLogger(__name__)
 class Actor:
     """Sends actions, at most ``limit`` at a time per Elasticsearch cluster (clusters never wait for each other)."""
 
-    def __init__(self, changes: ChangeLog, *, limit: int) -> None:
-        self._changes = changes
+    def __init__(self, changes: ChangeLog, *, limit: int, poller: Poller | None = None) -> None:
+        self._changes, self._poller = changes, poller
         self._limits: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(limit))
 
     async def act(
@@ -45,4 +46,6 @@ class Actor:
         # An inference endpoint's _update is recorded like an update; it returns no assignment, so the next pass
         # waits for a poll newer than it (and can tell whether Elasticsearch applied it).
         self._changes.record(key, action.kind, assignment, datetime.now(UTC), action)
+        if isinstance(action, UpdateInferenceEndpoint) and self._poller is not None:
+            self._poller.forget_endpoints(client)
         return Succeeded(action, assignment)

@@ -17,7 +17,7 @@ from esml_operator.elasticsearch.models import ClusterInfo
 from esml_operator.handlers import connect, logcontext
 from esml_operator.handlers.changes import ChangeLog
 from esml_operator.handlers.kube import KubeApi
-from esml_operator.handlers.polling import poll
+from esml_operator.handlers.polling import Poller
 from esml_operator.handlers.registry import Entry
 from esml_operator.handlers.snapshots import SnapshotCache, Taken
 from esml_operator.reconcile import (
@@ -82,9 +82,11 @@ class Observer:
         claims: ClaimIndex,
         changes: ChangeLog,
         names: dict[str, str],
+        poller: Poller | None = None,
     ) -> None:
         self.settings, self.kube, self.pool = settings, kube, pool
         self.snapshots, self.claims, self.changes = snapshots, claims, changes
+        self.poller = poller or Poller(max_age=max(300.0, 10 * settings.resync_interval))
         self._names = names  # uid -> namespace/name, for conflict messages
         self._round_started = float("-inf")
 
@@ -135,7 +137,7 @@ class Observer:
         taken: Taken | None = None
         error_seen: ElasticsearchError | None = None
         try:
-            taken = await self.snapshots.get(config.key, partial(poll, client, info), newer_than=newer_than)
+            taken = await self.snapshots.get(config.key, partial(self.poller.poll, client, info), newer_than=newer_than)
         except ElasticsearchError as error:
             error_seen = error
             self._after_refusal(error, resolved)
@@ -171,9 +173,9 @@ class Observer:
         than a poll after them.
         """
         newer_than = self._round_started
-        if recent is not None and acted is not None:
-            if recent.assignment is None or entry.generation == entry.passed_generation:
-                newer_than = max(newer_than, acted)
+        verify = recent is not None and (recent.assignment is None or entry.generation == entry.passed_generation)
+        if verify and acted is not None:
+            newer_than = max(newer_than, acted)
         return newer_than
 
     def _after_refusal(self, error: ElasticsearchError, resolved: connect.Resolved) -> None:

@@ -57,7 +57,7 @@ def build(
     )
     writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, leading=leading)
     observer = Observer(settings, kube, pool, snapshots, claims, changes, names)
-    actor = Actor(changes, limit=settings.max_concurrent_reconciles)
+    actor = Actor(changes, limit=settings.max_concurrent_reconciles, poller=observer.poller)
     keeper = FinalizerKeeper(kube, writer)
     reconciler = Reconciler(
         settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper),
