@@ -79,6 +79,15 @@ def _show_path(path: Path) -> str:
     return str(path)
 
 
+def route_text(route: dict[str, Any]) -> str:
+    """``ml-1 started current=2 target=2``; a count Elasticsearch did not report is left out, not printed empty."""
+    parts = [str(route.get("nodeName") or route.get("node")), str(route.get("routingState", "?"))]
+    for label, key in (("current", "currentAllocations"), ("target", "targetAllocations")):
+        if route.get(key) is not None:
+            parts.append(f"{label}={route[key]}")
+    return " ".join(parts)
+
+
 def shown_command(argv: list[str]) -> str:
     """The command a process really runs, as a person would type it (``esml-operator ...``, short paths)."""
     args = list(argv)
@@ -236,11 +245,7 @@ class Demo:
         self.kubectl("get", "mdep", "-n", NAMESPACE)
         if routing:
             obj = self.mdep()
-            routes = [
-                f"{r.get('nodeName', r.get('node'))} {r.get('routingState', '')} "
-                f"current={r.get('currentAllocations', '')} target={r.get('targetAllocations', '')}"
-                for r in (obj or {}).get("status", {}).get("routingTable") or []
-            ]
+            routes = [route_text(r) for r in (obj or {}).get("status", {}).get("routingTable") or []]
             ready = self.condition(obj, "Ready")
             print(f"  routingTable: {' | '.join(routes) or '(empty)'}")
             if ready:
