@@ -31,9 +31,7 @@ class Clock:
         return self.now
 
 
-async def test_the_list_is_fetched_again_only_when_it_may_have_changed(
-    fake: FakeES, es: ElasticsearchClient
-) -> None:
+async def test_the_list_is_fetched_again_only_when_it_may_have_changed(fake: FakeES, es: ElasticsearchClient) -> None:
     fake.route("GET", ENDPOINTS, es_json(200, {"endpoints": []}))
     fake.route("GET", STATS, es_json(200, stats("a")))
     clock = Clock()
