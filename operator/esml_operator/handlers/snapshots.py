@@ -32,6 +32,7 @@ class _Slot:
     def __init__(self) -> None:
         self.latest: Taken | None = None
         self.failed: tuple[float, Exception] | None = None  # (monotonic start, error) of the last failed poll
+        self.retry_at = float("-inf")  # no poll before this (monotonic): the failed poll's Retry-After
         self.inflight: asyncio.Task[Taken] | None = None
         self.last_start = float("-inf")
 
@@ -81,6 +82,8 @@ class SnapshotCache:
                 if taken.started >= newer_than:
                     return taken
                 continue  # it started too early for us; loop to start (or join) a newer one
+            if slot.failed is not None and self._clock() < slot.retry_at:
+                raise copy.copy(slot.failed[1])  # Elasticsearch said when to come back (Retry-After)
             wait = slot.last_start + self._min_interval - self._clock()
             if wait > 0:
                 await self._sleep(wait)
@@ -103,6 +106,8 @@ class SnapshotCache:
             snapshot = await fetch()
         except Exception as error:
             slot.failed = (started, error)
+            retry_after = getattr(error, "retry_after", None)
+            slot.retry_at = started + retry_after if isinstance(retry_after, int | float) else float("-inf")
             raise
         finally:
             slot.inflight = None
