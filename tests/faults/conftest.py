@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +242,10 @@ def poll_gaps(sim: SimulatorProcess, since: float, until: float | None = None) -
     times = [since] + [r["wall_time"] for r in sim.requests("/_stats", method="GET") if since <= r["wall_time"] <= end]
     times.append(end)
     return max(b - a for a, b in itertools.pairwise(times))
+
+
+def seeded(what: str) -> tuple[int, random.Random]:
+    """A seed (``$ESML_FAULTS_SEED`` to replay one, else a fresh one), printed, and its ``random.Random``."""
+    seed = int(os.environ.get("ESML_FAULTS_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"{what}: seed {seed} (replay with ESML_FAULTS_SEED={seed})")
+    return seed, random.Random(seed)

@@ -44,11 +44,17 @@ class Planted:
     api_key_secret: str = field(default_factory=lambda: f"planted-Key-{secrets.token_hex(10)}")
     wrong_password: str = field(default_factory=lambda: f"planted-Wrong-{secrets.token_hex(8)}")
     ca_keys: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # other secrets a test made (API keys Elasticsearch generated)
 
     @property
     def api_key(self) -> str:
         """The encoded API key, as a credentials Secret holds it (``base64(id:key)``)."""
         return base64.b64encode(f"{self.api_key_id}:{self.api_key_secret}".encode()).decode()
+
+    @property
+    def forged_api_key(self) -> str:
+        """The planted key id with a wrong secret part (Elasticsearch answers 401)."""
+        return base64.b64encode(f"{self.api_key_id}:{self.wrong_password}".encode()).decode()
 
     def add_ca_key(self, path: Path) -> str:
         pem = path.read_text()
@@ -57,10 +63,15 @@ class Planted:
 
     def forms(self) -> set[str]:
         out: set[str] = set()
-        for value in (self.password, self.api_key_secret, self.wrong_password, self.api_key):
+        for value in (self.password, self.api_key_secret, self.wrong_password, self.api_key, self.forged_api_key):
             out |= encodings(value)
         for user_password in (f"elastic:{self.password}", f"elastic:{self.wrong_password}"):
             out |= encodings(user_password)
+        for value in self.extra:
+            out |= encodings(value)
+            decoded = base64.b64decode(value + "==").decode(errors="replace")
+            if ":" in decoded:  # an encoded API key: its secret part too
+                out |= encodings(decoded.split(":", 1)[1])
         for pem in self.ca_keys:
             out |= pem_forms(pem)
         return out

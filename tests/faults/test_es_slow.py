@@ -8,14 +8,12 @@ fast again the change made meanwhile goes through.
 
 from __future__ import annotations
 
-import os
-import random
 import time
 
 import pytest
 
 from tests.e2e.conftest import wait_for
-from tests.faults.conftest import Env, condition, converged, deployment, mdep, patch_spec, poll_gaps, reaction
+from tests.faults.conftest import Env, condition, converged, deployment, mdep, patch_spec, poll_gaps, reaction, seeded
 from tests.faults.proxy import Rule
 
 REQUEST_TIMEOUT = 8.0
@@ -25,9 +23,7 @@ SLACK = 1.0
 
 @pytest.mark.timeout(400)
 def test_slow_answers_time_out_without_piling_up_and_leave_other_clusters_alone(env: Env) -> None:
-    seed = int(os.environ.get("ESML_FAULTS_SEED") or random.SystemRandom().randrange(2**32))
-    print(f"slow responses: seed {seed}")
-    rng = random.Random(seed)
+    seed, rng = seeded("slow responses")
     slow, healthy = env.simulator(), env.simulator()
     proxy = env.proxy(slow)
     env.secrets(slow)

@@ -32,6 +32,7 @@ class Version:
     status: dict[str, Any]
     spec: dict[str, Any]
     deleting: bool
+    uid: str
 
     def condition(self, type_: str) -> dict[str, Any] | None:
         for cond in self.status.get("conditions", []):
@@ -76,6 +77,7 @@ class StatusWatch:
         version = Version(
             time.time(), type_, str(meta.get("name")), int(meta.get("generation") or 0),
             dict(obj.get("status") or {}), dict(obj.get("spec") or {}), bool(meta.get("deletionTimestamp")),
+            str(meta.get("uid")),
         )  # fmt: skip
         with self._lock:
             self.versions.append(version)
