@@ -2,7 +2,9 @@
 #   make            create .venv/ with the package and its development tools (from the locks in requirements/)
 #   make lock       re-resolve requirements/*.txt after a change to pyproject.toml (UPGRADE=1: newest of everything,
 #                   UPGRADE_PACKAGE=name: newest of one package)
-#   make test       the whole suite (lint, unit, client, simulator, integration, e2e)
+#   make test       the whole suite (lint, unit, client, simulator, integration, e2e) and the faults suite's smoke subset
+#   make test-faults        the whole reliability and security suite (tests/faults, plus the RBAC proofs)
+#   make reliability-report run it and print the figures (the README's Reliability table)
 #   make demo       the operator end to end against the simulator (KEEP=1 leaves it running)
 #   make bench      the benchmark on a real API server, simulators and operator processes (QUICK=1: < 3 min)
 SHELL := /bin/bash
@@ -20,7 +22,7 @@ REQ := requirements
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) $(addprefix --upgrade-package ,$(UPGRADE_PACKAGE))
 
-.PHONY: venv lock controlplane cluster-up cluster-down lint unit test demo bench clean
+.PHONY: venv lock controlplane cluster-up cluster-down lint unit test test-faults reliability-report demo bench clean
 
 venv: $(STAMP)
 
@@ -61,7 +63,20 @@ unit: venv
 	$(VENV)/bin/pytest -m "not cluster" $(PYTEST_ARGS)
 
 test: venv controlplane lint
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not faults or faults_smoke" $(PYTEST_ARGS)
+
+# The faults suite, and the impersonation and installed-permissions RBAC proofs with it.
+FAULTS_TESTS := tests/integration/test_install.py::test_installed_operator_may_do_exactly_what_it_needs \
+	tests/e2e/test_install_rbac.py tests/faults
+FAULTS_RESULTS ?= $(CURDIR)/.local/faults-results
+
+test-faults: venv controlplane
+	ESML_FAULTS_RESULTS="$(FAULTS_RESULTS)" $(VENV)/bin/pytest $(FAULTS_TESTS) $(PYTEST_ARGS)
+
+reliability-report: venv controlplane
+	rm -rf "$(FAULTS_RESULTS)"
+	$(MAKE) --no-print-directory test-faults; status=$$?; \
+		ESML_FAULTS_RESULTS="$(FAULTS_RESULTS)" $(PY) -m tests.faults.report; exit $$status
 
 demo: venv controlplane
 	$(PY) -m tests.demo $(if $(KEEP),--keep,)

@@ -138,11 +138,22 @@ class Env:
         scanned = sum(result.places.values())
         self.record(leaks={"hits": len(result.hits), "places": len(result.places), "bytes": scanned},
                     tracebacks=result.tracebacks)  # fmt: skip
+        self._remove_resources()
         for proxy in self.proxies:
             proxy.close()
         for sim in self.simulators:
             sim.stop()
         return result.hits
+
+    def _remove_resources(self) -> None:
+        """Delete this test's ModelDeployments, finalizers and all: its namespace may stay Terminating (no namespace
+        controller), and an operator of a later test watching every namespace must not find them there."""
+        for ns in self.namespaces:
+            self.plane.kubectl("-n", ns, "delete", "mdep", "--all", "--wait=false", check=False)
+            names = self.plane.kubectl("-n", ns, "get", "mdep", "-o", "name", check=False).stdout.split()
+            for name in names:
+                self.plane.kubectl("-n", ns, "patch", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+                                   check=False)  # fmt: skip
 
     def _readable_places(self) -> dict[str, str]:
         places = dict(self.metrics)

@@ -11,13 +11,12 @@ import pytest
 from tests.e2e.conftest import wait_for
 from tests.faults.conftest import RESYNC, Env, converged, mdep, patch_spec
 
-pytestmark = pytest.mark.faults_smoke
-
 
 def spacing(times: list[float]) -> list[float]:
     return [b - a for a, b in itertools.pairwise(times)]
 
 
+@pytest.mark.faults_smoke
 def test_update_429_retry_after_is_honoured(env: Env) -> None:
     sim = env.simulator()
     env.secrets(sim)

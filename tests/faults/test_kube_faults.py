@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from tests.e2e.conftest import wait_for
 from tests.faults.conftest import RESYNC, Env, condition, converged, deployment, mdep, patch_spec, writes
 
@@ -16,7 +14,6 @@ def target(request: dict[str, Any]) -> str:
     return str(request["query"].get("deployment_id") or request["path"].split("/")[3])
 
 
-@pytest.mark.faults_smoke
 def test_kube_apiserver_restart_the_watch_resumes_and_changes_are_reconciled(env: Env) -> None:
     sim = env.simulator()
     env.secrets(sim)

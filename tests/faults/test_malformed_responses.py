@@ -21,8 +21,6 @@ from tests.e2e.conftest import wait_for
 from tests.faults.conftest import RESYNC, Env, converged, mdep, writes
 from tests.faults.proxy import Reply, Rule, html_page, json_edit, truncated
 
-pytestmark = pytest.mark.faults_smoke
-
 STATS = "/_ml/trained_models/_all/_stats$"
 
 
@@ -83,6 +81,7 @@ CASES = [
 ]
 
 
+@pytest.mark.faults_smoke
 def test_malformed_answers_give_clear_conditions_and_recovery(env: Env) -> None:
     sim = env.simulator(nodes=4, extra=("--processors", "8"))
     env.secrets(sim)

@@ -16,9 +16,8 @@ from tests.e2e.conftest import wait_for
 from tests.faults.conftest import Env, condition, converged, mdep
 from tests.faults.leaks import Planted, exception_texts, scan
 
-pytestmark = pytest.mark.faults_smoke
 
-
+@pytest.mark.faults_smoke
 def test_the_scan_finds_every_form_of_a_planted_secret(tmp_path: Path) -> None:
     planted = Planted()
     key_file = tmp_path / "ca.key"
@@ -44,6 +43,7 @@ def test_the_scan_finds_every_form_of_a_planted_secret(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.faults_smoke
 def test_tls_verification_is_on_by_default(env: Env) -> None:
     sim = env.simulator()
     env.secrets(sim)

@@ -31,6 +31,7 @@ def holder(kube: Kube) -> str:
     return str(json.loads(out.stdout)["spec"].get("holderIdentity") or "") if out.returncode == 0 else ""
 
 
+@pytest.mark.faults_smoke
 @pytest.mark.timeout(600)
 def test_two_replicas_one_killed_at_random_one_actor_and_takeover_measured(env: Env) -> None:
     seed, rng = seeded("two replicas")
