@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from esml_operator.elasticsearch.errors import ConnectionFailedError
+from esml_operator.elasticsearch.errors import ConnectionFailedError, ServerError
 from esml_operator.elasticsearch.models import ClusterSnapshot
 from esml_operator.handlers.snapshots import SnapshotCache
 
@@ -135,3 +135,22 @@ async def test_close_cancels_fetches_under_way() -> None:
     assert cache.keys() == []
     with pytest.raises(asyncio.CancelledError):
         await waiter
+
+
+async def test_a_retry_after_on_a_failed_poll_holds_every_caller_off() -> None:
+    now = [100.0]
+    calls = []
+
+    async def fetch() -> ClusterSnapshot:
+        calls.append(now[0])
+        raise ServerError("unavailable", status=503, retry_after=5.0)
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    cache = SnapshotCache(min_interval=0.0, clock=lambda: now[0], sleep=no_sleep)
+    for step in range(12):  # 6 s in half-second steps, each asking for a poll newer than now
+        now[0] = 100.0 + step * 0.5
+        with pytest.raises(ServerError):
+            await cache.get("c", fetch, newer_than=now[0])
+    assert calls == [100.0, 105.0]  # asked again only once Retry-After had passed
