@@ -74,7 +74,7 @@ class SnapshotCache:
         while True:
             if slot.latest is not None and slot.latest.started >= newer_than:
                 return slot.latest
-            if slot.failed is not None and (slot.failed[0] >= newer_than or self._holding_off(slot.failed)):
+            if slot.failed is not None and slot.failed[0] >= newer_than:
                 raise copy.copy(slot.failed[1])
             task = slot.inflight
             if task is not None:
@@ -96,11 +96,6 @@ class SnapshotCache:
                 if slot.inflight is not None and slot.inflight.done():
                     slot.inflight = None
             return taken
-
-    def _holding_off(self, failed: tuple[float, Exception]) -> bool:
-        """Elasticsearch asked for a pause (``Retry-After``): no poll of that cluster before it has passed."""
-        retry_after = getattr(failed[1], "retry_after", None)
-        return isinstance(retry_after, int | float) and self._clock() < failed[0] + retry_after
 
     async def _fetch(self, slot: _Slot, fetch: Fetch) -> Taken:
         started = self._clock()
