@@ -73,16 +73,19 @@ class Reconciler:
     async def _run(self, entry: Entry) -> tuple[float | None, str]:
         if entry.meta.get("deletionTimestamp"):
             return await self.deleter.run(entry), PASS_DELETION
+        # One version of the resource for the whole pass: the watch may replace entry.body during an await,
+        # and a newer generation must never be reported with this version's spec.
         body = entry.body
         spec = body.get("spec") or {}
+        meta = body.get("metadata") or {}
+        generation = int(meta.get("generation") or 0)
         try:
             parsed = parse_spec(spec)
         except SpecError:
             parsed = None
         await self.finalizers.ensure(entry, parsed)
         observed = await self.observer.observe(entry, parsed)
-        meta = entry.meta
-        ref = ResourceRef(str(meta.get("namespace", "")), str(meta.get("name", "")), entry.generation, entry.uid)
+        ref = ResourceRef(str(meta.get("namespace", "")), str(meta.get("name", "")), generation, entry.uid)
         observation = observed.observation
         if self.autoscalers is not None:
             observation = replace(observation, autoscalers=await self.autoscalers(ref.namespace, ref.name))
@@ -91,7 +94,7 @@ class Reconciler:
             spec, ref, observation, entry.stored_status, now,
             resync_interval=self.settings.resync_interval, jitter=entry.jitter,
         )  # fmt: skip
-        entry.passed_generation = entry.generation
+        entry.passed_generation = generation
         result = PASS_NO_ACTION
         for action in decision.actions[:1]:
             assert observed.client is not None and observed.info is not None and observed.change_key is not None
