@@ -128,6 +128,7 @@ def regressions(watch: StatusWatch) -> list[str]:
     for version in watch.history():
         by_uid.setdefault(version.uid, []).append(version)
     for versions in by_uid.values():
+        versions = [v for v in versions if v.type != "DELETED"]
         spec_at = {v.generation: v.spec.get("numberOfAllocations") for v in versions}
         last_generation, last_sync = 0, ""
         for v in versions:
@@ -135,10 +136,17 @@ def regressions(watch: StatusWatch) -> list[str]:
             sync = str(v.status.get("lastSyncTime") or "")
             if observed < last_generation:
                 found.append(f"{v.name}: observedGeneration {last_generation} -> {observed}")
+            if observed > v.generation:  # a status computed for another object (a deleted one of the same name)
+                found.append(f"{v.name}: observedGeneration {observed} > generation {v.generation} ({v.uid})")
             if sync and sync < last_sync:
                 found.append(f"{v.name}: lastSyncTime {last_sync} -> {sync}")
             if v.is_("Ready", "True") and observed in spec_at and v.status.get("allocations") != spec_at[observed]:
-                found.append(f"{v.name}: Ready with {v.status.get('allocations')} at generation {observed}")
+                history = [(round(x.seen % 1000, 2), x.generation, x.spec.get("numberOfAllocations"),
+                            x.status.get("observedGeneration"), x.status.get("allocations"),
+                            (x.condition("Ready") or {}).get("reason")) for x in versions]  # fmt: skip
+                found.append(f"{v.name}: Ready with {v.status.get('allocations')} at generation {observed} "
+                             f"(spec {spec_at[observed]}); versions (time, generation, spec, observed, allocations, "
+                             f"Ready reason): {history}")  # fmt: skip
             last_generation, last_sync = max(last_generation, observed), max(last_sync, sync)
     return found
 
