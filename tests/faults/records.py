@@ -11,7 +11,8 @@ Known keys (all optional): ``scenario``; ``faults`` (faults injected);
 Elasticsearch, or the proxy in front of it, during each outage); ``gaps``
 (seconds, the longest time a resource that should be served went without a
 pass); ``takeovers`` (seconds from SIGKILL to the new leader's first request);
-``trials`` (``{"seed", "run", "converged", "repeats"}``); ``leaks``
+``trials`` (``{"seed", "run", "converged", "writes", "wrong", "repeats", "regressions"}``); ``repeats``
+(idempotent repeats of a right call elsewhere); ``leaks``
 (``{"hits", "places", "bytes"}``).
 """
 

@@ -70,6 +70,8 @@ def rows(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
         out.append(("SIGKILL trials converged", detail))
     else:
         out.append(("SIGKILL trials converged", "not run"))
+    repeats = [(int(r["repeats"]), r["scenario"]) for r in scenarios if r.get("repeats")]
+    out.append(("Idempotent repeats elsewhere", ", ".join(f"{n} ({where})" for n, where in repeats) or "0"))
     places, scanned_bytes = sum(int(x["places"]) for x in leaks), sum(int(x["bytes"]) for x in leaks)
     scanned = f"{len(leaks)} scans, {places} places, {scanned_bytes:,} bytes"
     out.append(("Secrets leaked", f"{sum(int(x['hits']) for x in leaks)} ({scanned})"))

@@ -18,6 +18,14 @@ def gone(kube: Kube, name: str) -> bool:
     return kube.get("modeldeployment", name) is None
 
 
+def stopped_only(sent: list[dict[str, Any]], deployment_id: str) -> int:
+    """Every write was a successful ``_stop`` of ``deployment_id``; how many (a repeat is idempotent: a pass that
+    started with the body from before the finalizer was released may stop the stopped deployment again)."""
+    wanted = f"/_ml/trained_models/{deployment_id}/deployment/_stop"
+    assert sent and all(r["path"] == wanted and r["status"] == 200 for r in sent), sent
+    return len(sent)
+
+
 def blocked(kube: Kube, name: str) -> dict[str, Any] | None:
     found = condition(kube, name, "Ready", "False")
     return found if found and found["reason"] == "DeletionBlocked" else None
@@ -61,20 +69,20 @@ def test_deletion_while_elasticsearch_is_down(env: Env) -> None:
 
     proxy.set_mode("pass")  # Elasticsearch is back: the waiting deletion completes
     wait_for(lambda: gone(env.kube, "waits"), timeout=60, what="the waiting deletion completed")
-    stops = [r["path"] for r in writes(sim, since=down)]
-    assert stops == ["/_ml/trained_models/dep-waits/deployment/_stop"], stops
+    stops = stopped_only(writes(sim, since=down), "dep-waits")
     for kept in ("retain", "annotated", "paused"):
         assert deployment(sim, f"dep-{kept}") is not None, f"dep-{kept} was stopped"
     assert deployment(sim, "dep-waits") is None
     env.record(scenario="deletion while Elasticsearch is down", faults=1, resources=4, converged=4,
-               outages=[{"name": "down during deletion", "seconds": time.time() - down, "requests": 0,
-                         "connects": retries}])  # fmt: skip
+               repeats=stops - 1, outages=[{"name": "down during deletion", "seconds": time.time() - down,
+                                            "requests": 0, "connects": retries}])  # fmt: skip
 
 
 def test_a_namespace_deleted_with_resources_in_it(env: Env) -> None:
     sim = env.simulator()
     env.secrets(sim)
-    op = env.operator()
+    # The Lease lives elsewhere (as in an install, esml-system): the namespace controller would delete it here.
+    op = env.operator("--lease-namespace", "default")
     env.kube.apply(mdep("stopper", sim.local_url, deploymentId="dep-stopper", deletionPolicy="Stop"))
     env.kube.apply(mdep("keeper", sim.local_url, deploymentId="dep-keeper"))
     for name in ("stopper", "keeper"):
@@ -91,11 +99,11 @@ def test_a_namespace_deleted_with_resources_in_it(env: Env) -> None:
         manager.stop()
     assert deployment(sim, "dep-stopper") is None  # Stop: stopped before the namespace went
     assert deployment(sim, "dep-keeper") is not None  # Retain: left running
-    assert [r["path"] for r in writes(sim, since=start)] == ["/_ml/trained_models/dep-stopper/deployment/_stop"]
+    stops = stopped_only(writes(sim, since=start), "dep-stopper")
     assert op.process.alive(), op.process.log_tail()
     print(f"namespace deleted in {took:.1f}s")
     env.record(scenario="namespace deleted with resources", faults=1, resources=2, converged=2,
-               namespace_deletion=took)  # fmt: skip
+               namespace_deletion=took, repeats=stops - 1)  # fmt: skip
 
 
 def test_a_spec_flip_flopping_100_times(env: Env) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.faults.report import rows, table
 
 
+@pytest.mark.faults_smoke
 def test_the_table_sums_the_records() -> None:
     records = [
         {"test": "a", "scenario": "outage", "faults": 2, "resources": 3, "converged": 3, "gaps": [1.5],
@@ -23,9 +26,17 @@ def test_the_table_sums_the_records() -> None:
     assert found["Takeover time (SIGKILL of the leader)"] == "median 3.2 s, max 3.4 s (2 takeovers)"
     assert found["SIGKILL trials converged"].startswith("20 of 20 (seeds 7; 31 writes judged, 0 wrong, 1 idempotent")
     assert found["Secrets leaked"] == "0 (2 scans, 12 places, 1,500 bytes)"
+    assert found["Idempotent repeats elsewhere"] == "0"
     assert table(records).splitlines()[:2] == ["| measure | result |", "|---|---|"]
 
 
+@pytest.mark.faults_smoke
+def test_repeats_outside_the_trials_are_listed() -> None:
+    found = dict(rows([{"test": "x", "scenario": "namespace deleted", "repeats": 1}]))
+    assert found["Idempotent repeats elsewhere"] == "1 (namespace deleted)"
+
+
+@pytest.mark.faults_smoke
 def test_a_leak_shows_in_the_table() -> None:
     found = dict(rows([{"test": "x", "leaks": {"hits": 2, "places": 1, "bytes": 10}}]))
     assert found["Secrets leaked"].startswith("2 ")
