@@ -17,8 +17,9 @@ from tests.faults.conftest import RESYNC, Env, PlantedSimulator, condition, conv
 
 pytestmark = pytest.mark.faults_smoke
 
-#: How much slower a healthy cluster may react while another hangs: scheduling noise on a busy machine only.
-SLACK = 1.0
+#: How much slower a healthy cluster may react while another hangs: scheduling noise on a busy 2-core machine
+#: (a cluster that waited on the hung one would be late by the request timeout, 5 s).
+SLACK = 2.0
 
 
 def measure(env: Env, targets: list[tuple[str, PlantedSimulator]], counts: list[int]) -> list[float]:

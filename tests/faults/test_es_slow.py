@@ -18,7 +18,7 @@ from tests.faults.proxy import Rule
 
 REQUEST_TIMEOUT = 8.0
 SLOW_FOR = 60.0
-SLACK = 1.0
+SLACK = 2.0  # scheduling noise on a busy machine; waiting on the slow cluster would cost the request timeout
 
 
 @pytest.mark.timeout(400)
