@@ -62,8 +62,14 @@ lint: venv
 unit: venv
 	$(VENV)/bin/pytest -m "not cluster" $(PYTEST_ARGS)
 
+# make test runs on TEST_WORKERS pytest-xdist workers, each with a control plane of its own, whole files
+# at a time (tests/conftest.py hands out the slow tiers first). The cluster tiers mostly wait on
+# processes, so two workers fit two cores. TEST_WORKERS=1 runs serially.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
+
 test: venv controlplane lint
-	$(VENV)/bin/pytest -m "not faults or faults_smoke" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not faults or faults_smoke" $(XDIST) $(PYTEST_ARGS)
 
 # The faults suite, and the impersonation and installed-permissions RBAC proofs with it.
 FAULTS_TESTS := tests/integration/test_install.py::test_installed_operator_may_do_exactly_what_it_needs \

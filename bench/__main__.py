@@ -97,13 +97,15 @@ async def run_all(sizes: Sizes, workdir: Path, fleet: procs.Fleet, plane: Contro
         await run.aclose()
 
 
-async def main(sizes: Sizes, out: Path, workdir: Path, only: set[int], source: Path | None, command: str) -> int:
+async def main(
+    sizes: Sizes, out: Path, workdir: Path, only: set[int], source: Path | None, command: str, profile: Path | None
+) -> int:
     began = time.monotonic()
     current = asyncio.current_task()
     assert current is not None
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background job starts with it ignored
         asyncio.get_running_loop().add_signal_handler(signum, current.cancel)
-    fleet = procs.Fleet(source)
+    fleet = procs.Fleet(source, profile)
     plane = ControlPlane(workdir / "cluster")
     try:
         plane.start()
@@ -159,6 +161,10 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source", type=Path, help="run the operator and simulators from this package directory (another checkout)"
     )
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR",
+        help="sample figure 1's operator with py-spy into DIR/op-latency.txt (summarise: python -m bench.profile)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     sizes = with_overrides(QUICK if args.quick else FULL, args.set)
     # Only a complete full run replaces the committed bench/results.json.
@@ -174,7 +180,10 @@ def cli(argv: list[str] | None = None) -> int:
             + [f"--set {a}" for a in args.set]
             + ([f"--only {args.only}"] if only else [])
         )
-        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source, command))
+        profile = args.profile.resolve() if args.profile else None
+        if profile:
+            profile.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source, command, profile))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("bench: interrupted; every process it started is stopped", file=sys.stderr)
         return 130

@@ -59,6 +59,7 @@ async def latency_and_churn(run: Run) -> list[Figure]:
         resync_interval=s.resync, extra=run.operator_flags,
     )  # fmt: skip
     await operator.wait_healthy()
+    spy = run.fleet.profile(operator.proc, "op-latency")
     targets = [
         Target(NAMESPACE, f"lat-{i:03d}", f"lat-{i:03d}", sims[i % len(sims)]) for i in range(s.latency_resources)
     ]
@@ -90,6 +91,8 @@ async def latency_and_churn(run: Run) -> list[Figure]:
     fig5 = await churn(run, sims[0])
     fig5.seconds = time.monotonic() - started
     run.fleet.stop(operator.proc)
+    if spy is not None:  # py-spy writes its profile when the operator has exited
+        await procs.wait_for(lambda: not spy.alive(), within=30, what="py-spy's profile")
     for sim in sims:
         await sim.aclose()
         run.fleet.stop(sim.sim.proc)

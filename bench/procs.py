@@ -52,10 +52,12 @@ def free_port() -> int:
 class Fleet:
     """Owns every child process of the run; ``stop_all`` is safe to call more than once."""
 
-    def __init__(self, source: Path | None = None) -> None:
+    def __init__(self, source: Path | None = None, profile: Path | None = None) -> None:
         self.processes: list[Process] = []
         # Another checkout's package directory, first on the children's PYTHONPATH (to bench that one).
         self.source = source
+        # Where py-spy writes the operators' CPU profiles (``--profile``), or None.
+        self.profile_dir = profile
 
     def spawn(self, name: str, argv: Sequence[str], directory: Path, env: dict[str, str] | None = None) -> Process:
         directory.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,19 @@ class Fleet:
             os.environ.update(saved)
         self.processes.append(proc)
         return proc
+
+    def profile(self, proc: Process, name: str) -> Process | None:
+        """Sample ``proc`` with py-spy until it exits (collapsed stacks in ``<profile>/<name>.txt``), if profiling.
+
+        ``--nonblocking`` reads the target's memory without pausing it, so the latency it measures is not inflated.
+        """
+        if self.profile_dir is None:
+            return None
+        spy = Path(sys.executable).with_name("py-spy")
+        out = self.profile_dir / f"{name}.txt"
+        argv = [str(spy), "record", "--pid", str(proc.pid), "--rate", "1000", "--nonblocking", "--format", "raw",
+                "--output", str(out)]  # fmt: skip
+        return self.spawn(f"py-spy-{name}", argv, self.profile_dir)
 
     def stop(self, proc: Process, *, timeout: float = 15.0) -> None:
         proc.stop(timeout=timeout)

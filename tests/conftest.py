@@ -2,12 +2,13 @@
 
 Tests under tests/integration, tests/e2e and tests/faults are marked ``cluster`` automatically
 (and those under tests/faults ``faults``)
-and get a real kube-apiserver (one per session, CRDs installed once). Everything
+and get a real kube-apiserver (one per session, that is one per pytest-xdist worker; CRDs installed once). Everything
 else must run without a cluster: ``make unit`` deselects the marker.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,9 +19,20 @@ import pytest
 from tests.controlplane.runner import REPO, ControlPlane
 
 CLUSTER_DIRS = ("integration", "e2e", "faults")
+# Under pytest-xdist (make test: one control plane per worker), whole files are handed out in
+# collection order, so the slowest tiers go first and the many short unit files fill the gaps at
+# the end instead of a long e2e file running alone at the tail.
+TIER_ORDER = ("faults", "e2e", "integration", "packaging", "simulator", "client", "unit")
+
+
+def _tier(item: pytest.Item) -> int:
+    parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+    return TIER_ORDER.index(parts[0]) if parts and parts[0] in TIER_ORDER else len(TIER_ORDER)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=_tier)  # stable: the order inside a tier stays the files' own
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
         if parts and parts[0] in CLUSTER_DIRS:

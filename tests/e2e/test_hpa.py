@@ -213,12 +213,12 @@ def test_an_hpa_and_adaptive_allocations_never_fight(
     set_pending(simulator, 35)
     wait_for(lambda: kube.mdep("ner")["spec"]["numberOfAllocations"] == 4, what="the HPA writing /scale anyway")
     generation = kube.mdep("ner")["metadata"]["generation"]
-    polls = len(simulator.requests("/_stats", method="GET"))
+    polls = len(simulator.requests("/_all/_stats", method="GET"))  # the operator's polls, not the test's reads
 
     def seen_twice_since() -> bool:  # the new spec was processed, on two polls newer than the HPA's write
         status = kube.mdep("ner")["status"]
         return status.get("observedGeneration") == generation and (
-            len(simulator.requests("/_stats", method="GET")) >= polls + 2
+            len(simulator.requests("/_all/_stats", method="GET")) >= polls + 2
         )
 
     wait_for(seen_twice_since, what="two polls after the HPA's change")

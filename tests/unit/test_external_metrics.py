@@ -70,8 +70,9 @@ async def world() -> AsyncIterator[World]:
     sim.control.set_inference_stats("ner-a", **LOAD)
     sim.control.set_inference_stats("ner-b", number_of_pending_requests=70)
     polls = op.snapshots.fetches
+    op.reconciler.observer.new_round()  # what the resync loop does: the next passes poll again
     for uid in op.runtime.registry.uids():
-        op.runtime.queue.add(uid)  # the next pass polls again (min_poll_interval is short)
+        op.runtime.queue.add(uid)
     await until(lambda: op.snapshots.fetches > polls and not op.runtime.queue.running, within=10, what="a new poll")
     yield World(sim, op, leading)
     await op.close()
