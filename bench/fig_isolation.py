@@ -53,7 +53,7 @@ async def isolation(run: Run) -> list[Figure]:
         reported = await wait_reported(run, s.dead_resources, within=s.isolation_ready_timeout)
         await asyncio.sleep(2)  # as in figure 1: measure a settled operator
         measuring = time.time()
-        summary, _ = await measure_latency(run, targets, [sim], s.isolation_changes)
+        summary, _, _ = await measure_latency(run, targets, [sim], s.isolation_changes, operator.proc)
         dead_writes = [e for e in run.watch_events(measuring) if e["ns"] == DEAD and e["type"] == "MODIFIED"]
         run.fleet.stop(operator.proc)
         await sim.aclose()

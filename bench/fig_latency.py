@@ -6,27 +6,54 @@ import asyncio
 import math
 import statistics
 import time
+from dataclasses import dataclass
 
 from bench import procs
 from bench.es import SimApi
 from bench.figures import Figure, Row
 from bench.latency import Summary, Target, add_watch_delivery, collect, send_changes, summarize
 from bench.run import Run, mdep
+from tests.controlplane.process import Process
 
 NAMESPACE = "bench-latency"
 CHURN = "churn-0"
 
 
-async def measure_latency(run: Run, targets: list[Target], sims: list[SimApi], changes: int) -> tuple[Summary, float]:
-    """Send ``changes`` /scale changes; the latency summary and the simulator round trip (ms) measured beside it."""
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds the operator and the bare watcher spent while the changes went out and arrived."""
+
+    operator: float
+    watcher: float
+
+
+async def measure_latency(
+    run: Run, targets: list[Target], sims: list[SimApi], changes: int, operator: Process
+) -> tuple[Summary, float, Cpu]:
+    """Send ``changes`` /scale changes; the latency summary, the simulator round trip (ms) measured beside it,
+    and the CPU time spent meanwhile."""
     rtt = statistics.median([await sim.round_trip_ms() for sim in sims])
     for sim in sims:
         await sim.clear_requests()
     s = run.sizes
+    watcher = run.watcher.pid if run.watcher else None
+    before = (procs.cpu_seconds(operator.pid), procs.cpu_seconds(watcher) if watcher else math.nan)
     sent = await send_changes(run.kube, targets, changes, spacing=s.spacing, pair_every=s.pair_every)
     undelivered = await collect(sent, sims, within=s.delivery_timeout)
+    cpu = Cpu(
+        procs.cpu_seconds(operator.pid) - before[0],
+        procs.cpu_seconds(watcher) - before[1] if watcher else math.nan,
+    )
     add_watch_delivery(sent, run.watch_log)
-    return summarize(sent, undelivered), rtt
+    return summarize(sent, undelivered), rtt, cpu
+
+
+def cpu_row(cpu: Cpu, changes: int) -> Row:
+    """The operator's CPU per change (everything it did: watch, pass, _update, status write, event, echo events)."""
+    return Row(
+        "operator CPU per change", 1000 * cpu.operator / changes, "ms", None, 1000 * cpu.watcher / changes,
+        "floor", "the bare watch client's CPU per change (it only receives and parses the events)",
+    )  # fmt: skip
 
 
 def latency_rows(summary: Summary, rtt: float, timeout: float) -> list[Row]:
@@ -71,11 +98,11 @@ async def latency_and_churn(run: Run) -> list[Figure]:
         raise RuntimeError(f"only {ready}/{len(bodies)} ModelDeployments Ready after 60 s; see {operator.proc.log}")
     await asyncio.sleep(2)  # let the start-up status writes settle: measure a steady operator
 
-    summary, rtt = await measure_latency(run, targets, sims, s.latency_changes)
+    summary, rtt, cpu = await measure_latency(run, targets, sims, s.latency_changes, operator.proc)
     run.results["latency_p50"] = summary.latency[50]
     run.results["latency_floor_s"] = (summary.watch[50] + rtt) / 1000
     fig1 = Figure(1, "reaction_latency", "Reaction latency (/scale PATCH ack -> _update received)")
-    fig1.rows = latency_rows(summary, rtt, s.delivery_timeout)
+    fig1.rows = [*latency_rows(summary, rtt, s.delivery_timeout), cpu_row(cpu, summary.count)]
     pairs = s.latency_changes // (s.pair_every + 1)
     fig1.notes.append(
         f"{summary.count} changes on {summary.resources} resources over {s.latency_clusters} simulator(s), "

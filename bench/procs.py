@@ -74,13 +74,14 @@ class Fleet:
     def profile(self, proc: Process, name: str) -> Process | None:
         """Sample ``proc`` with py-spy until it exits (collapsed stacks in ``<profile>/<name>.txt``), if profiling.
 
-        ``--nonblocking`` reads the target's memory without pausing it, so the latency it measures is not inflated.
+        ``--nonblocking`` reads the target's memory without pausing it, so the latency it measures is not inflated;
+        ``--gil`` samples only the thread that holds the GIL: Python CPU, which is what the next change waits behind.
         """
         if self.profile_dir is None:
             return None
         spy = Path(sys.executable).with_name("py-spy")
         out = self.profile_dir / f"{name}.txt"
-        argv = [str(spy), "record", "--pid", str(proc.pid), "--rate", "1000", "--nonblocking", "--format", "raw",
+        argv = [str(spy), "record", "--pid", str(proc.pid), "--rate", "1000", "--nonblocking", "--gil", "--format", "raw",
                 "--output", str(out)]  # fmt: skip
         return self.spawn(f"py-spy-{name}", argv, self.profile_dir)
 

@@ -16,6 +16,7 @@ from bench.es import SimApi
 from bench.kube import Credentials, Kube
 from esml_operator.settings import Settings
 from tests.controlplane.certs import Pair, TinyCA
+from tests.controlplane.process import Process
 from tests.controlplane.runner import ControlPlane
 
 
@@ -116,9 +117,11 @@ class Run:
         self.watch_log = workdir / "watch.jsonl"
         self.results: dict[str, Any] = {}  # what later scenarios use from earlier ones
         self.operator_flags = procs.operator_flags(fleet.source)
+        self.watcher: Process | None = None
 
     async def start_watcher(self) -> None:
         proc, self.watch_log = procs.spawn_watcher(self.fleet, self.dir / "watcher", self.creds)
+        self.watcher = proc
         ready = self.watch_log.with_suffix(".ready")
         await procs.wait_for(ready.exists, within=30, what="the bare watcher", procs=[proc])
 

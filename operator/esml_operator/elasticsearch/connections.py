@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import copy
+import functools
 import hashlib
 import hmac
 import logging
@@ -126,12 +127,14 @@ class ConnectionConfig:
             f"max_keepalive_connections={self.max_keepalive_connections})"
         )
 
-    @property
+    # Cached per instance (a frozen dataclass keeps them in its __dict__, outside eq/hash): a pass asks for
+    # the key several times, and it costs an HMAC, a SHA-256 of the CA and a redaction each time.
+    @functools.cached_property
     def endpoint(self) -> str:
         """The URL without trailing slash (userinfo redacted; such URLs are refused anyway)."""
         return Redactor().text(self.url.strip()).rstrip("/")
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """Non-secret identity of the client this config needs: ``<endpoint>#<fingerprint>``."""
         digest = hmac.new(_FINGERPRINT_KEY, digestmod=hashlib.sha256)
