@@ -81,8 +81,8 @@ class Fleet:
             return None
         spy = Path(sys.executable).with_name("py-spy")
         out = self.profile_dir / f"{name}.txt"
-        argv = [str(spy), "record", "--pid", str(proc.pid), "--rate", "1000", "--nonblocking", "--gil", "--format", "raw",
-                "--output", str(out)]  # fmt: skip
+        argv = [str(spy), "record", "--pid", str(proc.pid), "--rate", "1000", "--nonblocking", "--gil",
+                "--format", "raw", "--output", str(out)]  # fmt: skip
         return self.spawn(f"py-spy-{name}", argv, self.profile_dir)
 
     def stop(self, proc: Process, *, timeout: float = 15.0) -> None:
