@@ -137,20 +137,46 @@ async def test_close_cancels_fetches_under_way() -> None:
         await waiter
 
 
-async def test_a_retry_after_on_a_failed_poll_holds_every_caller_off() -> None:
+async def test_a_retry_after_on_a_failed_poll_holds_every_caller_off_then_one_poll() -> None:
     now = [100.0]
     calls = []
 
     async def fetch() -> ClusterSnapshot:
         calls.append(now[0])
-        raise ServerError("unavailable", status=503, retry_after=5.0)
+        if len(calls) == 1:
+            raise ServerError("unavailable", status=503, retry_after=5.0)
+        return ClusterSnapshot()
 
     async def no_sleep(_: float) -> None:
         return None
 
     cache = SnapshotCache(min_interval=0.0, clock=lambda: now[0], sleep=no_sleep)
-    for step in range(12):  # 6 s in half-second steps, each asking for a poll newer than now
+    for step in range(10):  # 0 to 4.5 s in half-second steps, each asking for a poll newer than now
         now[0] = 100.0 + step * 0.5
-        with pytest.raises(ServerError):
+        with pytest.raises(ServerError) as raised:
             await cache.get("c", fetch, newer_than=now[0])
+        assert raised.value.retry_after == 5.0  # the same failure, without a request
+    assert calls == [100.0]
+    now[0] = 105.0
+    taken = await cache.get("c", fetch, newer_than=now[0])
+    assert taken.snapshot == ClusterSnapshot()
     assert calls == [100.0, 105.0]  # asked again only once Retry-After had passed
+
+
+async def test_a_failure_without_retry_after_is_retried_at_the_next_request() -> None:
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=0.0, clock=clock)
+    calls = 0
+
+    async def fetch() -> ClusterSnapshot:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ServerError("503", status=503)
+        return ClusterSnapshot()
+
+    with pytest.raises(ServerError):
+        await cache.get("c1", fetch, newer_than=clock.now)
+    clock.now += 0.1
+    await cache.get("c1", fetch, newer_than=clock.now)
+    assert calls == 2
