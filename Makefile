@@ -68,7 +68,10 @@ unit: venv
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 
-test: venv controlplane lint
+# On a fresh machine the virtual environment (mostly downloads) is made while the Go build compiles.
+test:
+	@$(MAKE) --no-print-directory -j2 venv controlplane
+	@$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -m "not faults or faults_smoke" $(XDIST) $(PYTEST_ARGS)
 
 # The faults suite, and the impersonation and installed-permissions RBAC proofs with it.
