@@ -59,14 +59,14 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-unit: venv
-	$(VENV)/bin/pytest -m "not cluster" $(PYTEST_ARGS)
-
-# make test runs on TEST_WORKERS pytest-xdist workers, each with a control plane of its own, whole files
+# make unit and make test run on TEST_WORKERS pytest-xdist workers, each with a control plane of its own, whole files
 # at a time (tests/conftest.py hands out the slow tiers first). The cluster tiers mostly wait on
 # processes, so two workers fit two cores. TEST_WORKERS=1 runs serially.
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
+
+unit: venv
+	$(VENV)/bin/pytest -m "not cluster" $(XDIST) $(PYTEST_ARGS)
 
 # On a fresh machine the virtual environment (mostly downloads) is made while the Go build compiles.
 test:
