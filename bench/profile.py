@@ -29,12 +29,13 @@ def package(file: str) -> str:
 
 def parse(path: Path) -> list[tuple[list[tuple[str, str]], int]]:
     stacks = []
-    for line in path.read_text().splitlines():
+    # "\n" only: frame names may hold characters that str.splitlines() would also split at.
+    for line in path.read_text(errors="replace").split("\n"):
         body, _, count = line.rpartition(" ")
-        if not body or not count.isdigit():
+        if not body.strip() or not count.isdigit():  # samples without a Python stack
             continue
         frames = []
-        for raw in body.split(";")[1:]:  # the first entry names the process/thread
+        for raw in body.split(";"):  # outermost frame first (no thread prefix without py-spy's --threads)
             match = FRAME.match(raw.strip())
             frames.append((match["func"], match["file"]) if match else (raw.strip(), ""))
         stacks.append((frames, int(count)))

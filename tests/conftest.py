@@ -25,21 +25,27 @@ CLUSTER_DIRS = ("integration", "e2e", "faults")
 TIER_ORDER = ("faults", "e2e", "integration", "packaging", "simulator", "client", "unit")
 
 
-def _tier(item: pytest.Item) -> int:
+def _tier_dir(item: pytest.Item) -> str:
+    """The folder under tests/ that holds the item's file."""
     parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
-    return TIER_ORDER.index(parts[0]) if parts and parts[0] in TIER_ORDER else len(TIER_ORDER)
+    return parts[0] if parts else ""
+
+
+def _tier(item: pytest.Item) -> int:
+    tier = _tier_dir(item)
+    return TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=_tier)  # stable: the order inside a tier stays the files' own
     for item in items:
-        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
-        if parts and parts[0] in CLUSTER_DIRS:
+        tier = _tier_dir(item)
+        if tier in CLUSTER_DIRS:
             item.add_marker(pytest.mark.cluster)
-        if parts and parts[0] == "e2e":
+        if tier == "e2e":
             item.add_marker(pytest.mark.e2e)
-        if parts and parts[0] == "faults":
+        if tier == "faults":
             item.add_marker(pytest.mark.faults)
 
 

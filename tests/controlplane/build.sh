@@ -82,10 +82,6 @@ fetch_keda_crds() {
   fi
   ln -sfn "$kdest/crds" "$(dirname "$local_bin")/keda-crds"
 }
-# Version checks read the binary's whole output first and grep a here-string: with pipefail,
-# `bin --version | grep -q` fails whenever grep exits at its match before the binary has written
-# everything (SIGPIPE), as kubectl's two-line answer did on a cold run.
-
 timer=()
 if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %M KiB peak RSS'); fi
 
@@ -127,6 +123,7 @@ build_controller_manager() {
     grep -q 'cmd/kube-controller-manager' tools.go || die "could not add kube-controller-manager to tools.go"
     build_one kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$(kubernetes_ldflags "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" \
       selinux,notest,grpcnotrace )
+  # A here-string, not a pipe into grep -q (see the version checks below).
   grep -qx "Kubernetes v${K8S}" <<<"$("$bin/kube-controller-manager" --version)" ||
     die "kube-controller-manager reports $("$bin/kube-controller-manager" --version)"
 }
@@ -221,6 +218,9 @@ build_one kubectl k8s.io/kubernetes/cmd/kubectl "$ld" selinux,notest,grpcnotrace
 build_one etcd go.etcd.io/etcd/server/v3 "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module"
 
 # Verify the products report the pinned versions.
+# Version checks read the binary's whole output first and grep a here-string: with pipefail,
+# `bin --version | grep -q` fails whenever grep exits at its match before the binary has written
+# everything (SIGPIPE), as kubectl's two-line answer did on a cold run.
 grep -qx "Kubernetes v${K8S}" <<<"$("$bin/kube-apiserver" --version)" || die "kube-apiserver reports $("$bin/kube-apiserver" --version)"
 grep -q "Client Version: v${K8S}" <<<"$("$bin/kubectl" version --client)" || die "kubectl reports $("$bin/kubectl" version --client)"
 grep -q "etcd Version: ${ETCD#v}" <<<"$("$bin/etcd" --version)" || die "etcd reports $("$bin/etcd" --version | head -n 1)"
