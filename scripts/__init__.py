@@ -1,0 +1,1 @@
+"""Maintainer tools that are not part of the operator package (``python -m scripts.release``)."""
