@@ -45,3 +45,25 @@ def test_matching_parameters_change_nothing() -> None:
     decision = run(spec(restartPolicy="OnParameterChange"), observation(stats()))
     assert decision.actions == ()
     assert summary(decision)[:2] == ("True", "FullyAllocated")
+
+
+def test_a_start_parameter_difference_points_to_restart_policy() -> None:
+    """Issue 17 item 10: the message names the setting that exists for exactly this."""
+    decision = run(spec(threadsPerAllocation=2), observation(stats()))
+    message = cond(decision, "Stalled")["message"]
+    assert "set restartPolicy: OnParameterChange" in message, message
+    assert cond(decision, "Ready")["message"] == message
+
+
+@pytest.mark.parametrize(
+    ("extra", "hint"),
+    [
+        ({"paused": True}, "restartPolicy: OnParameterChange restarts it once spec.paused is false"),
+        ({"startPolicy": "Never"}, "restartPolicy: OnParameterChange needs startPolicy: IfMissing"),
+    ],
+)
+def test_when_restart_policy_cannot_act_the_message_says_why(extra: dict[str, object], hint: str) -> None:
+    raw = spec(threadsPerAllocation=2, restartPolicy="OnParameterChange", **extra)
+    message = cond(run(raw, observation(stats())), "Ready")["message"]
+    assert hint in message, message
+    assert "set restartPolicy" not in message

@@ -309,10 +309,27 @@ def test_long_messages_are_truncated() -> None:
         (None, "2"),
         ({"enabled": False, "minNumberOfAllocations": 1, "maxNumberOfAllocations": 4}, "2"),
         ({"enabled": True, "minNumberOfAllocations": 0, "maxNumberOfAllocations": 4}, "adaptive 0-4"),
-        ({"enabled": True, "maxNumberOfAllocations": 8}, "adaptive -8"),
-        ({"enabled": True}, "adaptive"),
+        # Unset bounds show what applies: Elasticsearch's own (no minimum: down to 0 when idle; at most 32).
+        ({"enabled": True, "maxNumberOfAllocations": 8}, "adaptive 0-8"),
+        ({"enabled": True, "minNumberOfAllocations": 2}, "adaptive 2-32"),
+        ({"enabled": True}, "adaptive 0-32"),
+        ({"enabled": True, "minNumberOfAllocations": 40}, "adaptive 40-40"),
     ],
 )
 def test_desired_column_shows_the_count_or_the_adaptive_range(adaptive_spec: Any, shown: str) -> None:
     raw = spec(adaptiveAllocations=adaptive_spec) if adaptive_spec else spec()
     assert run(raw, observation(stats())).status["desiredAllocations"] == shown
+
+
+def test_desired_column_shows_the_bounds_elasticsearch_reports_for_unset_ones() -> None:
+    """Issue 17 item 3: an unset bound is the one Elasticsearch applies (it keeps a stored bound the spec omits)."""
+    raw = spec(adaptiveAllocations={"enabled": True, "maxNumberOfAllocations": 8})
+    observed = stats(adaptive_allocations=adaptive(True, 2, 6))
+    assert run(raw, observation(observed)).status["desiredAllocations"] == "adaptive 2-8"  # the spec's max wins
+    # Without a new poll, the last reported bounds (status.adaptiveAllocations) still apply.
+    previous = {"adaptiveAllocations": {"enabled": True, "minNumberOfAllocations": 1}}
+    stale = observation(snapshot=None, fetch_error=es.ConnectionFailedError("refused"))
+    assert run(raw, stale, previous).status["desiredAllocations"] == "adaptive 1-8"
+    # Bounds of disabled adaptive settings do not apply.
+    disabled = stats(adaptive_allocations=adaptive(False, 3, 9))
+    assert run(raw, observation(disabled)).status["desiredAllocations"] == "adaptive 0-8"

@@ -68,10 +68,11 @@ def decide(
         status.update(_observed_fields(AWAITING, observation, previous_status))
     else:
         paused = parsed.paused
-        status["desiredAllocations"] = desired_allocations(parsed)
         view = _view(parsed, observation)
         context = Context(parsed, ref, observation, previous_status, now, resync_interval, jitter, verdict)
-        status.update(_observed_fields(view, observation, previous_status))
+        observed = _observed_fields(view, observation, previous_status)
+        status["desiredAllocations"] = desired_allocations(parsed, observed.get("adaptiveAllocations"))
+        status.update(observed)
         action = _assess(context, view)
         if observation.inference_unknown is not None and verdict.ready is not None:
             note = ep.unknown_note(observation.inference_unknown)
@@ -381,6 +382,19 @@ def _restart(ctx: Context, stats: DeploymentStats) -> Action | None:
     return action
 
 
+def _restart_advice(spec: ModelDeploymentSpec) -> str:
+    """How a start-time difference gets applied, given the spec's policies."""
+    if spec.start_policy == "Never":
+        return (
+            "restartPolicy: OnParameterChange needs startPolicy: IfMissing (the operator could not start it again); "
+            "stop it and start it with the spec's values yourself, or change the spec to match"
+        )
+    manual = "stop the deployment (it is then started with the spec's values) or change the spec to match"
+    if spec.restart_policy == "OnParameterChange":  # it acts on this, except while paused
+        return f"restartPolicy: OnParameterChange restarts it once spec.paused is false; or {manual}"
+    return f"set restartPolicy: OnParameterChange to have the operator restart it with the spec's values, {manual}"
+
+
 def _allocations_text(stats: DeploymentStats) -> str:
     allocation = stats.allocation_status
     if allocation is None:
@@ -455,8 +469,7 @@ def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
     if differences:
         message = (
             f"Start-time parameters of deployment [{deployment}] differ from the spec: "
-            f"{'; '.join(differences)}. They are fixed when a deployment starts: stop the deployment "
-            "(it is then started with the spec's values) or change the spec to match"
+            f"{'; '.join(differences)}. They are fixed when a deployment starts: {_restart_advice(spec)}"
         )
         verdict.not_ready("StartParametersDiffer", message, warning=True)
         verdict.stalled("StartParametersDiffer", message)

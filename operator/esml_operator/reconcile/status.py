@@ -105,15 +105,33 @@ def routing_table(
     ]
 
 
-def desired_allocations(spec: ModelDeploymentSpec) -> str:
-    """The ``DESIRED`` column: the count, or the adaptive range while Elasticsearch owns the count."""
+#: What Elasticsearch's adaptive scaler applies for a bound that is not set: no minimum (it scales down to
+#: one allocation under load, and to zero after a period without requests, as with a minimum of 0) and, as a
+#: safeguard, no more than 32 allocations unless the minimum is higher.
+ADAPTIVE_MIN_DEFAULT = 0
+ADAPTIVE_MAX_DEFAULT = 32
+
+
+def _bound(spec_value: int | None, observed: Mapping[str, Any] | None, key: str, default: int) -> int:
+    """The spec's bound; else the one Elasticsearch reports (it keeps a stored bound that an update omits);
+    else Elasticsearch's default."""
+    if spec_value is not None:
+        return spec_value
+    reported = observed.get(key) if observed is not None and observed.get("enabled") is True else None
+    return reported if isinstance(reported, int) and not isinstance(reported, bool) else default
+
+
+def desired_allocations(spec: ModelDeploymentSpec, observed_adaptive: Mapping[str, Any] | None = None) -> str:
+    """The ``DESIRED`` column: the count, or ``adaptive MIN-MAX`` (the bounds that apply) while Elasticsearch
+    owns the count. ``observed_adaptive``: ``status.adaptiveAllocations``, as last reported."""
     adaptive = spec.adaptive
     if adaptive is None or not adaptive.enabled:
         return str(spec.number_of_allocations)
-    low, high = adaptive.min_number_of_allocations, adaptive.max_number_of_allocations
-    if low is None and high is None:
-        return "adaptive"
-    return f"adaptive {'' if low is None else low}-{'' if high is None else high}"
+    low = _bound(adaptive.min_number_of_allocations, observed_adaptive, "minNumberOfAllocations", ADAPTIVE_MIN_DEFAULT)
+    # The safeguard yields to a larger minimum: Elasticsearch applies the minimum after it.
+    default_high = max(ADAPTIVE_MAX_DEFAULT, low)
+    high = _bound(adaptive.max_number_of_allocations, observed_adaptive, "maxNumberOfAllocations", default_high)
+    return f"adaptive {low}-{high}"
 
 
 def deployment_status(
