@@ -7,6 +7,7 @@
 #   make reliability-report run it and print the figures (the README's Reliability table)
 #   make demo       the operator end to end against the simulator (KEEP=1 leaves it running)
 #   make bench      the benchmark on a real API server, simulators and operator processes (QUICK=1: < 3 min)
+#   make release VERSION=x.y.z   the release's checks and diff (dry run); APPLY=1 commits and tags it
 SHELL := /bin/bash
 .DEFAULT_GOAL := venv
 
@@ -22,7 +23,7 @@ REQ := requirements
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) $(addprefix --upgrade-package ,$(UPGRADE_PACKAGE))
 
-.PHONY: venv lock controlplane cluster-up cluster-down lint unit test test-faults reliability-report demo bench clean
+.PHONY: venv lock controlplane cluster-up cluster-down lint unit test test-faults reliability-report demo bench release clean
 
 venv: $(STAMP)
 
@@ -54,8 +55,8 @@ cluster-down: venv
 	@$(PY) -m tests.controlplane down --state-dir "$(ESML_CLUSTER_DIR)"
 
 lint: venv
-	$(VENV)/bin/ruff check operator tests bench
-	$(VENV)/bin/ruff format --check operator tests bench
+	$(VENV)/bin/ruff check operator tests bench scripts
+	$(VENV)/bin/ruff format --check operator tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -73,6 +74,7 @@ test:
 	@$(MAKE) --no-print-directory -j2 venv controlplane
 	@$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -m "not faults or faults_smoke" $(XDIST) $(PYTEST_ARGS)
+	$(if $(PYTEST_ARGS),@echo "PYTEST_ARGS set: no commit marked as tested",@$(PY) -m scripts.release mark-tested)
 
 # The faults suite, and the impersonation and installed-permissions RBAC proofs with it.
 FAULTS_TESTS := tests/integration/test_install.py::test_installed_operator_may_do_exactly_what_it_needs \
@@ -92,6 +94,11 @@ demo: venv controlplane
 
 bench: venv controlplane
 	$(PY) -m bench $(if $(QUICK),--quick,)
+
+# docs/operations/releasing.md. A dry run unless APPLY=1; refuses unless `make test` passed on this clean commit.
+release: venv
+	@test -n "$(VERSION)" || { echo 'usage: make release VERSION=x.y.z [APPLY=1]' >&2; exit 2; }
+	$(PY) -m scripts.release cut "$(VERSION)" $(if $(APPLY),--apply,)
 
 clean:
 	rm -rf $(VENV) .local .mypy_cache .ruff_cache .pytest_cache
