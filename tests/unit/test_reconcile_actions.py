@@ -1,4 +1,4 @@
-"""decide_deletion, action_event."""
+"""decide_deletion, deletion_blocked, action_event."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import pytest
 from esml_operator.elasticsearch import errors as es
 from esml_operator.elasticsearch.models import AdaptiveAllocations
 from esml_operator.reconcile import (
+    ConfigProblem,
     Event,
     StartDeployment,
     StopDeployment,
     UpdateDeployment,
     action_event,
     decide_deletion,
+    deletion_blocked,
+    parse_spec,
 )
-from tests.unit.reconcile_helpers import MODEL, adaptive, assignment, observation, spec, stats
+from tests.unit.reconcile_helpers import MODEL, NOW, adaptive, assignment, observation, run, spec, stats
 
 
 @pytest.mark.parametrize(
@@ -114,3 +117,38 @@ def test_action_event(action: Any, with_assignment: bool, expected: Event) -> No
 def test_action_event_rejects_non_actions() -> None:
     with pytest.raises(TypeError):
         action_event("start", None)  # type: ignore[arg-type]
+
+
+def _blocked(obs: Any) -> dict[str, dict[str, Any]]:
+    """The conditions of a blocked deletion, after a status that said Ready and Connected."""
+    previous = run(spec(deletionPolicy="Stop")).status
+    assert {c["type"]: c["reason"] for c in previous["conditions"]}["ElasticsearchReachable"] == "Connected"
+    parsed = parse_spec(spec(deletionPolicy="Stop"))
+    status = deletion_blocked(previous, parsed, obs, NOW, 3)
+    return {c["type"]: c for c in status["conditions"]}
+
+
+def test_a_deletion_blocked_by_a_timeout_reports_elasticsearch_unreachable() -> None:
+    """Issue 17 item 4: ElasticsearchReachable follows the deletion pass's own observation, not the last pass's."""
+    found = _blocked(observation(snapshot=None, fetch_error=es.TransportTimeoutError("read timed out")))
+    assert (found["Ready"]["status"], found["Ready"]["reason"]) == ("False", "DeletionBlocked")
+    assert "read timed out" in found["Ready"]["message"]
+    reachable = found["ElasticsearchReachable"]
+    assert (reachable["status"], reachable["reason"]) == ("False", "TransportTimeoutError")
+    assert reachable["message"] == "read timed out"
+
+
+def test_a_deletion_blocked_by_a_refused_stop_reports_that_elasticsearch_answered() -> None:
+    refusal = es.ConflictError("referenced by ingest pipelines", status=409, error_type="status_exception")
+    found = _blocked(observation(stats(), fetch_error=refusal))
+    assert (found["ElasticsearchReachable"]["status"], found["ElasticsearchReachable"]["reason"]) == (
+        "True",
+        "Answered",
+    )
+
+
+def test_a_deletion_blocked_by_a_configuration_problem_reports_that_nothing_was_contacted() -> None:
+    problem = ConfigProblem("SecretNotFound", "Secret ns/creds not found")
+    found = _blocked(observation(snapshot=None, version=None, config_problem=problem))
+    reachable = found["ElasticsearchReachable"]
+    assert (reachable["status"], reachable["reason"]) == ("Unknown", "SecretNotFound")

@@ -103,6 +103,24 @@ def test_config_problem_is_stalled_and_reachability_unknown() -> None:
     assert reachable["message"] == "Not connecting: Secret ns/quickstart-es-elastic-user not found"
 
 
+def test_deployment_conflict_says_what_was_and_was_not_checked() -> None:
+    """Issue 17 item 4: the cluster was contacted (its identity decides the conflict); the deployment was not."""
+    problem = ConfigProblem(
+        "DeploymentConflict",
+        "deployment [my-model] on this Elasticsearch cluster (https://es.example:9200) is already managed by "
+        "ModelDeployment ns/first; give this resource another deploymentId",
+    )
+    decision = run(obs=observation(config_problem=problem, snapshot=None))
+    assert summary(decision) == ("False", "DeploymentConflict", "False", "True", "DeploymentConflict")
+    reachable = cond(decision, "ElasticsearchReachable")
+    assert (reachable["status"], reachable["reason"]) == ("True", "Connected")
+    assert reachable["message"] == (
+        "Connected to Elasticsearch 8.16.0 (cluster prod); the deployment was neither polled nor changed: "
+        + problem.message
+    )
+    assert "Not connecting" not in reachable["message"]
+
+
 def test_not_yet_observed() -> None:
     decision = run(obs=observation(snapshot=None, version=None))
     assert decision.actions == ()

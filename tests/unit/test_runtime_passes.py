@@ -158,6 +158,27 @@ async def test_a_blocked_deletion_says_so_and_names_the_way_out() -> None:
     await op.close()
 
 
+async def test_a_deletion_blocked_by_an_unreachable_elasticsearch_does_not_say_connected() -> None:
+    """Issue 17 item 4: the resource was Connected; the deletion pass finds Elasticsearch gone and says so."""
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube)
+    body = resource("ner", URL_A, deletionPolicy="Stop")
+    op.runtime.observe("ADDED", body)
+    await until(lambda: _ready(kube, "ner"), what="Ready")
+    es.refuse = True
+    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
+    op.runtime.observe("MODIFIED", {**body, "metadata": meta})
+
+    def blocked() -> dict[str, Any] | None:
+        found = {c["type"]: c for c in kube.patches[-1][1]["conditions"]}
+        return found if found["Ready"]["reason"] == "DeletionBlocked" else None
+
+    await until(lambda: blocked() is not None, what="DeletionBlocked")
+    reachable = blocked()["ElasticsearchReachable"]  # type: ignore[index]
+    assert (reachable["status"], reachable["reason"]) == ("False", "ConnectionFailedError"), reachable
+    await op.close()
+
+
 async def test_a_steady_resource_is_written_once() -> None:
     es, kube = FakeES(), FakeKube()
     op = operator_for({URL_A: es}, kube)

@@ -15,6 +15,7 @@ Elasticsearch.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from esml_operator.reconcile import (
     Event,
     Failed,
     ModelDeploymentSpec,
+    Observation,
     SpecError,
     action_event,
     advise,
@@ -119,7 +121,9 @@ class Deleter:
                         entry.failure = None
                         await self._keep_running(entry, stop_refused_notice(parsed.deployment_id, error.reason))
                         return None
-                    return await self._blocked(entry, parsed, error.message, outcome.failure)
+                    # The stop's own failure is what this pass observed of Elasticsearch.
+                    blocked = replace(observation, fetch_error=error)
+                    return await self._blocked(entry, parsed, blocked, outcome.failure)
                 event = action_event(action, None)
                 logger.info("%s: %s", entry.name, event.message)
                 await self.writer.post(entry, [event])
@@ -129,7 +133,7 @@ class Deleter:
         if isinstance(problem, ElasticsearchError):
             attempts = failure.attempts + 1 if failure is not None and failure.action == "stop" else 1
             failure = entry.failure = ActionFailure("stop", problem, datetime.now(UTC), attempts, entry.generation)
-        return await self._blocked(entry, parsed, problem.message, failure)
+        return await self._blocked(entry, parsed, observation, failure)
 
     async def _keep_running(self, entry: Entry, notice: Event) -> None:
         logger.info("%s: %s", entry.name, notice.message)
@@ -149,10 +153,11 @@ class Deleter:
         return None
 
     async def _blocked(
-        self, entry: Entry, spec: ModelDeploymentSpec, message: str, failure: ActionFailure | None
+        self, entry: Entry, spec: ModelDeploymentSpec, observation: Observation, failure: ActionFailure | None
     ) -> float:
         now = datetime.now(UTC)
-        await self.writer.write(entry, deletion_blocked(entry.stored_status, spec, message, now, entry.generation), now)
+        status = deletion_blocked(entry.stored_status, spec, observation, now, entry.generation)
+        await self.writer.write(entry, status, now)
         if failure is None:
             return self.settings.resync_interval
         advice = advise(

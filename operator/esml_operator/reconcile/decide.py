@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from esml_operator.elasticsearch.errors import ApiError, ConnectionConfigError
-from esml_operator.elasticsearch.models import DeploymentStats
+from esml_operator.elasticsearch.models import ClusterInfo, DeploymentStats
 
 from . import conditions as c
 from . import endpoints as ep
@@ -57,7 +57,7 @@ def decide(
     status: dict[str, Any] = {"observedGeneration": ref.generation}
     actions: list[Action] = []
     paused = False
-    reachable = _reachable(observation)
+    reachable = reachability(observation)
     settle: Settle | None = None
     try:
         parsed = parse_spec(spec)
@@ -177,9 +177,17 @@ def _observed_fields(
     return fields
 
 
-def _reachable(observation: Observation) -> ConditionValue:
-    if observation.config_problem is not None:
-        problem = observation.config_problem
+def reachability(observation: Observation) -> ConditionValue:
+    """``ElasticsearchReachable`` as this observation shows it (what was contacted, and what answered)."""
+    problem = observation.config_problem
+    if problem is not None and observation.cluster is not None:
+        # Connected (the cluster's identity is known), then stopped short of the deployment (DeploymentConflict).
+        return ConditionValue(
+            c.TRUE,
+            "Connected",
+            f"{_connected(observation.cluster)}; the deployment was neither polled nor changed: {problem.message}",
+        )
+    if problem is not None:
         return ConditionValue(c.UNKNOWN, problem.reason, f"Not connecting: {problem.message}")
     if observation.fetch_error is not None:
         error = observation.fetch_error
@@ -190,12 +198,15 @@ def _reachable(observation: Observation) -> ConditionValue:
             return ConditionValue(c.TRUE, "Answered", f"Elasticsearch answered but refused: {error.message}")
         return ConditionValue(c.FALSE, error_reason(error), error.message)
     if observation.cluster is not None:
-        cluster = observation.cluster
-        name = f" (cluster {cluster.cluster_name})" if cluster.cluster_name else ""
-        return ConditionValue(c.TRUE, "Connected", f"Connected to Elasticsearch {cluster.version}{name}")
+        return ConditionValue(c.TRUE, "Connected", _connected(observation.cluster))
     if observation.snapshot is not None:
         return ConditionValue(c.TRUE, "Connected", "Polled Elasticsearch")
     return ConditionValue(c.UNKNOWN, "NotYetConnected", "Elasticsearch has not been contacted yet")
+
+
+def _connected(cluster: ClusterInfo) -> str:
+    name = f" (cluster {cluster.cluster_name})" if cluster.cluster_name else ""
+    return f"Connected to Elasticsearch {cluster.version}{name}"
 
 
 def _assess(ctx: Context, view: View | None) -> Action | None:

@@ -22,10 +22,10 @@ from esml_operator.elasticsearch.models import Assignment
 from . import conditions as c
 from .autoscaling import AUTOSCALER_CONFLICT
 from .conditions import Verdict
-from .decide import bounded_requeue, render_conditions
+from .decide import bounded_requeue, reachability, render_conditions
 from .events import action_event
 from .gate import AWAIT_REQUEUE_SECONDS, report_failure
-from .model import Action, ActionFailure, Decision
+from .model import Action, ActionFailure, Decision, Observation
 from .spec import ModelDeploymentSpec
 from .status import with_action_applied
 from .timeutil import as_utc
@@ -85,22 +85,21 @@ DELETION_BLOCKED = "DeletionBlocked"
 
 
 def deletion_blocked(
-    previous_status: Mapping[str, Any], spec: ModelDeploymentSpec, problem: str, now: datetime, generation: int
-) -> dict[str, Any]:
-    """The status of a resource whose deletion waits for Elasticsearch: Ready says why and names the ways out."""
+    previous_status: Mapping[str, Any], spec: ModelDeploymentSpec, observation: Observation, now: datetime,
+    generation: int,
+) -> dict[str, Any]:  # fmt: skip
+    """The status of a resource whose deletion waits for Elasticsearch: Ready says why and names the ways out.
+
+    ``observation`` is the deletion pass's own, with the problem that blocks it (a failed ``_stop`` as its
+    ``fetch_error``): ``ElasticsearchReachable`` follows it, not an earlier pass."""
+    problem = observation.fetch_error or observation.config_problem
+    detail = problem.message if problem is not None else "Elasticsearch has not been contacted yet"
     message = (
-        f"Deletion waits to stop deployment [{spec.deployment_id}] (deletionPolicy: Stop): {problem}. To delete "
+        f"Deletion waits to stop deployment [{spec.deployment_id}] (deletionPolicy: Stop): {detail}. To delete "
         "without stopping it, set spec.paused: true or annotate the resource esml.io/skip-stop=true"
     )
     verdict = Verdict()
     verdict.not_ready(DELETION_BLOCKED, message, warning=True)
     verdict.progressing(DELETION_BLOCKED, "Retrying the stop with back-off")
-    previous = c.previous_conditions(previous_status)
-    reachable = previous.get(c.REACHABLE)
-    value = (
-        c.ConditionValue(str(reachable.get("status")), str(reachable.get("reason")), str(reachable.get("message")))
-        if reachable is not None
-        else c.ConditionValue(c.UNKNOWN, "NotYetConnected", "")
-    )
-    conditions, _ = render_conditions(verdict, previous_status, now, generation, False, value)
+    conditions, _ = render_conditions(verdict, previous_status, now, generation, False, reachability(observation))
     return {**previous_status, "conditions": conditions}
