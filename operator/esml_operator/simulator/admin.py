@@ -252,6 +252,8 @@ class Control:
                 "load": {
                     "requests_per_second": dep.load.requests_per_second,
                     "inference_time_ms": dep.load.inference_time_ms,
+                    "queued": dict(sorted(dep.load.queues.items())),
+                    "rejected": dict(sorted(dep.load.rejected.items())),
                 },
                 "injected_inference_stats": None if dep.injected is None else dep.injected.dump(),
             }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import queueing
 from .clock import Clock
 from .inference import InferenceRegistry
 from .models import ModelStore
@@ -153,9 +154,10 @@ class MlCluster:
     def _account_load(self, until: float) -> None:
         for dep in self.deployments.values():
             load = dep.load
-            if load.requests_per_second > 0 and dep.allocation_count > 0 and until > load.since:
-                load.accumulated += load.requests_per_second * (until - load.since)
-                load.last_request_at = until
+            if until > load.since and (load.requests_per_second > 0 or load.queues):
+                queueing.account(dep, until - load.since)
+                if load.requests_per_second > 0 and dep.allocation_count > 0:
+                    load.last_request_at = until
             load.since = max(load.since, until)
 
     def ensure_ticking(self) -> None:

@@ -3,7 +3,9 @@
 What matters to the simulator is the side effect: a default endpoint's
 deployment starts on first use (adaptive 0..32), an adaptive deployment at
 zero allocations scales up to one, and every input counts in the deployment's
-inference statistics. Texts of the errors marked below are simulator choices.
+inference statistics. A call that finds every node's queue full (under the
+traffic of ``/_sim/.../_load``) is refused with 429 as ``queueing`` describes.
+Texts of the errors marked below are simulator choices.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from . import queueing
 from .errors import EsError, not_found, status_exception, validation_failed
 from .inference import InferenceEndpoint
 from .inference_ops import lookup, start_endpoint_deployment
@@ -48,6 +51,8 @@ async def infer(
             f"[{endpoint.task_type}]",
         )
     dep = await _ready_deployment(engine, endpoint, max_wait)
+    if not queueing.admit(dep):
+        raise EsError(429, "es_rejected_execution_exception", queueing.QUEUE_FULL)
     now = engine.clock.now()
     dep.load.accumulated += len(inputs)
     dep.load.last_request_at = now

@@ -2,7 +2,8 @@
 
 Elasticsearch reports load per routed node and sums some of it per
 deployment (ML_DEPLOYMENTS 3.2). The simulator computes the node values from
-the simulated traffic (``/_sim/deployments/{id}/_load``) unless a test injects
+the simulated traffic (``/_sim/deployments/{id}/_load``, queued per node as
+``queueing`` models it) unless a test injects
 them (``/_sim/deployments/{id}/_inference_stats``). Injected deployment-level
 counts are split over the started nodes in proportion to their allocations
 (the parts add up exactly); averages apply to every node; per-node values
@@ -14,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from . import queueing
 
 if TYPE_CHECKING:
     from .state import Deployment
@@ -89,22 +92,35 @@ def node_load(dep: Deployment) -> dict[str, dict[str, Any]]:
     """Load fields (plus ``last_access`` in seconds, or None) per started route, keyed by node id."""
     started = {nid: r.current if r.routable else 0 for nid, r in dep.routes.items() if r.state == "started"}
     load = dep.load
-    counts = split(int(load.accumulated), started)
-    rpm = split(int(load.requests_per_second * 60) if sum(started.values()) else 0, started)
+    counts = split(queueing.whole(load.accumulated), started)
     out: dict[str, dict[str, Any]] = {}
     for nid in started:
         values: dict[str, Any] = dict.fromkeys(COUNTS, 0)
-        values.update(inference_count=counts[nid], throughput_last_minute=rpm[nid], peak_throughput_per_minute=rpm[nid])
+        values.update(_queue_values(dep, nid), inference_count=counts[nid])
         if counts[nid] > 0:
             values["average_inference_time_ms"] = load.inference_time_ms
             values["average_inference_time_ms_excluding_cache_hits"] = load.inference_time_ms
             values["last_access"] = load.last_request_at
-        if rpm[nid] > 0:
+        if values["throughput_last_minute"] > 0:
             values["average_inference_time_ms_last_minute"] = load.inference_time_ms
         out[nid] = values
     if dep.injected is not None:
         _overlay(out, started, dep.injected)
     return out
+
+
+def _queue_values(dep: Deployment, node_id: str) -> dict[str, int]:
+    """Throughput, pending requests and rejections of one node, from its queue (see ``queueing``)."""
+    load = dep.load
+    rates = queueing.node_rates(dep).get(node_id)
+    queued = load.queues.get(node_id, 0.0)
+    rpm = 0 if rates is None else queueing.throughput_per_minute(rates, queued)
+    return {
+        "throughput_last_minute": rpm,
+        "peak_throughput_per_minute": max(rpm, load.peak_per_minute.get(node_id, 0)),
+        "number_of_pending_requests": 0 if rates is None else queueing.pending(rates, queued),
+        "rejected_execution_count": queueing.whole(load.rejected.get(node_id, 0.0)),
+    }
 
 
 def _overlay(out: dict[str, dict[str, Any]], started: dict[str, int], injected: InjectedStats) -> None:

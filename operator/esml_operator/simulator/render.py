@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from . import queueing
 from .cluster import MlCluster
 from .load_stats import node_load
 from .models import TrainedModel
@@ -202,7 +203,7 @@ def model_stats_entry(
         }
     ids = {model.model_id} | ({dep.deployment_id} if dep else set())
     pipelines = cluster.pipeline_refs(ids)
-    inference_count = int(dep.load.accumulated) if dep else 0
+    inference_count = queueing.whole(dep.load.accumulated) if dep else 0
     out: dict[str, Any] = {
         "model_id": model.model_id,
         "model_size_stats": size_stats,

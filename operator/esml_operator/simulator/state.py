@@ -93,7 +93,7 @@ class AdaptiveSettings:
 
 @dataclass
 class Load:
-    """Simulated inference traffic for one deployment (drives adaptive allocations)."""
+    """Simulated inference traffic for one deployment (drives adaptive allocations and the node queues)."""
 
     requests_per_second: float = 0.0
     inference_time_ms: float = 100.0
@@ -101,6 +101,12 @@ class Load:
     accumulated: float = 0.0
     last_request_at: float | None = None
     last_scale_up_at: float | None = None
+    #: node id -> requests waiting in that node's queue (see ``queueing``)
+    queues: dict[str, float] = field(default_factory=dict)
+    #: node id -> requests refused because that node's queue was full
+    rejected: dict[str, float] = field(default_factory=dict)
+    #: node id -> the most requests per minute the node completed
+    peak_per_minute: dict[str, int] = field(default_factory=dict)
 
     @property
     def demand(self) -> float:
