@@ -4,6 +4,7 @@ The operator serves ``external.metrics.k8s.io/v1beta1`` (``--external-metrics``)
 so kube-apiserver's aggregation layer calls it with its front-proxy client certificate. Load injected
 into the simulator's ``_stats`` rises in the metric, the HPA writes ``/scale``, the operator sends
 ``_update``; when the load drops, the HPA scales down after its (short) stabilisation window.
+The HPA is the shipped example, manifests/examples/hpa-external-metrics.yaml, so the example is proven.
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.controlplane.certs import TinyCA
 from tests.controlplane.process import Process
-from tests.controlplane.runner import ControlPlane, free_port
+from tests.controlplane.runner import REPO, ControlPlane, free_port
 from tests.e2e.conftest import Kube, model_deployment, wait_for
 from tests.e2e.test_lifecycle import converged
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
 PENDING = "esml_modeldeployment_inference_pending_requests"
+EXAMPLE_HPA = REPO / "manifests" / "examples" / "hpa-external-metrics.yaml"
+NAME = "ner-english"  # the ModelDeployment the example HPA scales
 API_SERVICE = "v1beta1.external.metrics.k8s.io"
 SERVICE = "esml-external-metrics"
 DOWNSCALE_WINDOW = 5  # seconds (the default is 300)
@@ -91,20 +95,14 @@ def external_metrics(kube: Kube, control_plane: ControlPlane, tmp_path: Path) ->
     control_plane.kubectl("delete", "apiservice", API_SERVICE, "--ignore-not-found", "--wait=false")
 
 
-def hpa(name: str, *, target: int = 10, max_replicas: int = 4) -> dict[str, Any]:
-    """Scale on the pending requests per allocation (AverageValue: total / current allocations)."""
-    return {
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": name},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "name": name},
-            "minReplicas": 1, "maxReplicas": max_replicas,
-            "metrics": [{"type": "External", "external": {
-                "metric": {"name": PENDING, "selector": {"matchLabels": {"name": name}}},
-                "target": {"type": "AverageValue", "averageValue": str(target)},
-            }}],
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": DOWNSCALE_WINDOW}},
-        },
-    }  # fmt: skip
+def apply_example_hpa(kube: Kube) -> dict[str, Any]:
+    """The shipped example, applied as a user would; only its scale-down window is shortened (300 s there)."""
+    kube.plane.kubectl("apply", "-n", kube.namespace, "-f", str(EXAMPLE_HPA))
+    window = {"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": DOWNSCALE_WINDOW}}}}
+    kube.plane.kubectl("patch", "hpa", NAME, "-n", kube.namespace, "--type", "merge", "-p", json.dumps(window))
+    example = yaml.safe_load(EXAMPLE_HPA.read_text())
+    assert example["spec"]["scaleTargetRef"]["name"] == NAME
+    return dict(example)
 
 
 def external_metric(kube: Kube, name: str) -> list[dict[str, Any]]:
@@ -145,20 +143,22 @@ def test_a_real_hpa_scales_a_model_deployment_up_and_down_on_pending_requests(
 ) -> None:
     operator_factory(*external_metrics.flags())
     external_metrics.register()
-    kube.apply(model_deployment("ner", es_url, allocations=1))
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready with 1 allocation")
-    kube.apply(hpa("ner"))
-    wait_for(lambda: metric_is(kube, "ner", "0"), what="the external metric at 0")
+    kube.apply(model_deployment(NAME, es_url, allocations=1))
+    wait_for(lambda: converged(kube, NAME, 1), what="Ready with 1 allocation")
+    example = apply_example_hpa(kube)
+    target = example["spec"]["metrics"][0]["external"]["target"]
+    assert (target["type"], target["averageValue"]) == ("AverageValue", "10")
+    wait_for(lambda: metric_is(kube, NAME, "0"), what="the external metric at 0")
 
     set_pending(simulator, 35)  # 35 queued requests, 10 per allocation wanted: 4 allocations
-    wait_for(lambda: metric_is(kube, "ner", "35"), what="the external metric rising to 35")
-    wait_for(lambda: kube.mdep("ner")["spec"]["numberOfAllocations"] == 4, what="the HPA writing /scale")
-    wait_for(lambda: converged(kube, "ner", 4), timeout=60, what="Elasticsearch at 4 allocations")
+    wait_for(lambda: metric_is(kube, NAME, "35"), what="the external metric rising to 35")
+    wait_for(lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 4, what="the HPA writing /scale")
+    wait_for(lambda: converged(kube, NAME, 4), timeout=60, what="Elasticsearch at 4 allocations")
     assert allocations_in_es(simulator) == 4
     assert {"number_of_allocations": 4} in update_bodies(simulator)
 
     def hpa_reports_the_metric() -> dict[str, Any] | None:
-        status = (kube.get("hpa", "ner") or {}).get("status", {})
+        status = (kube.get("hpa", NAME) or {}).get("status", {})
         for metric in status.get("currentMetrics") or []:
             if metric.get("external", {}).get("metric", {}).get("name") == PENDING:
                 current = metric["external"]["current"]
@@ -172,17 +172,17 @@ def test_a_real_hpa_scales_a_model_deployment_up_and_down_on_pending_requests(
     assert conditions["AbleToScale"]["status"] == "True", conditions
 
     set_pending(simulator, 0)
-    wait_for(lambda: metric_is(kube, "ner", "0"), what="the external metric back at 0")
+    wait_for(lambda: metric_is(kube, NAME, "0"), what="the external metric back at 0")
     wait_for(
-        lambda: kube.mdep("ner")["spec"]["numberOfAllocations"] == 1,
+        lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 1,
         timeout=DOWNSCALE_WINDOW + 45, what="the HPA scaling down after its stabilisation window",
     )  # fmt: skip
-    wait_for(lambda: converged(kube, "ner", 1), timeout=60, what="Elasticsearch back at 1 allocation")
+    wait_for(lambda: converged(kube, NAME, 1), timeout=60, what="Elasticsearch back at 1 allocation")
     assert allocations_in_es(simulator) == 1
     assert update_bodies(simulator)[-1] == {"number_of_allocations": 1}
-    events = [(e["reason"], e.get("message", "")) for e in kube.events("ner")]
+    events = [(e["reason"], e.get("message", "")) for e in kube.events(NAME)]
     assert not [e for e in events if e[0] == "AutoscalerConflict"]
-    cond = kube.condition("ner", "AutoscalerConflict")
+    cond = kube.condition(NAME, "AutoscalerConflict")
     assert cond is not None and (cond["status"], cond["reason"]) == ("False", "NoConflict")
 
 
@@ -198,25 +198,25 @@ def test_an_hpa_and_adaptive_allocations_never_fight(
     operator_factory(*external_metrics.flags())
     external_metrics.register()
     adaptive = {"enabled": True, "minNumberOfAllocations": 1, "maxNumberOfAllocations": 4}
-    kube.apply(model_deployment("ner", es_url, allocations=1, adaptiveAllocations=adaptive))
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready with adaptive allocations at 1")
-    kube.apply(hpa("ner"))
+    kube.apply(model_deployment(NAME, es_url, allocations=1, adaptiveAllocations=adaptive))
+    wait_for(lambda: converged(kube, NAME, 1), what="Ready with adaptive allocations at 1")
+    apply_example_hpa(kube)
 
     def conflict() -> dict[str, Any] | None:
-        found = kube.condition("ner", "AutoscalerConflict")
+        found = kube.condition(NAME, "AutoscalerConflict")
         return found if found and found["status"] == "True" else None
 
     found = wait_for(conflict, what="the AutoscalerConflict condition")
-    assert found["reason"] == "AdaptiveAllocationsEnabled" and "HorizontalPodAutoscaler ner" in found["message"]
-    assert ("AutoscalerConflict", "Warning") in [(e["reason"], e["type"]) for e in kube.events("ner")]
+    assert found["reason"] == "AdaptiveAllocationsEnabled" and f"HorizontalPodAutoscaler {NAME}" in found["message"]
+    assert ("AutoscalerConflict", "Warning") in [(e["reason"], e["type"]) for e in kube.events(NAME)]
 
     set_pending(simulator, 35)
-    wait_for(lambda: kube.mdep("ner")["spec"]["numberOfAllocations"] == 4, what="the HPA writing /scale anyway")
-    generation = kube.mdep("ner")["metadata"]["generation"]
+    wait_for(lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 4, what="the HPA writing /scale anyway")
+    generation = kube.mdep(NAME)["metadata"]["generation"]
     polls = len(simulator.requests("/_all/_stats", method="GET"))  # the operator's polls, not the test's reads
 
     def seen_twice_since() -> bool:  # the new spec was processed, on two polls newer than the HPA's write
-        status = kube.mdep("ner")["status"]
+        status = kube.mdep(NAME)["status"]
         return status.get("observedGeneration") == generation and (
             len(simulator.requests("/_all/_stats", method="GET")) >= polls + 2
         )
@@ -224,6 +224,6 @@ def test_an_hpa_and_adaptive_allocations_never_fight(
     wait_for(seen_twice_since, what="two polls after the HPA's change")
     assert not [body for body in update_bodies(simulator) if "number_of_allocations" in body]
     assert allocations_in_es(simulator) == 1  # Elasticsearch's adaptive scaler decides, not the HPA
-    status = kube.mdep("ner")["status"]
+    status = kube.mdep(NAME)["status"]
     assert status["allocations"] == 1  # /scale keeps reporting the real count
-    assert kube.condition("ner", "AutoscalerConflict")["status"] == "True"  # type: ignore[index]
+    assert kube.condition(NAME, "AutoscalerConflict")["status"] == "True"  # type: ignore[index]

@@ -26,13 +26,14 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from esml_operator.elasticsearch.load import InferenceLoad
 from esml_operator.elasticsearch.operations import RequestObserver, status_class
+from esml_operator.handlers.cgroup import MemoryLimitCollector
 from esml_operator.handlers.registry import Entry, Registry
 from esml_operator.handlers.snapshots import SnapshotCache
 from esml_operator.reconcile import SpecError, parse_spec
@@ -222,6 +223,19 @@ class _StateCollector(Collector):
             )
 
 
+class _WritesCollector(Collector):
+    """``esml_status_writes_total``: every status write must come back through every replica's watch."""
+
+    def __init__(self, writes: Callable[[], int]) -> None:
+        self._writes = writes
+
+    def collect(self) -> Iterable[Metric]:
+        yield CounterMetricFamily(
+            "esml_status_writes", "ModelDeployment status patches this replica sent (only the leader writes).",
+            value=self._writes(),
+        )  # fmt: skip
+
+
 class Metrics:
     """Every series of the operator, in one registry (``self.registry``)."""
 
@@ -262,8 +276,13 @@ class Metrics:
         self.last_watch_event = Gauge(
             "esml_watch_last_event_timestamp_seconds", "Unix time of the last ModelDeployment watch event.", registry=r
         )
+        #: Status patches this process sent (the StatusWriter's count, set by wiring.build).
+        self.status_writes: Callable[[], int] = lambda: 0
         self._endpoints: set[str] = set()
         r.register(_StateCollector(registry, self.loads, lambda: self.leader()))
+        r.register(_WritesCollector(lambda: self.status_writes()))
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
+        r.register(MemoryLimitCollector())
 
     # -- events ---------------------------------------------------------------------------------
     def observe_pass(self, outcome: str, seconds: float) -> None:

@@ -83,4 +83,5 @@ def build(
     )  # fmt: skip
     metrics = Metrics(runtime.registry, snapshots)
     pool.request_observer = metrics.request_observer
+    metrics.status_writes = lambda: writer.writes
     return Operator(runtime, reconciler, writer, snapshots, pool, kube, metrics)
