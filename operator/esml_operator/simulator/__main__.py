@@ -8,13 +8,13 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .config import SimulatorConfig
 from .errors import EsError
 from .privileges import ROLES, resolve_role
 from .server import Simulator
-from .state_file import write_json_atomic
+from .state_file import default_state_file, write_json_atomic
 from .units import parse_byte_size, parse_time
 from .versions import DEFAULT_VERSION, EsVersion
 
@@ -159,11 +159,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID:KEY:ROLE",
         help="add an API key (send 'Authorization: ApiKey base64(ID:KEY)'); ROLE as for --user (repeatable)",
     )
-    p.add_argument("--state-file", help="load state from this file at start and save it on shutdown")
+    state = p.add_argument_group("state").add_mutually_exclusive_group()
+    state.add_argument(
+        "--state-file",
+        help="keep the state (API keys, users, models, deployments, endpoints) in this file: loaded at start, "
+        "written after every change (default: $XDG_STATE_HOME/esml-simulator/PORT/state.json, "
+        "XDG_STATE_HOME defaulting to ~/.local/state; none with --port 0)",
+    )
+    state.add_argument(
+        "--ephemeral",
+        "--no-state",
+        action="store_true",
+        help="keep no state: every start is a fresh cluster",
+    )
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+def state_file_of(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> str | None:
+    """``--state-file``, else none with ``--ephemeral``, else the per-port default (none for ``--port 0``)."""
+    if args.state_file:
+        return str(args.state_file)
+    if args.ephemeral:
+        return None
+    default = default_state_file(args.port, environ)
+    return None if default is None else str(default)
+
+
+def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> SimulatorConfig:
     return SimulatorConfig(
         host=args.host,
         port=args.port,
@@ -184,7 +206,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         model_size=args.model_size,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
-        state_file=args.state_file,
+        state_file=state_file_of(args, environ),
         fake_clock=args.fake_clock,
         cluster_name=args.cluster_name,
         license=args.license,
@@ -201,6 +223,8 @@ async def serve(config: SimulatorConfig, ready_file: str | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         print(f"esml-simulator listening on {simulator.url}", flush=True)
+        where = f"in {config.state_file}" if config.state_file else "none (every start is a fresh cluster)"
+        print(f"esml-simulator: state {where}", file=sys.stderr, flush=True)
         if ready_file:
             write_json_atomic(ready_file, {"url": simulator.url, "pid": os.getpid()})
         await stop.wait()

@@ -34,7 +34,7 @@ class Control:
 
     def save_state(self) -> None:
         if self._save is None:
-            raise AdminError(400, "the simulator was started without --state-file")
+            raise AdminError(400, "the simulator keeps no state (--ephemeral, or --port 0 without --state-file)")
         self._save()
 
     # -- request log ---------------------------------------------------------------------

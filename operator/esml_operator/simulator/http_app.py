@@ -7,6 +7,7 @@ import fnmatch
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -136,13 +137,20 @@ def error_response(exc: EsError | RawError, pretty: bool, content_type: str) -> 
     return render(exc.status, exc.body(), pretty=pretty, content_type=content_type, headers=headers)
 
 
-def make_app(engine: Engine, control: Control) -> web.Application:
+def make_app(engine: Engine, control: Control, after_change: Callable[[], None] | None = None) -> web.Application:
+    """``after_change`` runs after each request that may change the state (any method but GET and HEAD)."""
     from .admin_http import handle_admin
 
-    async def handle(request: web.Request) -> web.StreamResponse:
+    async def answer(request: web.Request) -> web.StreamResponse:
         if request.path.startswith(ADMIN_PREFIX) or request.path == ADMIN_PREFIX.rstrip("/"):
             return await handle_admin(control, request)
         return await handle_es(engine, request)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        response = await answer(request)
+        if after_change is not None and request.method not in ("GET", "HEAD"):
+            after_change()
+        return response
 
     app = web.Application(client_max_size=512 * 1024 * 1024)
     app.router.add_route("*", "/{tail:.*}", handle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from types import TracebackType
 from typing import Any
@@ -14,7 +15,9 @@ from .cluster import MlCluster
 from .config import SimulatorConfig
 from .engine import Engine
 from .http_app import make_app
-from .state_file import read_state, write_json_atomic
+from .state_file import StateWriter, check_version, read_state
+
+logger = logging.getLogger(__name__)
 
 
 class Simulator:
@@ -33,6 +36,7 @@ class Simulator:
             setattr(config, key, value)
         self.config = config
         self.engine = Engine(config, clock)
+        self._writer = StateWriter(config.state_file) if config.state_file else None
         self.control = Control(self.engine, save=self.save_state if config.state_file else None)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -70,8 +74,16 @@ class Simulator:
         if self.config.state_file:
             data = read_state(self.config.state_file)
             if data is not None:
+                check_version(data, self.config.state_file, str(self.engine.version))
                 self.engine.load(data)
-        app = make_app(self.engine, self.control)
+            try:
+                self.save_state()
+            except OSError as exc:
+                raise OSError(
+                    f"cannot write the state file {self.config.state_file}: {exc.strerror or exc} "
+                    "(choose another with --state-file, or keep none with --ephemeral)"
+                ) from None
+        app = make_app(self.engine, self.control, after_change=self._saved_after_change if self._writer else None)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=self._ssl_context())
@@ -87,8 +99,15 @@ class Simulator:
         self._runner = runner
 
     def save_state(self) -> None:
-        if self.config.state_file:
-            write_json_atomic(self.config.state_file, self.engine.dump())
+        if self._writer is not None:
+            self._writer.write(self.engine.dump())
+
+    def _saved_after_change(self) -> None:
+        """After a request that may change the state: written at once, so even a SIGKILL loses nothing."""
+        try:
+            self.save_state()
+        except OSError as exc:
+            logger.warning("esml-simulator: could not save the state to %s: %s", self.config.state_file, exc)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
