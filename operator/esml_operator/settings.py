@@ -98,7 +98,8 @@ class Settings:
     )
     lease_namespace: str = _setting(
         "",
-        "Namespace of the Lease; empty: the pod's namespace (POD_NAMESPACE or the service account's), else default.",
+        "Namespace of the Lease; empty: the pod's namespace (POD_NAMESPACE or the service account's), else, "
+        "outside a cluster, the install's namespace esml-system (which must exist).",
         check=checks.dns1123_label(allow_empty=True),
         metavar="NAMESPACE",
     )

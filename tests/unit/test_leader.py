@@ -12,15 +12,19 @@ from pathlib import Path
 
 import kubernetes
 import pytest
+import yaml
 
 from esml_operator.handlers.leader import (
+    INSTALL_NAMESPACE,
     LeaderElector,
+    LeaseNamespace,
     default_identity,
-    default_lease_namespace,
     elector_from_settings,
+    lease_namespace,
 )
 from esml_operator.handlers.leases import KubernetesLeases, LeaseApi, LeaseConflict, LeaseError, LeaseRecord
 from esml_operator.settings import Settings
+from tests.controlplane.runner import REPO
 
 LEASE, RENEW, RETRY = 15.0, 10.0, 2.0
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)
@@ -507,24 +511,36 @@ def test_default_identity_is_the_pod_name_else_hostname_and_suffix() -> None:
     assert second.rpartition("-")[0] == host and first != second
 
 
-def test_default_lease_namespace_order(tmp_path: Path) -> None:
+def test_lease_namespace_order(tmp_path: Path) -> None:
     sa = tmp_path / "namespace"
     sa.write_text("from-sa\n")
-    missing = tmp_path / "missing"
-    assert default_lease_namespace("explicit", environ={"POD_NAMESPACE": "pod"}, service_account_namespace=sa) == (
-        "explicit"
-    )
-    assert default_lease_namespace("", environ={"POD_NAMESPACE": "pod"}, service_account_namespace=sa) == "pod"
-    assert default_lease_namespace("", environ={}, service_account_namespace=sa) == "from-sa"
-    assert default_lease_namespace("", environ={}, service_account_namespace=missing) == "default"
+    explicit = lease_namespace("explicit", environ={"POD_NAMESPACE": "pod"}, service_account_namespace=sa)
+    assert explicit == LeaseNamespace("explicit", "--lease-namespace", in_cluster=False)
+    pod = lease_namespace("", environ={"POD_NAMESPACE": "pod"}, service_account_namespace=sa)
+    assert (pod.name, pod.in_cluster) == ("pod", True)
+    account = lease_namespace("", environ={}, service_account_namespace=sa)
+    assert (account.name, account.in_cluster) == ("from-sa", True)
 
 
-def test_elector_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outside_a_cluster_the_lease_is_the_installs(tmp_path: Path) -> None:
+    """A local run and the installed Deployment campaign for one Lease: never two actors (issue 17)."""
+    outside = lease_namespace("", environ={"POD_NAMESPACE": " "}, service_account_namespace=tmp_path / "missing")
+    assert (outside.name, outside.in_cluster) == ("esml-system", False)
+    assert "outside a cluster" in outside.source
+    kustomization = yaml.safe_load((REPO / "manifests" / "base" / "kustomization.yaml").read_text())
+    assert kustomization["namespace"] == INSTALL_NAMESPACE == outside.name
+
+
+def test_elector_from_settings(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="esml_operator.handlers.leader")
     monkeypatch.setenv("POD_NAME", "esml-operator-0")
     monkeypatch.setenv("POD_NAMESPACE", "esml-system")
     client = kubernetes.client.ApiClient()
     elector = elector_from_settings(Settings(namespaces=("apps",)), client)
     assert elector.identity == "esml-operator-0" and not elector.is_leader and elector.leader_alive()
+    # The Lease in use is logged at start: namespace/name, where the namespace came from, and the identity.
+    (started,) = [r.getMessage() for r in caplog.records if "Lease esml-system/esml-operator" in r.getMessage()]
+    assert "POD_NAMESPACE" in started and "identity esml-operator-0" in started
     named = elector_from_settings(Settings(namespaces=("apps",), identity="me", lease_namespace="ops"), client)
     assert named.identity == "me"
     leases = named._leases

@@ -222,6 +222,13 @@ class _Failure:
 TransportFactory = Callable[[ConnectionConfig], httpx.AsyncBaseTransport]
 
 
+def _next_attempt(error: ElasticsearchError) -> str:
+    """When a failed connect is tried again: on the back-off, or (a permanent error) once something changes."""
+    if error.temporary:
+        return f"next attempt in {error.retry_after or 0.0:.1f}s"
+    return "next attempt at the next resync, or when the resource or its Secrets change"
+
+
 class ConnectionPool:
     """One pooled :class:`ElasticsearchClient` per distinct :attr:`ConnectionConfig.key`.
 
@@ -318,8 +325,10 @@ class ConnectionPool:
         Single-flight per key: however many callers connect at once, one
         ``GET /`` is sent and they all get its answer. A failure is remembered
         for a back-off that doubles per consecutive failure
-        (``connect_backoff``), and callers within it get the same error at once
-        without a request: a dead endpoint costs one attempt per back-off step.
+        (``connect_backoff``; the server's ``Retry-After`` is a floor), and callers
+        within it get the same error at once without a request: a dead endpoint
+        costs one attempt per back-off step. The error's ``retry_after`` is the
+        time left until the next attempt, so a caller can come back then.
         """
         client = await self.acquire(config, owner=owner)
         key = config.key
@@ -328,7 +337,9 @@ class ConnectionPool:
             return client, cached
         failed = self._failures.get(key)
         if failed is not None and self._clock() < failed.until:
-            raise copy.copy(failed.error)
+            remembered = copy.copy(failed.error)
+            remembered.retry_after = failed.until - self._clock()
+            raise remembered
         pending = self._connecting.get(key)
         if pending is None:
             pending = asyncio.ensure_future(self._read_info(key, client))
@@ -343,8 +354,10 @@ class ConnectionPool:
         except ElasticsearchError as error:
             attempts = self._failures[key].attempts + 1 if key in self._failures else 1
             delay = min(self._connect_backoff * 2 ** min(attempts - 1, 16), self._connect_backoff_cap)
+            delay = max(delay, error.retry_after or 0.0)
             self._failures[key] = _Failure(error, attempts, self._clock() + delay)
-            logger.info("connecting to %s failed (attempt %d, next in %.1fs): %s", key, attempts, delay, error)
+            error.retry_after = delay
+            logger.warning("connecting to %s failed (attempt %d; %s): %s", key, attempts, _next_attempt(error), error)
             raise
         self._failures.pop(key, None)
         self._info[key] = info

@@ -67,6 +67,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -362,24 +363,40 @@ def default_identity(environ: Mapping[str, str] | None = None) -> str:
     return f"{socket.gethostname()}-{secrets.token_hex(3)}"
 
 
-def default_lease_namespace(
+#: The install's namespace (manifests/base): the Lease's namespace outside a cluster, so that a local
+#: ``esml-operator run`` and the installed Deployment campaign for the same Lease and never both act.
+INSTALL_NAMESPACE = "esml-system"
+
+
+@dataclass(frozen=True)
+class LeaseNamespace:
+    """The Lease's namespace and where it came from (for the start-up log and errors)."""
+
+    name: str
+    source: str
+    in_cluster: bool  # taken from the pod (POD_NAMESPACE or its service account)
+
+
+def lease_namespace(
     setting: str,
     *,
     environ: Mapping[str, str] | None = None,
     service_account_namespace: Path = SERVICE_ACCOUNT_NAMESPACE,
-) -> str:
-    """The setting, else ``POD_NAMESPACE``, else the service account's namespace file, else ``default``."""
+) -> LeaseNamespace:
+    """The setting, else ``POD_NAMESPACE``, else the service account's namespace file, else the install's."""
     if setting.strip():
-        return setting.strip()
+        return LeaseNamespace(setting.strip(), "--lease-namespace", in_cluster=False)
     environ = os.environ if environ is None else environ
     pod_namespace = environ.get("POD_NAMESPACE", "").strip()
     if pod_namespace:
-        return pod_namespace
+        return LeaseNamespace(pod_namespace, "POD_NAMESPACE", in_cluster=True)
     try:
         from_file = service_account_namespace.read_text().strip()
     except OSError:
         from_file = ""
-    return from_file or "default"
+    if from_file:
+        return LeaseNamespace(from_file, "the service account", in_cluster=True)
+    return LeaseNamespace(INSTALL_NAMESPACE, "the install's namespace, the default outside a cluster", in_cluster=False)
 
 
 def elector_from_settings(
@@ -394,15 +411,18 @@ def elector_from_settings(
     API requests time out after half the renew deadline (at least 1 s), as in
     controller-runtime.
     """
+    namespace = lease_namespace(settings.lease_namespace)
     leases = KubernetesLeases(
-        api_client,
-        default_lease_namespace(settings.lease_namespace),
-        settings.lease_name,
-        request_timeout=max(settings.renew_deadline / 2, 1.0),
+        api_client, namespace.name, settings.lease_name, request_timeout=max(settings.renew_deadline / 2, 1.0)
     )
+    identity = settings.identity.strip() or default_identity()
+    logger.info(
+        "leader election: Lease %s/%s (namespace: %s), identity %s",
+        namespace.name, settings.lease_name, namespace.source, identity,
+    )  # fmt: skip
     return LeaderElector(
         leases,
-        identity=settings.identity.strip() or default_identity(),
+        identity=identity,
         lease_duration=settings.lease_duration,
         renew_deadline=settings.renew_deadline,
         retry_period=settings.retry_period,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import kopf
 
+from esml_operator.handlers import preflight
 from esml_operator.handlers.logcontext import ContextFilter
 from esml_operator.handlers.operator import build_registry
 from esml_operator.settings import VERSION, Settings
@@ -62,6 +63,11 @@ def operator_kwargs(settings: Settings) -> dict[str, object]:
 def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.load(sys.argv[2:] if argv is None else argv)
     configure_logging(settings)
+    try:
+        preflight.check(settings)
+    except preflight.StartupError as error:
+        print(f"esml-operator run: error: {error}", file=sys.stderr)  # one line, as a wrong setting is
+        return 2
     if settings.kubeconfig:
         os.environ["KUBECONFIG"] = settings.kubeconfig  # kopf's own login reads it too
     logging.getLogger(__name__).info(
