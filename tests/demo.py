@@ -619,26 +619,23 @@ Stop everything (operator, simulator, control plane):
                 print(f"--- last lines of the {label} log ({_show_path(path)}):", file=sys.stderr)
                 print("\n".join(tail), file=sys.stderr, flush=True)
 
+    INTRO = (
+        "esml-operator demo: a ModelDeployment keeps an Elasticsearch trained-model deployment "
+        "at its declared allocation count."
+    )
+
+    def steps(self) -> list[Callable[[], None]]:
+        steps = [self.start_control_plane, self.start_simulator, self.start_operator, self.create, self.scale]
+        steps += [self.drift, self.events, self.delete, self.inference_endpoint]
+        return steps + ([self.leave_running] if self.keep else [])
+
     def run(self) -> int:
-        print(
-            "esml-operator demo: a ModelDeployment keeps an Elasticsearch trained-model deployment "
-            "at its declared allocation count.",
-            flush=True,
-        )
+        print(self.INTRO, flush=True)
         self.clean_previous()
         ok = False
         try:
-            self.start_control_plane()
-            self.start_simulator()
-            self.start_operator()
-            self.create()
-            self.scale()
-            self.drift()
-            self.events()
-            self.delete()
-            self.inference_endpoint()
-            if self.keep:
-                self.leave_running()
+            for step in self.steps():
+                step()
             ok = True
         except Interrupted:
             print("\n# interrupted", file=sys.stderr, flush=True)

@@ -76,3 +76,24 @@ async def test_the_operator_serves_its_resident_memory_and_its_status_writes() -
         assert rss is not None and rss > 10 * 1024 * 1024  # a Python process with the operator loaded
     finally:
         await op.close()
+
+
+async def test_the_reaction_time_runs_from_the_watch_event_to_the_end_of_the_pass_that_read_it() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL: es}, kube)
+    try:
+        op.runtime.observe("ADDED", resource("ner", URL, numberOfAllocations=2))
+        await until(lambda: value(scrape(op), "esml_reconcile_reaction_seconds_count") == 1, what="one reaction")
+        await until(lambda: not op.runtime.queue.running, what="idle")
+        samples = scrape(op)
+        assert value(samples, "esml_reconcile_reaction_seconds_count") == 1  # follow-up passes are not reactions
+        passes = value(samples, "esml_reconcile_duration_seconds_count")
+        assert passes is not None and passes >= 1
+        # the same body again (no new generation): no pass is needed, so no reaction
+        op.runtime.observe("MODIFIED", resource("ner", URL, numberOfAllocations=2))
+        op.runtime.observe("MODIFIED", resource("ner", URL, generation=2, numberOfAllocations=3))
+        await until(lambda: value(scrape(op), "esml_reconcile_reaction_seconds_count") == 2, what="a second reaction")
+        reaction = value(scrape(op), "esml_reconcile_reaction_seconds_sum")
+        assert reaction is not None and 0 < reaction < 5
+    finally:
+        await op.close()

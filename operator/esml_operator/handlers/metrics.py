@@ -250,6 +250,11 @@ class Metrics:
         self.pass_seconds = Histogram(
             "esml_reconcile_duration_seconds", "Duration of one reconcile pass.", buckets=_PASS_BUCKETS, registry=r
         )
+        self.reaction_seconds = Histogram(
+            "esml_reconcile_reaction_seconds",
+            "From a watch event that needs a pass (a new resource or generation, a deletion) to the end of the "
+            "first pass that read it.", buckets=_PASS_BUCKETS, registry=r,
+        )  # fmt: skip
         self.requests = Counter(
             "esml_elasticsearch_requests", "Requests sent to Elasticsearch, by operation and status class.",
             ["operation", "status_class"], registry=r,

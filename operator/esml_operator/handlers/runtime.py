@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -36,12 +37,17 @@ class Runtime:
         on_forget: Callable[[str], None] = lambda uid: None,
         on_resync: Callable[[Registry], None] = lambda registry: None,
         on_round: Callable[[], None] = lambda: None,
+        on_reaction: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self.registry = Registry()
         self.queue = WorkQueue(self._work)
         self._run_pass, self._claims, self._names = run_pass, claims, names
         self._resync_interval, self._leading = resync_interval, leading
         self._on_forget, self._on_resync, self._on_round = on_forget, on_resync, on_round
+        #: uid -> monotonic time of the earliest watch event not yet handled by a pass that needs action
+        #: (reported through ``on_reaction`` when the first pass that saw it ends: the operator's reaction time).
+        self._urgent_since: dict[str, float] = {}
+        self._on_reaction = on_reaction
         self._resync: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -81,6 +87,7 @@ class Runtime:
         entry, urgent = self.registry.observe(body)
         self._names[uid] = entry.name
         if urgent:
+            self._urgent_since.setdefault(uid, time.monotonic())
             self.queue.add(uid)
 
     def forget(self, uid: str) -> None:
@@ -88,6 +95,7 @@ class Runtime:
             return
         self.queue.forget(uid)
         self._names.pop(uid, None)
+        self._urgent_since.pop(uid, None)
         for other in self._claims.release(uid):  # a resource in conflict may take over now
             self.queue.add(other)
         self._on_forget(uid)
@@ -95,6 +103,7 @@ class Runtime:
     # -- passes -------------------------------------------------------------------------------
     async def _work(self, uid: str) -> float | None:
         entry = self.registry.get(uid)
+        since = self._urgent_since.pop(uid, None)  # this pass reads the body that event delivered
         if entry is None or not self._leading():
             return None
         try:
@@ -103,6 +112,8 @@ class Runtime:
             # Never crash, never hot-loop: the resync loop tries again.
             logger.exception("%s: the pass failed unexpectedly; it is retried at the next resync", entry.name)
             return None
+        if since is not None:
+            self._on_reaction(time.monotonic() - since)
         return result
 
     async def _resync_loop(self) -> None:

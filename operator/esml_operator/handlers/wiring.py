@@ -80,6 +80,7 @@ def build(
     runtime = Runtime(
         run_pass=reconciler.run, claims=claims, names=names, resync_interval=settings.resync_interval,
         leading=leading, on_forget=release_client, on_resync=drop_unused_snapshots, on_round=observer.new_round,
+        on_reaction=lambda seconds: metrics.reaction_seconds.observe(seconds),
     )  # fmt: skip
     metrics = Metrics(runtime.registry, snapshots)
     pool.request_observer = metrics.request_observer
