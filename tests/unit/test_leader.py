@@ -515,7 +515,9 @@ def test_lease_namespace_order(tmp_path: Path) -> None:
     sa = tmp_path / "namespace"
     sa.write_text("from-sa\n")
     explicit = lease_namespace("explicit", environ={"POD_NAMESPACE": "pod"}, service_account_namespace=sa)
-    assert explicit == LeaseNamespace("explicit", "--lease-namespace", in_cluster=False)
+    assert explicit == LeaseNamespace("explicit", "--lease-namespace", in_cluster=True)
+    local = lease_namespace("explicit", environ={}, service_account_namespace=tmp_path / "missing")
+    assert local == LeaseNamespace("explicit", "--lease-namespace", in_cluster=False)
     pod = lease_namespace("", environ={"POD_NAMESPACE": "pod"}, service_account_namespace=sa)
     assert (pod.name, pod.in_cluster) == ("pod", True)
     account = lease_namespace("", environ={}, service_account_namespace=sa)

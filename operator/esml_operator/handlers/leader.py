@@ -374,7 +374,7 @@ class LeaseNamespace:
 
     name: str
     source: str
-    in_cluster: bool  # taken from the pod (POD_NAMESPACE or its service account)
+    in_cluster: bool  # running in a pod: POD_NAMESPACE is set or the service account's namespace file is there
 
 
 def lease_namespace(
@@ -384,19 +384,20 @@ def lease_namespace(
     service_account_namespace: Path = SERVICE_ACCOUNT_NAMESPACE,
 ) -> LeaseNamespace:
     """The setting, else ``POD_NAMESPACE``, else the service account's namespace file, else the install's."""
-    if setting.strip():
-        return LeaseNamespace(setting.strip(), "--lease-namespace", in_cluster=False)
     environ = os.environ if environ is None else environ
     pod_namespace = environ.get("POD_NAMESPACE", "").strip()
-    if pod_namespace:
-        return LeaseNamespace(pod_namespace, "POD_NAMESPACE", in_cluster=True)
     try:
-        from_file = service_account_namespace.read_text().strip()
+        account_namespace = service_account_namespace.read_text().strip()
     except OSError:
-        from_file = ""
-    if from_file:
-        return LeaseNamespace(from_file, "the service account", in_cluster=True)
-    return LeaseNamespace(INSTALL_NAMESPACE, "the install's namespace, the default outside a cluster", in_cluster=False)
+        account_namespace = ""
+    in_cluster = bool(pod_namespace or account_namespace)
+    if setting.strip():
+        return LeaseNamespace(setting.strip(), "--lease-namespace", in_cluster)
+    if pod_namespace:
+        return LeaseNamespace(pod_namespace, "POD_NAMESPACE", in_cluster)
+    if account_namespace:
+        return LeaseNamespace(account_namespace, "the service account", in_cluster)
+    return LeaseNamespace(INSTALL_NAMESPACE, "the install's namespace, the default outside a cluster", in_cluster)
 
 
 def elector_from_settings(

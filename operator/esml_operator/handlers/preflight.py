@@ -3,9 +3,9 @@
 * The Kubernetes connection must load: ``--kubeconfig``, else the in-cluster
   service account, else ``KUBECONFIG`` or ``~/.kube/config``. Without this
   check kopf logs a traceback and retries its login every minute, forever.
-* The Lease's namespace must exist when it does not come from the pod (outside
-  a cluster it is the install's, ``esml-system``): a Lease in a namespace that
-  is missing can never be created, and the operator would only log failures.
+* Out of a cluster, the Lease's namespace must exist (by default it is the
+  install's, ``esml-system``): a Lease in a namespace that is missing can
+  never be created, and the operator would only log failures.
 
 Only a definite answer fails the start: if the API server cannot say whether
 the namespace exists (unreachable, or no permission to read namespaces), the
@@ -101,7 +101,10 @@ def _reason(error: Exception) -> str:
 
 
 def check_lease_namespace(settings: Settings, api_client: Any, namespace: LeaseNamespace) -> None:
-    """:class:`StartupError` if the Lease's namespace certainly does not exist (the pod's always does)."""
+    """:class:`StartupError` if the Lease's namespace certainly does not exist; checked out of a cluster only.
+
+    In a pod the default is the pod's own namespace, and the install's RBAC does not let it read namespaces.
+    """
     if namespace.in_cluster:
         return
     core = kubernetes.client.CoreV1Api(api_client)
