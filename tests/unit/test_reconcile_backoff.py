@@ -154,7 +154,11 @@ def test_retry_waits_for_an_observation_newer_than_the_failure() -> None:
     )
     decision = run(spec(), obs, jitter=0.0)
     assert decision.actions == ()
-    assert cond(decision, "Reconciling")["reason"] == "AwaitingObservation"
+    reconciling = cond(decision, "Reconciling")  # still retrying: the reason of the back-off, not a new one
+    assert (reconciling["reason"], reconciling["message"]) == (
+        "ProgressingWithRetry",
+        "Waiting for an Elasticsearch poll newer than the failed attempt before retrying",
+    )
     assert decision.requeue_after == 1.0  # a poll newer than the failure is due within a second
     fresh = observation(
         stats(state="starting", allocation_status=allocation(0, 2)),

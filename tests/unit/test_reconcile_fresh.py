@@ -72,12 +72,15 @@ def test_success_records_the_change_and_looks_again_soon() -> None:
     assert settled.status["conditions"] == decision.status["conditions"]
 
 
-def test_failure_rebuilds_the_conditions_from_the_failure() -> None:
+def test_a_failure_is_settled_as_the_next_pass_will_decide_it() -> None:
     decision = run(spec(numberOfAllocations=4), observation(stats()))
     error = es.TooManyRequestsError("no ML nodes with sufficient capacity", status=429, error_type="status_exception")
     failure = ActionFailure("update", error, NOW, 1, 3)
     settled = settle(decision, Failed(failure), NOW, follow_up=1.0)
     assert summary(settled) == ("False", "status_exception", "False", "True", "status_exception")
+    # The next pass (same poll, the failure in memory) finds the same conditions: nothing flips in between.
+    following = run(spec(numberOfAllocations=4), observation(stats(), last_failure=failure), settled.status)
+    assert following.status["conditions"] == settled.status["conditions"]
     assert settled.status["taskParameters"] == decision.status["taskParameters"]  # observed fields as decided
     assert [e.type for e in settled.events] == ["Warning"]
     assert settled.requeue_after is not None and settled.requeue_after <= 1.0  # attempt 1: window 1 s x jitter

@@ -79,7 +79,7 @@ def decide(
             verdict.ready = replace(verdict.ready, message=f"{verdict.ready.message}; {note}")
         if action is not None:
             actions.append(action)
-            settle = Settle(parsed, ref, previous_status, reachable, resync_interval, jitter)
+            settle = Settle(spec, ref, observation, previous_status, resync_interval, jitter)
     status.update(carried(previous_status, ("lastUpdateTime",)))
     status["selector"] = observation.selector
     conditions, events = render_conditions(verdict, previous_status, now, ref.generation, paused, reachable)

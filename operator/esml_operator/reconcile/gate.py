@@ -52,7 +52,10 @@ def report_failure(
     resync_interval: float,
     jitter: float,
 ) -> bool:
-    """Record a failed action on ``verdict``; ``True`` while its retry moment has not come yet."""
+    """Record a failed action on ``verdict``; ``True`` while its retry moment has not come yet.
+
+    A failure that progress cannot overcome (permanent, or a lack of capacity) is ``Stalled`` until it is
+    resolved, also while it is being retried, so the condition does not flip on every attempt."""
     error = failure.error
     advice = advise(
         error, attempts=failure.attempts, action=failure.action, start_policy=spec.start_policy,
@@ -62,20 +65,28 @@ def report_failure(
     message = f"Failed to {failure.action} deployment [{spec.deployment_id}]: {error.message}"
     verdict.not_ready(reason, message, warning=True)
     when = retry_at(failure, advice)
+    if advice.permanent:
+        verdict.stalled(reason, f"{message}; not retried before {format_time(when)} unless the spec changes")
+    elif advice.capacity:
+        verdict.stalled(reason, f"{message}; retrying with back-off until capacity is available")
     if now >= when:
         return False
     wait = (when - now).total_seconds()
-    if advice.permanent:
-        verdict.stalled(reason, f"{message}; not retried before {format_time(when)} unless the spec changes")
-        verdict.requeue(wait)
-    elif advice.capacity:
-        verdict.stalled(reason, f"{message}; retrying with back-off until capacity is available")
+    if advice.permanent or advice.capacity:
         verdict.requeue(wait)
     else:
         verdict.progressing(
             "ProgressingWithRetry", f"Backing off after {failure.attempts} failed attempt(s)", requeue_after=wait
         )
     return True
+
+
+def _waiting(verdict: Verdict, reason: str, message: str, requeue_after: float) -> None:
+    """A wait before the action: progress, unless the pass found a stall (then the stall stands, unchanged)."""
+    if verdict.stall is None:
+        verdict.progressing(reason, message, requeue_after=requeue_after)
+    else:
+        verdict.requeue(requeue_after)
 
 
 def gate(ctx: Context, candidate: Action) -> Action | None:
@@ -89,17 +100,20 @@ def gate(ctx: Context, candidate: Action) -> Action | None:
         )
         if waiting:
             return None
+        # Still retrying: the same reason as while backing off.
         if snapshot_at is not None and snapshot_at < as_utc(failure.at):
-            verdict.progressing(
-                "AwaitingObservation",
+            _waiting(
+                verdict,
+                "ProgressingWithRetry",
                 "Waiting for an Elasticsearch poll newer than the failed attempt before retrying",
-                requeue_after=AWAIT_REQUEUE_SECONDS,
+                AWAIT_REQUEUE_SECONDS,
             )
             return None
-        verdict.progressing(
+        _waiting(
+            verdict,
             "ProgressingWithRetry",
             f"Retrying after {failure.attempts} failed attempt(s)",
-            requeue_after=PROGRESS_REQUEUE_SECONDS,
+            PROGRESS_REQUEUE_SECONDS,
         )
     last_update = parse_time((ctx.previous_status or {}).get("lastUpdateTime"))
     if (
@@ -108,18 +122,20 @@ def gate(ctx: Context, candidate: Action) -> Action | None:
         and last_update is not None
         and snapshot_at < last_update + timedelta(seconds=1)
     ):
-        verdict.progressing(
+        _waiting(
+            verdict,
             "AwaitingObservation",
             f"Waiting for an Elasticsearch poll newer than the last change ({format_time(last_update)})",
-            requeue_after=AWAIT_REQUEUE_SECONDS,
+            AWAIT_REQUEUE_SECONDS,
         )
         return None
     if observation.throttle_wait > 0:
-        verdict.progressing(
+        _waiting(
+            verdict,
             "Coalescing",
             f"Changes to deployment [{ctx.spec.deployment_id}] are coalesced; sending the latest spec in "
             f"{observation.throttle_wait:.2f}s",
-            requeue_after=observation.throttle_wait,
+            observation.throttle_wait,
         )
         return None
     return candidate

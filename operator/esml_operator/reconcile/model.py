@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from esml_operator.elasticsearch.errors import ElasticsearchError
 from esml_operator.elasticsearch.models import (
@@ -15,10 +15,6 @@ from esml_operator.elasticsearch.models import (
     ClusterSnapshot,
     InferenceEndpoint,
 )
-
-if TYPE_CHECKING:
-    from .conditions import ConditionValue
-    from .spec import ModelDeploymentSpec
 
 
 @dataclass(frozen=True)
@@ -158,12 +154,12 @@ class Event:
 
 @dataclass(frozen=True)
 class Settle:
-    """What :func:`~.outcome.settle` needs to re-render conditions once an action's outcome is known."""
+    """The inputs of the pass that planned the action: :func:`~.outcome.settle` decides again with its failure."""
 
-    spec: ModelDeploymentSpec
+    spec: Mapping[str, Any]  # the raw spec
     ref: ResourceRef
+    observation: Observation
     previous_status: Mapping[str, Any] | None
-    reachable: ConditionValue
     resync_interval: float
     jitter: float
 
@@ -174,4 +170,5 @@ class Decision:
     status: dict[str, Any]  # the complete new .status (camelCase, JSON-ready)
     events: tuple[Event, ...]  # only new failures/transitions
     requeue_after: float | None  # seconds; None: the resync interval is soon enough
-    settle: Settle | None = None  # set when ``actions`` is not empty
+    # Set when ``actions`` is not empty: the pass's own inputs, so not part of the decision's value.
+    settle: Settle | None = field(default=None, compare=False)

@@ -1,13 +1,14 @@
 """An action's outcome, decided purely: the status, events and requeue once Elasticsearch has answered.
 
 ``decide`` runs once per pass and plans at most one action. The handler sends
-it and hands the outcome here, so nothing is decided twice:
+it and hands the outcome here:
 
 * success: ``lastUpdateTime`` is recorded, the action's event is added, and
   the next look comes after ``follow_up`` seconds (the change is verified by
   a poll newer than it);
-* failure: Ready, Reconciling and Stalled are rebuilt from the failure (the
-  observed fields stay as decided) with the retry advice's requeue.
+* failure: the pass is decided again with the failure as its last failure (the
+  observed fields stay as decided), so the status written now is the one the
+  next pass will find, and a condition does not flip between the two.
 """
 
 from __future__ import annotations
@@ -19,12 +20,9 @@ from typing import Any
 
 from esml_operator.elasticsearch.models import Assignment
 
-from . import conditions as c
-from .autoscaling import AUTOSCALER_CONFLICT
 from .conditions import Verdict
-from .decide import bounded_requeue, reachability, render_conditions
+from .decide import decide, reachability, render_conditions
 from .events import action_event
-from .gate import AWAIT_REQUEUE_SECONDS, report_failure
 from .model import Action, ActionFailure, Decision, Observation
 from .spec import ModelDeploymentSpec
 from .status import with_action_applied
@@ -59,26 +57,12 @@ def settle(decision: Decision, outcome: Outcome, now: datetime, *, follow_up: fl
             events=(*decision.events, action_event(outcome.action, outcome.assignment)),
             requeue_after=requeue,
         )
-    verdict = Verdict()
-    failure = outcome.failure
-    waiting = report_failure(
-        verdict, failure, context.spec, now, resync_interval=context.resync_interval, jitter=context.jitter
-    )
-    if not waiting:  # retry at once, but only on a poll newer than the failure
-        verdict.progressing(
-            "ProgressingWithRetry", f"Retrying after {failure.attempts} failed attempt(s)",
-            requeue_after=AWAIT_REQUEUE_SECONDS,
-        )  # fmt: skip
-    conditions, events = render_conditions(
-        verdict, context.previous_status, now, context.ref.generation, context.spec.paused, context.reachable
-    )
-    kept = [item for item in decision.status.get("conditions", []) if item.get("type") not in c.CONDITION_TYPES]
-    return replace(
-        decision,
-        status={**decision.status, "conditions": conditions + kept},  # AutoscalerConflict is not the action's
-        events=(*events, *(event for event in decision.events if event.reason == AUTOSCALER_CONFLICT)),
-        requeue_after=bounded_requeue(verdict, context.resync_interval),
-    )
+    failed = replace(context.observation, last_failure=outcome.failure)
+    again = decide(
+        context.spec, context.ref, failed, context.previous_status, now,
+        resync_interval=context.resync_interval, jitter=context.jitter,
+    )  # fmt: skip
+    return replace(decision, status=again.status, events=again.events, requeue_after=again.requeue_after)
 
 
 DELETION_BLOCKED = "DeletionBlocked"
