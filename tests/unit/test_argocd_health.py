@@ -46,7 +46,9 @@ def test_testdata_are_what_the_operator_writes() -> None:
         if "status" not in obj:
             continue
         conditions = obj["status"]["conditions"]
-        assert [c["type"] for c in conditions] == CONDITION_TYPES, case["inputPath"]
+        types = [c["type"] for c in conditions]
+        # AutoscalerConflict follows the four while an autoscaler targets the resource.
+        assert types in (CONDITION_TYPES, [*CONDITION_TYPES, "AutoscalerConflict"]), case["inputPath"]
         for condition in conditions:
             assert condition["status"] in {"True", "False", "Unknown"}
             assert re.fullmatch(r"[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?", condition["reason"])
@@ -99,6 +101,16 @@ def test_ready_without_a_message_shows_its_reason() -> None:
     obj = captured("healthy")
     set_condition(obj, "Ready", "True", "FullyAllocated")
     assert run_health(obj) == {"status": "Healthy", "message": "FullyAllocated"}
+
+
+def test_an_autoscaler_conflict_on_a_serving_deployment_is_healthy_and_says_so() -> None:
+    """The deployment serves; Ready's reason (and Argo CD's message) name the conflict (issue 17 item 7)."""
+    obj = captured("healthy")
+    message = "Deployment [d] is fully allocated: 1 of 1 allocations; HorizontalPodAutoscaler h targets it"
+    set_condition(obj, "Ready", "True", "AutoscalerConflict", message)
+    conflict = {**obj["status"]["conditions"][0], "type": "AutoscalerConflict", "reason": "AdaptiveAllocationsEnabled"}
+    obj["status"]["conditions"].append(conflict)
+    assert run_health(obj) == {"status": "Healthy", "message": f"AutoscalerConflict: {message}"}
 
 
 # -- the harness is a real, sandboxed Lua 5.1 -------------------------------------------------------

@@ -81,3 +81,26 @@ def test_a_failed_action_keeps_the_condition() -> None:
     failed = settle(decision, Failed(failure(ServerError("boom", status=503))), NOW, follow_up=1.0)
     assert cond(failed, AUTOSCALER_CONFLICT)["reason"] == "NoConflict"
     assert cond(failed, "Reconciling")["reason"] == "ProgressingWithRetry"
+
+
+def test_a_ready_deployment_with_an_autoscaler_conflict_shows_it_as_ready_s_reason() -> None:
+    """Issue 17 item 7: `kubectl get` shows READY and REASON (Ready's): the conflict must surface there, while
+    Ready stays True (the deployment serves, so Argo CD says Healthy and kstatus Current)."""
+    es = {"adaptive_allocations": adaptive(True, 0, 4), "number_of_allocations": 1, "allocation_status": allocation(1, 1)}
+    decision = run(spec(numberOfAllocations=4, adaptiveAllocations=ADAPTIVE_SPEC), with_hpas("ner", **es))
+    ready = cond(decision, "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", AUTOSCALER_CONFLICT)
+    assert ready["message"].startswith("Deployment [my-model] is fully allocated: 1 of 1 allocations")
+    assert "HorizontalPodAutoscaler ner targets this ModelDeployment" in ready["message"]
+    assert (cond(decision, "Reconciling")["status"], cond(decision, "Stalled")["status"]) == ("False", "False")
+    assert [e.reason for e in decision.events].count("Ready") == 1  # one Ready event, as for FullyAllocated
+
+
+def test_two_autoscalers_on_a_ready_deployment_show_as_ready_s_reason_too() -> None:
+    ready = cond(run(spec(), with_hpas("b", "a")), "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", AUTOSCALER_CONFLICT)
+
+
+def test_no_conflict_leaves_ready_s_reason_alone() -> None:
+    ready = cond(run(spec(), with_hpas("ner")), "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "FullyAllocated")

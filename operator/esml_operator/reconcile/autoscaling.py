@@ -18,7 +18,9 @@ Elasticsearch drive the same count. Both at once would fight, so:
 
 The operator never resolves the conflict itself (it never changes the spec and
 never touches the HPA): the user chooses. The condition is present only while
-an autoscaler targets the resource.
+an autoscaler targets the resource. While a conflict holds on a deployment that
+is otherwise Ready, ``Ready`` stays ``True`` (it serves) with the reason
+``AutoscalerConflict``, so ``kubectl get`` shows it in the REASON column.
 """
 
 from __future__ import annotations
@@ -61,15 +63,21 @@ def autoscaler_condition(spec: Mapping[str, Any], autoscalers: Sequence[str]) ->
     return c.ConditionValue(c.FALSE, "NoConflict", f"HorizontalPodAutoscaler {names} drives numberOfAllocations")
 
 
+def surface_on_ready(verdict: c.Verdict, conflict: c.ConditionValue | None) -> None:
+    """A conflict on a Ready deployment becomes Ready's reason (the REASON column); Ready stays True."""
+    ready = verdict.ready
+    if conflict is None or conflict.status != c.TRUE or ready is None or ready.status != c.TRUE:
+        return
+    verdict.ready = c.ConditionValue(c.TRUE, AUTOSCALER_CONFLICT, f"{ready.message}; {conflict.message}")
+
+
 def autoscaler_conditions(
-    spec: Mapping[str, Any],
-    autoscalers: Sequence[str],
+    value: c.ConditionValue | None,
     previous_status: Mapping[str, Any] | None,
     now: datetime,
     generation: int,
 ) -> tuple[list[dict[str, Any]], tuple[Event, ...]]:
     """The condition (as a list: empty without an autoscaler) and the Warning event when it turns True."""
-    value = autoscaler_condition(spec, autoscalers)
     if value is None:
         return [], ()
     previous = c.previous_conditions(previous_status)

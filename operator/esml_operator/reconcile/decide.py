@@ -19,7 +19,7 @@ from esml_operator.elasticsearch.models import ClusterInfo, DeploymentStats
 
 from . import conditions as c
 from . import endpoints as ep
-from .autoscaling import autoscaler_conditions
+from .autoscaling import autoscaler_condition, autoscaler_conditions, surface_on_ready
 from .backoff import UNSUPPORTED_VERSION, advise, error_reason
 from .conditions import ConditionValue, Verdict
 from .gate import AWAIT_REQUEUE_SECONDS, PROGRESS_REQUEUE_SECONDS, Context, gate
@@ -82,8 +82,10 @@ def decide(
             settle = Settle(spec, ref, observation, previous_status, resync_interval, jitter)
     status.update(carried(previous_status, ("lastUpdateTime",)))
     status["selector"] = observation.selector
+    conflict = autoscaler_condition(spec, observation.autoscalers)
+    surface_on_ready(verdict, conflict)
     conditions, events = render_conditions(verdict, previous_status, now, ref.generation, paused, reachable)
-    extra, extra_events = autoscaler_conditions(spec, observation.autoscalers, previous_status, now, ref.generation)
+    extra, extra_events = autoscaler_conditions(conflict, previous_status, now, ref.generation)
     status["conditions"] = conditions + extra
     events += extra_events
     return Decision(
