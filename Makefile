@@ -7,6 +7,8 @@
 #   make reliability-report run it and print the figures (the README's Reliability table)
 #   make demo       the operator end to end against the simulator (KEEP=1 leaves it running)
 #   make bench      the benchmark on a real API server, simulators and operator processes (QUICK=1: < 3 min)
+#   make image      build the container image with podman, on a stand-in Python base (docs/operations/image.md)
+#   make test-image run that image as the install's Deployment runs it (tests/image; not part of make test)
 #   make release VERSION=x.y.z   the release's checks and diff (dry run); APPLY=1 commits and tags it
 SHELL := /bin/bash
 .DEFAULT_GOAL := venv
@@ -23,7 +25,7 @@ REQ := requirements
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) $(addprefix --upgrade-package ,$(UPGRADE_PACKAGE))
 
-.PHONY: venv lock controlplane cluster-up cluster-down lint unit test test-faults reliability-report demo bench release clean
+.PHONY: venv lock controlplane cluster-up cluster-down lint unit test test-faults reliability-report demo bench release clean podman image test-image
 
 venv: $(STAMP)
 
@@ -67,13 +69,13 @@ TEST_WORKERS ?= 2
 XDIST = $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 
 unit: venv
-	$(VENV)/bin/pytest -m "not cluster" $(XDIST) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not cluster and not image" $(XDIST) $(PYTEST_ARGS)
 
 # On a fresh machine the virtual environment (mostly downloads) is made while the Go build compiles.
 test:
 	@$(MAKE) --no-print-directory -j2 venv controlplane
 	@$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest -m "not faults or faults_smoke" $(XDIST) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "(not faults or faults_smoke) and not image" $(XDIST) $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),@echo "PYTEST_ARGS set: no commit marked as tested",@$(PY) -m scripts.release mark-tested)
 
 # The faults suite, and the impersonation and installed-permissions RBAC proofs with it.
@@ -94,6 +96,27 @@ demo: venv controlplane
 
 bench: venv controlplane
 	$(PY) -m bench $(if $(QUICK),--quick,)
+
+# podman, buildah, runc and mmdebstrap from Debian packages, installed when missing (apt-get needs root).
+PODMAN_PACKAGES := podman buildah runc uidmap fuse-overlayfs slirp4netns mmdebstrap
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+podman:
+	@missing=$$(for p in $(PODMAN_PACKAGES); do \
+		dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing" $$missing; \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# The image, on a stand-in of the official Python base built from Debian packages (a test fixture, cached
+# outside the repository; tests/image/base/build.sh). Prints the image's size.
+image: venv podman
+	@PYTHON=$(PY) bash tests/image/build.sh
+
+# The image tier only (the marker image; make test and make unit deselect it).
+test-image: image controlplane
+	$(VENV)/bin/pytest -m image tests/image $(PYTEST_ARGS)
 
 # docs/operations/releasing.md. A dry run unless APPLY=1; refuses unless `make test` passed on this clean commit.
 release: venv

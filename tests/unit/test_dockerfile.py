@@ -127,3 +127,17 @@ def test_image_name_agrees_across_deployment_kustomize_readme_and_dockerfile() -
     install = (REPO / "README.md").read_text().split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
     assert f"docker build -t {IMAGE} ." in install
     assert f"newName: registry.example.com/esml-operator\n    newTag: {VERSION}" in install
+
+
+def test_the_image_tier_runs_only_in_make_test_image() -> None:
+    """tests/image needs podman and a built image: make test and make unit deselect it, make test-image runs it."""
+    makefile = (REPO / "Makefile").read_text()
+    recipes = {m[1]: m[2] for m in re.finditer(r"^([\w-]+):[^\n=]*\n((?:\t[^\n]*\n)+)", makefile, re.MULTILINE)}
+    for target in ("test", "unit"):
+        (expression,) = re.findall(r'pytest -m "([^"]+)"', recipes[target])
+        assert expression.endswith(" and not image"), (target, expression)
+    assert "pytest -m image tests/image" in recipes["test-image"]
+    assert re.search(r"^test-image: image controlplane$", makefile, re.MULTILINE)
+    assert re.search(r"^image: venv podman$", makefile, re.MULTILINE)
+    markers = PYPROJECT["tool"]["pytest"]["ini_options"]["markers"]
+    assert any(marker.startswith("image:") for marker in markers)
