@@ -165,7 +165,15 @@ def test_capacity_429_is_stalled_until_scaled_down(
     assert "not enough resources" in stalled["message"] or "sufficient capacity" in stalled["message"]
     assert require_condition(kube, "ner", "Ready")["reason"] == "status_exception"
     assert simulator.deployment(DEMO_MODEL) is None
+    starts = len(simulator.requests("/deployment/_start", method="POST"))
     assert_calm(simulator, operator)
+    # Retried with back-off, and Stalled never left True in between (issue 17: it flickered False/True).
+    wait_for(
+        lambda: len(simulator.requests("/deployment/_start", method="POST")) >= starts + 2,
+        timeout=120, what="two more refused starts",
+    )  # fmt: skip
+    still = require_condition(kube, "ner", "Stalled")
+    assert (still["status"], still["lastTransitionTime"]) == ("True", stalled["lastTransitionTime"]), still
 
     kube.kubectl("scale", "modeldeployment/ner", "--replicas=2")
     wait_for(lambda: ready(kube, "ner"), what="Ready after scaling down")
