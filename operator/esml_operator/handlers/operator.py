@@ -19,6 +19,7 @@ import kopf
 
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.handlers.autoscalers import AutoscalerIndex
+from esml_operator.handlers.incluster import login_in_cluster
 from esml_operator.handlers.kube import GROUP, PLURAL, VERSION, KubernetesApi, load_api_client
 from esml_operator.handlers.leader import LeaderElector, elector_from_settings
 from esml_operator.handlers.metrics import LeaderState
@@ -71,7 +72,7 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
         if operator_settings.kubeconfig:
             os.environ["KUBECONFIG"] = operator_settings.kubeconfig
             return kopf.login_with_kubeconfig(**kwargs)
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        return login_in_cluster(kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
