@@ -125,8 +125,9 @@ def test_image_name_agrees_across_deployment_kustomize_readme_and_dockerfile() -
     assert kustomization["images"] == [{"name": "esml-operator", "newTag": VERSION}]
     assert f"docker build -t {IMAGE} ." in DOCKERFILE.read_text()
     install = (REPO / "README.md").read_text().split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
-    assert f"docker build -t {IMAGE} ." in install
-    assert f"newName: registry.example.com/esml-operator\n    newTag: {VERSION}" in install
+    assert f"VERSION={VERSION}\n" in install
+    assert 'docker build -t "$REGISTRY/esml-operator:$VERSION" .' in install
+    assert 'newName: $REGISTRY/esml-operator\n    newTag: "$VERSION"' in install
 
 
 def test_the_image_tier_runs_only_in_make_test_image() -> None:
