@@ -2,6 +2,8 @@
 #   make            create .venv/ with the package and its development tools (from the locks in requirements/)
 #   make lock       re-resolve requirements/*.txt after a change to pyproject.toml (UPGRADE=1: newest of everything,
 #                   UPGRADE_PACKAGE=name: newest of one package)
+#   make tools      build helm and promtool from the Go module proxy (cached; make test does it)
+#   make chart-crds copy crds/ into the Helm chart's crds/ after a change to the API
 #   make test       the whole suite (lint, unit, client, simulator, integration, e2e) and the faults suite's smoke subset
 #   make test-faults        the whole reliability and security suite (tests/faults, plus the RBAC proofs)
 #   make reliability-report run it and print the figures (the README's Reliability table)
@@ -25,7 +27,7 @@ REQ := requirements
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) $(addprefix --upgrade-package ,$(UPGRADE_PACKAGE))
 
-.PHONY: venv lock controlplane cluster-up cluster-down lint unit test test-faults reliability-report demo bench release clean podman image test-image
+.PHONY: venv lock controlplane tools helm promtool chart-crds cluster-up cluster-down lint unit test test-faults reliability-report demo bench release clean podman image test-image
 
 venv: $(STAMP)
 
@@ -50,6 +52,23 @@ lock: venv
 controlplane:
 	@bash tests/controlplane/build.sh
 
+# helm (the chart's tests) and promtool (the alert rules' tests), each built from the Go module proxy into a
+# cache slot of its own (tests/controlplane/build-tool.sh, versions in tests/controlplane/versions.env);
+# separate targets so that `make -j` builds them side by side.
+tools: helm promtool
+
+helm promtool:
+	@bash tests/controlplane/build-tool.sh $@
+
+# The chart's CRDs are a generated copy of the single source in crds/ (tests/integration/test_helm_chart.py
+# fails while they differ).
+CHART := charts/esml-operator
+chart-crds:
+	@for f in crds/*.yaml; do \
+		{ echo "# Generated from $$f by make chart-crds: edit the source, not this copy."; cat "$$f"; } \
+			>"$(CHART)/crds/$$(basename "$$f")"; \
+	done
+
 cluster-up: venv controlplane
 	@$(PY) -m tests.controlplane up --state-dir "$(ESML_CLUSTER_DIR)" --kubeconfig "$(ESML_KUBECONFIG)"
 
@@ -71,9 +90,9 @@ XDIST = $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,
 unit: venv
 	$(VENV)/bin/pytest -m "not cluster and not image" $(XDIST) $(PYTEST_ARGS)
 
-# On a fresh machine the virtual environment (mostly downloads) is made while the Go build compiles.
+# On a fresh machine the virtual environment (mostly downloads) is made while the Go builds compile.
 test:
-	@$(MAKE) --no-print-directory -j2 venv controlplane
+	@$(MAKE) --no-print-directory -j4 venv controlplane helm promtool
 	@$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -m "(not faults or faults_smoke) and not image" $(XDIST) $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),@echo "PYTEST_ARGS set: no commit marked as tested",@$(PY) -m scripts.release mark-tested)

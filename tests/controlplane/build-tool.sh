@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Build (or reuse) one Go command-line tool the tests need, from the Go module proxy:
+#   helm      helm.sh/helm/v4/cmd/helm                      (the chart's lint, template, install tests)
+#   promtool  github.com/prometheus/prometheus/cmd/promtool (the alert rules' checks and unit tests)
+#
+# Usage: build-tool.sh helm|promtool
+#
+# Each tool has its own cache slot outside the repository, keyed by the tool's version and the Go
+# version, marked by a `complete` file, and linked into <repo>/.local/bin. The two tools can be built
+# at the same time (make -j helm promtool); two runs for the same tool wait for each other on a lock.
+# Versions are pinned in versions.env.
+#
+# Recipe: a throw-away wrapper module that requires the tool's module at the pinned version (its
+# dependencies resolve exactly as the upstream go.mod pins them) and builds the command package, with
+# the version linker flags the upstream release build sets, so `helm version` and `promtool --version`
+# report the real version.
+#
+# Environment:
+#   ESML_CONTROLPLANE_CACHE  cache root, shared with build.sh
+#                            (default ${XDG_CACHE_HOME:-$HOME/.cache}/esml-operator/controlplane)
+#   ESML_LOCAL_BIN           where to link the binary (default <repo>/.local/bin)
+#   ESML_GO_BUILD_FLAGS      extra flags for `go build` (for example "-p 1" on a small machine)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+tool=${1:-}
+say() { printf '[%s] %s\n' "${tool:-tools}" "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
+
+case "$tool" in
+  helm)
+    module=helm.sh/helm/v4
+    version=${HELM:?versions.env must set HELM}
+    pkg=$module/cmd/helm
+    ldflags="-s -w -X $module/internal/version.version=v${version} -X $module/internal/version.gitTreeState=clean"
+    tags=""
+    ;;
+  promtool)
+    # Prometheus v3.X.Y is published on the module proxy as v0.3XX.Y (v3.16.0 is v0.316.0).
+    module=github.com/prometheus/prometheus
+    version=${PROMETHEUS:?versions.env must set PROMETHEUS}
+    major=${version%%.*} rest=${version#*.}
+    minor=${rest%%.*} patch=${rest#*.}
+    modversion=$(printf 'v0.%d%02d.%d' "$major" "$minor" "$patch")
+    pkg=$module/cmd/promtool
+    v=github.com/prometheus/common/version
+    ldflags="-s -w -X $v.Version=${version} -X $v.Revision=module-${modversion} -X $v.Branch=HEAD"
+    ldflags="$ldflags -X $v.BuildUser=esml-operator -X $v.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
+    tags="netgo"
+    ;;
+  *) die "usage: build-tool.sh helm|promtool" ;;
+esac
+modversion=${modversion:-v${version}}
+
+command -v go >/dev/null || die "no Go toolchain on PATH; install Go >= 1.26"
+export GOTOOLCHAIN=local          # never switch toolchains silently
+export GOFLAGS="${GOFLAGS:-} -mod=mod"
+proxy=$(go env GOPROXY)
+export GOPROXY="${proxy%%,direct}" # fail fast instead of falling back to git
+export CGO_ENABLED=0
+GOVER=$(go env GOVERSION)
+
+cache_root=${ESML_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/esml-operator/controlplane}
+dest="$cache_root/${tool}-${version}-${GOVER}"
+bin="$dest/bin"
+local_bin=${ESML_LOCAL_BIN:-$repo/.local/bin}
+
+# The version the binary reports, read whole before grep (a pipe into grep -q can SIGPIPE the tool).
+check_version() {
+  local out
+  case "$tool" in
+    helm) out=$("$bin/helm" version --template '{{.Version}}') && [ "$out" = "v${version}" ] ;;
+    promtool) out=$("$bin/promtool" --version 2>&1) && grep -q "^promtool, version ${version} " <<<"$out" ;;
+  esac || die "$bin/$tool reports: ${out:-nothing}"
+}
+
+link_into_repo() {
+  mkdir -p "$local_bin"
+  ln -sfn "$bin/$tool" "$local_bin/$tool"
+  say "binary: $bin/$tool (linked into $local_bin)"
+}
+
+mkdir -p "$cache_root"
+exec 9>"$dest.lock"
+flock 9  # a concurrent build of the same slot finishes first; this run then reuses it
+
+if [ -f "$dest/complete" ]; then
+  check_version
+  link_into_repo
+  exit 0
+fi
+
+say "building $tool ${version} ($module@${modversion}) with $GOVER -> $dest"
+start=$(date +%s)
+rm -rf "$dest"
+mkdir -p "$dest/src" "$bin"
+cd "$dest/src"
+go mod init esml.invalid/tool-"$tool" >/dev/null 2>&1
+# `go get -tool` records the command and resolves its dependencies as the upstream go.mod pins them.
+go get -tool "${pkg}@${modversion}" >/dev/null 2>"$dest/get.log" \
+  || { tail -n 30 "$dest/get.log" >&2; die "cannot resolve $module@${modversion} from the module proxy"; }
+got=$(go list -m -f '{{.Version}}' "$module")
+[ "$got" = "$modversion" ] || die "$module resolved to $got, expected $modversion"
+say "modules resolved in $(( $(date +%s) - start ))s"
+
+timer=()
+if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %M KiB peak RSS'); fi
+# shellcheck disable=SC2086
+"${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" \
+    -o "$bin/$tool.tmp" "$pkg" 2>"$dest/build.log" \
+  || { tail -n 40 "$dest/build.log" >&2; die "building $tool failed"; }
+mv "$bin/$tool.tmp" "$bin/$tool"
+check_version
+stats=$(tail -n 1 "$dest/build.log")
+[ -n "${timer[*]}" ] || stats="build only"
+total=$(( $(date +%s) - start ))
+printf 'tool=%s\nversion=%s\nmodule=%s@%s\ngo=%s\nbuilt=%s\nseconds=%s\n' \
+  "$tool" "$version" "$module" "$modversion" "$GOVER" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$total" >"$dest/complete"
+link_into_repo
+say "built $tool in ${total}s (go build: $stats)"
