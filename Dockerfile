@@ -8,7 +8,9 @@
 # the final stage copies only that virtual environment onto the same slim
 # Python, adds no packages (no compilers, no curl, no package installer), and
 # runs as the non-root user 65532. tests/unit/test_dockerfile.py and
-# tests/packaging/test_wheel.py check what can be checked without a Docker engine.
+# tests/packaging/test_wheel.py check what can be checked without a Docker engine;
+# `make image` builds it with podman and `make test-image` runs it as the install's
+# Deployment does (tests/image, docs/operations/image.md).
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS wheel
