@@ -216,7 +216,9 @@ def spawn_operator(
         sys.executable, "-m", "esml_operator.cli", "run", *[a for ns in namespaces for a in ("--namespace", ns)],
         "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
         "--liveness-endpoint", f"http://127.0.0.1:{port}/healthz", "--log-level", "INFO",
-        "--metrics-endpoint", f"http://127.0.0.1:{free_port()}/metrics", *extra,
+        "--metrics-endpoint", f"http://127.0.0.1:{free_port()}/metrics",
+        # Outside a cluster the Lease defaults to the install's namespace, which a bench cluster lacks.
+        "--lease-namespace", "default", *extra,
     ]  # fmt: skip
     started = time.time()
     return Operator(fleet.spawn(name, argv, directory), port, started)
