@@ -26,8 +26,9 @@ USER = "esml-operator-rbac-check"
 FINALIZER = "esml.io/stop-deployment"
 
 
-def bind_user_like_the_install(cp: ControlPlane) -> Path:
-    cp.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(REPO / "manifests"))
+def bind_user_like_the_install(cp: ControlPlane, manifests: Path = REPO / "manifests") -> Path:
+    """Install ``manifests`` and a kubeconfig for a user bound to its ClusterRole and leader-election Role."""
+    cp.kubectl("apply", "--server-side", "--force-conflicts", "-k", str(manifests))
     subject = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": USER}]
     bindings = [
         {
