@@ -294,13 +294,15 @@ def test_namespace_scoped_mode(helm: Helm) -> None:
     chart = helm.objects("--set", "watchNamespaces={ml,search}")
     assert container(chart)["args"] == ["run", "--namespace", "ml", "--namespace", "search"]
     cluster_role = find(chart, "ClusterRole", "esml-operator")
-    assert [r["resources"] for r in cluster_role["rules"]] == [["customresourcedefinitions"]]
+    crds, namespaces = cluster_role["rules"]
+    assert (crds["resources"], namespaces["resources"]) == (["customresourcedefinitions"], ["namespaces"])
+    assert namespaces["verbs"] == ["list", "watch"]  # kopf's namespace observation, namespace-scoped only
     kustomized_rules = find(kustomize(REPO / "manifests"), "ClusterRole", "esml-operator")["rules"]
     roles = [o for o in chart if o["kind"] == "Role" and o["metadata"]["name"] == "esml-operator"]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["ml", "search"]
     for role in roles:
         # The Role is the cluster-wide grant without the CRD scan, in its namespace.
-        assert role["rules"] + cluster_role["rules"] == kustomized_rules
+        assert role["rules"] + [crds] == kustomized_rules
         binding = find([o for o in chart if o["metadata"].get("namespace") == role["metadata"]["namespace"]],
                        "RoleBinding", "esml-operator")  # fmt: skip
         assert binding["roleRef"]["name"] == "esml-operator"

@@ -133,7 +133,7 @@ def test_install_upgrade_and_uninstall(
     assert {"name": "ESML_LOG_FORMAT", "value": "json"} in container["env"]
     cluster_role = get(cp, "clusterrole", release)
     assert cluster_role is not None
-    assert [r["resources"] for r in cluster_role["rules"]] == [["customresourcedefinitions"]]
+    assert [r["resources"] for r in cluster_role["rules"]] == [["customresourcedefinitions"], ["namespaces"]]
     role = get(cp, "role", release, watched)
     assert role is not None and len(role["rules"]) == 6
     assert get(cp, "rolebinding", release, watched) is not None
@@ -182,6 +182,8 @@ NAMESPACED_ALLOWED = [
     *[(verb, res, sub, WATCHED) for verb, res, sub in RESOURCES_ANYWHERE],
     ("list", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),  # kopf's resource scan
     ("watch", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),
+    ("list", "namespaces", "", ALL),  # kopf's namespace observation when not cluster-wide
+    ("watch", "namespaces", "", ALL),
     ("get", "leases.coordination.k8s.io/<lease>", "", OWN),
     ("update", "leases.coordination.k8s.io/<lease>", "", OWN),
     ("create", "leases.coordination.k8s.io", "", OWN),
@@ -199,7 +201,7 @@ NAMESPACED_DENIED = [
     ("get", "leases.coordination.k8s.io/<lease>", "", WATCHED),
     ("delete", "leases.coordination.k8s.io/<lease>", "", OWN),
     ("get", "leases.coordination.k8s.io/some-other-lease", "", OWN),
-    ("list", "namespaces", "", ALL),
+    *[(verb, "namespaces", "", ALL) for verb in ("get", "create", "update", "patch", "delete")],
     ("create", "customresourcedefinitions.apiextensions.k8s.io", "", ALL),
     ("create", "pods", "", WATCHED),
     ("create", "rolebindings.rbac.authorization.k8s.io", "", WATCHED),

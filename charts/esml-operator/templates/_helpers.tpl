@@ -103,6 +103,19 @@ says the same, and tests/integration/test_helm_chart.py holds the two equal.
     - watch # kopf follows CRD changes (the CRD installed or upgraded after the operator started)
 {{- end }}
 
+{{/*
+Namespace-scoped only: with --namespace (not --all-namespaces) kopf lists and then watches namespaces to learn
+which of the watched ones exist; without this it retries the list for about a minute before it falls back
+(tests/e2e/test_helm_namespaced_rbac.py). Namespace names only: no write, no get of a namespace's object.
+*/}}
+{{- define "esml-operator.namespaceRules" -}}
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs:
+    - list # kopf's namespace observation at start-up (which of the watched namespaces exist)
+    - watch # kopf follows namespaces appearing and going (a watched namespace created later)
+{{- end }}
+
 {{/* Values the schema cannot check: settings that must agree with each other. */}}
 {{- define "esml-operator.validate" -}}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.leaderElection.enabled) }}
