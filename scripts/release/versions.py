@@ -42,7 +42,14 @@ SITES: tuple[Site, ...] = (
     Site("Dockerfile", rf"esml-operator:{_V}"),
     Site("README.md", _DOC),
     Site("manifests/README.md", _DOC),
+    Site("docs/operations/install.md", _DOC, optional=True),
     Site("charts/esml-operator/Chart.yaml", rf"^(?:version|appVersion): \"?{_V}\"?$", optional=True),
+    # `helm template` of the default chart: the chart label, the app version label and the image.
+    Site(
+        "tests/golden/helm-template.yaml",
+        rf"(?:helm.sh/chart: esml-operator-|version: \"|esml-operator:){_V}",
+        optional=True,
+    ),
 )
 
 

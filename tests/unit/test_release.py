@@ -69,9 +69,10 @@ def test_every_mention_of_the_version_in_the_repository_is_a_site_the_release_re
 
 
 def test_a_mention_outside_the_sites_is_reported(repo: Path) -> None:
-    (repo / "docs").mkdir()
-    (repo / "docs" / "x.md").write_text("install esml-operator 0.1.0\nnot 10.1.0 nor 0.1.0.1\n")
-    assert versions.uncovered(repo, ["docs/x.md", "pyproject.toml"], "0.1.0") == ["docs/x.md:1"]
+    (repo / "docs").mkdir(exist_ok=True)
+    (repo / "docs" / "x.md").write_text("install esml-operator 3.4.5\nnot 13.4.5 nor 3.4.5.1\n")
+    (repo / "pyproject.toml").write_text('version = "3.4.5"\n')
+    assert versions.uncovered(repo, ["docs/x.md", "pyproject.toml"], "3.4.5") == ["docs/x.md:1"]
 
 
 def test_dry_run_shows_the_release_and_changes_nothing(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
