@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from tests.e2e.conftest import Kube, model_deployment, ready, stalled_with, wait_for
+from tests.e2e.test_kstatus import kstatus
 from tests.support.argocd import CUSTOMIZATION, run_health
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import SimulatorProcess
@@ -123,6 +124,38 @@ def test_argo_cd_health_of_live_resources(
     kube.apply(model_deployment("fresh", es_url))
     verdict = judge(kube, "fresh", "progressing_no_status", "Progressing")
     assert verdict["message"] == "Waiting for the operator to observe the resource"
+
+
+def test_an_autoscaler_conflict_is_shown_by_kubectl_get_and_stays_healthy_and_current(
+    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
+) -> None:
+    """Issue 17 item 7: an HPA on a resource with adaptive allocations. The deployment serves (Argo CD Healthy,
+    kstatus Current), and the default columns say there is a conflict."""
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "conflict"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "name": "conflict"},
+            "minReplicas": 1,
+            "maxReplicas": 4,
+        },
+    }
+    kube.apply(hpa)  # no controller-manager runs: the HPA object alone is what the operator looks up
+    adaptive = {"enabled": True, "minNumberOfAllocations": 1, "maxNumberOfAllocations": 4}
+    kube.apply(model_deployment("conflict", es_url, adaptiveAllocations=adaptive))
+    wait_for(condition_is(kube, "conflict", "Ready", "True", "AutoscalerConflict"), what="Ready with the conflict")
+    assert kube.condition("conflict", "AutoscalerConflict")["status"] == "True"  # type: ignore[index]
+
+    rows = kube.kubectl("get", "modeldeployment", "conflict").stdout.splitlines()
+    header, row = rows[0].split(), rows[1].split()
+    assert header == ["NAME", "DESIRED", "ALLOCATED", "READY", "REASON", "AGE"], rows
+    assert row[:6] == ["conflict", "adaptive", "1-4", "1", "True", "AutoscalerConflict"], rows  # DESIRED has a space
+
+    verdict = judge(kube, "conflict", "healthy_autoscaler_conflict", "Healthy")
+    assert verdict["message"].startswith("AutoscalerConflict: Deployment ["), verdict
+    assert "HorizontalPodAutoscaler conflict" in verdict["message"], verdict
+    assert kstatus(kube, "conflict")["status"] == "Current"
 
 
 def _closed_port() -> int:
