@@ -22,8 +22,6 @@ SOURCE = "pyproject.toml"
 class Site:
     path: str
     pattern: str
-    # Optional sites may be absent (a file another change has not created yet); a present file must match.
-    optional: bool = False
 
     def regex(self) -> re.Pattern[str]:
         return re.compile(self.pattern, re.MULTILINE)
@@ -42,13 +40,12 @@ SITES: tuple[Site, ...] = (
     Site("Dockerfile", rf"esml-operator:{_V}"),
     Site("README.md", _DOC),
     Site("manifests/README.md", _DOC),
-    Site("docs/operations/install.md", _DOC, optional=True),
-    Site("charts/esml-operator/Chart.yaml", rf"^(?:version|appVersion): \"?{_V}\"?$", optional=True),
+    Site("docs/operations/install.md", _DOC),
+    Site("charts/esml-operator/Chart.yaml", rf"^(?:version|appVersion): \"?{_V}\"?$"),
     # `helm template` of the default chart: the chart label, the app version label and the image.
     Site(
         "tests/golden/helm-template.yaml",
         rf"(?:helm.sh/chart: esml-operator-|version: \"|esml-operator:){_V}",
-        optional=True,
     ),
 )
 
@@ -57,12 +54,10 @@ class VersionError(Exception):
     """A site is missing, names no version, or the sites disagree."""
 
 
-def site_versions(root: Path, site: Site) -> list[str] | None:
-    """The versions a site names (one per match), or None for an absent optional file."""
+def site_versions(root: Path, site: Site) -> list[str]:
+    """The versions a site names (one per match)."""
     path = root / site.path
     if not path.exists():
-        if site.optional:
-            return None
         raise VersionError(f"{site.path}: missing (it names the version)")
     found = [m.group("v") for m in site.regex().finditer(path.read_text(encoding="utf-8"))]
     if not found:
@@ -72,13 +67,11 @@ def site_versions(root: Path, site: Site) -> list[str] | None:
 
 def current(root: Path) -> str:
     """The version every site agrees on (pyproject.toml's); VersionError names each site that differs."""
-    source = site_versions(root, SITES[0])
-    assert source is not None
-    version = source[0]
+    version = site_versions(root, SITES[0])[0]
     wrong = []
     for site in SITES:
         found = site_versions(root, site)
-        if found is not None and set(found) != {version}:
+        if set(found) != {version}:
             wrong.append(f"{site.path} says {', '.join(sorted(set(found)))}")
     if wrong:
         raise VersionError(f"{SOURCE} says {version}, but " + "; ".join(wrong))
@@ -86,7 +79,7 @@ def current(root: Path) -> str:
 
 
 def rewrite(root: Path, new: str) -> dict[str, tuple[str, str]]:
-    """``path -> (old text, new text)`` for every present site file, with each match set to ``new``."""
+    """``path -> (old text, new text)`` for every site's file, with each match set to ``new``."""
 
     def put(m: re.Match[str]) -> str:
         start, end = m.span("v")
@@ -95,8 +88,6 @@ def rewrite(root: Path, new: str) -> dict[str, tuple[str, str]]:
     changes: dict[str, tuple[str, str]] = {}
     for site in SITES:
         path = root / site.path
-        if not path.exists() and site.optional:
-            continue
         old = changes[site.path][1] if site.path in changes else path.read_text(encoding="utf-8")
         before = changes[site.path][0] if site.path in changes else old
         changes[site.path] = (before, site.regex().sub(put, old))

@@ -33,9 +33,8 @@ def repo(tmp_path: Path) -> Path:
     """A git repository holding this tree's version sites and CHANGELOG, one entry unreleased, tested."""
     root = tmp_path / "repo"
     for rel in [*(site.path for site in versions.SITES), "CHANGELOG.md"]:
-        if (REPO / rel).exists():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(REPO / rel, root / rel)
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / rel, root / rel)
     text = (root / "CHANGELOG.md").read_text()
     start = text.index(changelog.UNRELEASED)
     released_at = text.index("\n## [", start)
@@ -93,7 +92,7 @@ def test_apply_sets_one_version_everywhere_cuts_the_changelog_commits_and_tags(r
     old = versions.current(repo)
     assert main(["--root", str(repo), "cut", NEXT, "--date", DATE, "--apply"]) == 0
     assert versions.current(repo) == NEXT
-    assert versions.uncovered(repo, [s.path for s in versions.SITES if (repo / s.path).exists()], old) == []
+    assert versions.uncovered(repo, [s.path for s in versions.SITES], old) == []
     text = (repo / "CHANGELOG.md").read_text()
     assert changelog.released(text)[:2] == [NEXT, old]
     assert changelog.section(text, NEXT) == f"### Added\n{ENTRY}"
@@ -106,13 +105,12 @@ def test_apply_sets_one_version_everywhere_cuts_the_changelog_commits_and_tags(r
     assert ENTRY in run_git(repo, "tag", "-l", "--format=%(contents)", f"v{NEXT}")
     # the release commit touched exactly the version sites and the changelog
     touched = set(run_git(repo, "show", "--name-only", "--format=", "HEAD").splitlines())
-    assert touched == {"CHANGELOG.md", *(s.path for s in versions.SITES if (repo / s.path).exists())}
+    assert touched == {"CHANGELOG.md", *(s.path for s in versions.SITES)}
 
 
-def test_the_chart_is_released_with_the_same_version_once_it_exists(repo: Path) -> None:
+def test_the_chart_version_and_app_version_are_the_release_version(repo: Path) -> None:
     chart = repo / "charts" / "esml-operator" / "Chart.yaml"
     old = versions.current(repo)
-    chart.parent.mkdir(parents=True, exist_ok=True)
     chart.write_text(f'apiVersion: v2\nname: esml-operator\nversion: {old}\nappVersion: "{old}"\n')
     run_git(repo, "add", "--all")
     run_git(repo, "commit", "--quiet", "-m", "chart")
