@@ -577,7 +577,7 @@ Elasticsearch (simulator) at {self.es_url}, CA {self.sim.ca.cert if self.sim.ca 
     "$ES_URL/_sim/deployments/{DEMO_MODEL}/_set_allocations" -d '{{"number_of_allocations": 2}}'
 
 The simulator keeps its state (API keys, deployments) in {_show_path(self.dir / "simulator" / "state.json")}
-when it stops. To restart it in place (same port, same keys, same deployments):
+(written after every change). To restart it in place (same port, same keys, same deployments):
   kill {self.sim.process.pid}; {shown_command(self.restart_argv())} &
 
 Logs: {_show_path(self.dir / "operator" / "operator.log")}, {_show_path(self.dir / "simulator" / "simulator.log")},
