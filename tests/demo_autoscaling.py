@@ -102,7 +102,8 @@ class AutoscalingDemo(Demo):
 
     def apply_hpa(self) -> None:
         self.heading("Apply manifests/examples/hpa-external-metrics.yaml")
-        self.kubectl("apply", "-n", NAMESPACE, "-f", str(EXAMPLE_HPA.relative_to(REPO)))
+        shown = f"kubectl apply -n {NAMESPACE} -f {EXAMPLE_HPA.relative_to(REPO)}"
+        self.kubectl("apply", "-n", NAMESPACE, "-f", str(EXAMPLE_HPA), display=shown)
         self.say(f"for the demo only: scale down after {DOWNSCALE_WINDOW}s of lower load instead of 300s")
         window = {"spec": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": DOWNSCALE_WINDOW}}}}
         self.kubectl("patch", "hpa", NAME, "-n", NAMESPACE, "--type", "merge", "-p", json.dumps(window))
