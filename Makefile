@@ -8,6 +8,7 @@
 #   make test-faults        the whole reliability and security suite (tests/faults, plus the RBAC proofs)
 #   make reliability-report run it and print the figures (the README's Reliability table)
 #   make demo       the operator end to end against the simulator (KEEP=1 leaves it running)
+#   make demo-autoscaling   a real HPA scales a ModelDeployment up on an inference queue and back down
 #   make bench      the benchmark on a real API server, simulators and operator processes (QUICK=1: < 3 min)
 #   make image      build the container image with podman, on a stand-in Python base (docs/operations/image.md)
 #   make test-image run that image as the install's Deployment runs it (tests/image; not part of make test)
@@ -27,7 +28,7 @@ REQ := requirements
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) $(addprefix --upgrade-package ,$(UPGRADE_PACKAGE))
 
-.PHONY: venv lock controlplane tools helm promtool chart-crds cluster-up cluster-down lint unit test test-faults reliability-report demo bench release clean podman image test-image
+.PHONY: venv lock controlplane tools helm promtool chart-crds chart-files cluster-up cluster-down lint unit test test-faults reliability-report demo demo-autoscaling bench release clean podman image test-image
 
 venv: $(STAMP)
 
@@ -69,6 +70,12 @@ chart-crds:
 			>"$(CHART)/crds/$$(basename "$$f")"; \
 	done
 
+# The chart's alert rules and dashboard are copies of manifests/prometheus/prometheusrule.yaml and
+# manifests/grafana/esml-operator.json (tests/integration/test_helm_monitoring.py fails while they differ).
+chart-files:
+	cp manifests/prometheus/prometheusrule.yaml $(CHART)/files/prometheusrule.yaml
+	cp manifests/grafana/esml-operator.json $(CHART)/files/grafana-dashboard.json
+
 cluster-up: venv controlplane
 	@$(PY) -m tests.controlplane up --state-dir "$(ESML_CLUSTER_DIR)" --kubeconfig "$(ESML_KUBECONFIG)"
 
@@ -87,7 +94,8 @@ lint: venv
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,)
 
-unit: venv
+# The unit tier runs promtool on the alert rules and the dashboard (tests/unit/test_prometheus_rules.py).
+unit: venv promtool
 	$(VENV)/bin/pytest -m "not cluster and not image" $(XDIST) $(PYTEST_ARGS)
 
 # On a fresh machine the virtual environment (mostly downloads) is made while the Go builds compile.
@@ -112,6 +120,10 @@ reliability-report: venv controlplane
 
 demo: venv controlplane
 	$(PY) -m tests.demo $(if $(KEEP),--keep,)
+
+# A real HPA (kube-controller-manager) scales the example ModelDeployment on the operator's external metric.
+demo-autoscaling: venv controlplane
+	$(PY) -m tests.demo_autoscaling
 
 bench: venv controlplane
 	$(PY) -m bench $(if $(QUICK),--quick,)
