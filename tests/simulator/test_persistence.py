@@ -116,18 +116,20 @@ def test_port_zero_keeps_no_state_unless_told(launch: Launcher, tmp_path: Path) 
     assert not (tmp_path / "state").exists()
 
 
-def test_a_state_of_another_version_is_refused_with_the_way_out(launch: Launcher, tmp_path: Path) -> None:
+def test_a_state_of_a_newer_version_is_refused_with_the_way_out(launch: Launcher, tmp_path: Path) -> None:
     path = tmp_path / "kept.json"
-    proc, _ = launch("--port", "0", "--state-file", str(path), "--es-version", "9.2.0")
+    proc, _ = launch("--port", "0", "--state-file", str(path), "--es-version", "9.1.0")
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)
     argv = [sys.executable, "-m", "esml_operator.simulator", "--port", "0", "--state-file", str(path)]
-    refused = subprocess.run([*argv, "--es-version", "8.15.0"], capture_output=True, text=True, cwd=ROOT, timeout=30)
+    refused = subprocess.run([*argv, "--es-version", "8.19.0"], capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
-        f"esml-simulator: {path} holds the state of a simulated Elasticsearch 9.2.0, not 8.15.0: start with "
-        "--es-version 9.2.0, choose another --state-file, run with --ephemeral, or delete the file"
+        f"esml-simulator: {path} holds the state of a simulated Elasticsearch 9.1.0, newer than 8.19.0, and "
+        "Elasticsearch cannot be downgraded: start with --es-version 9.1.0 or later, choose another --state-file, "
+        "run with --ephemeral, or delete the file"
     )
+    launch("--port", "0", "--state-file", str(path), "--es-version", "9.2.0")  # an upgrade keeps the state
 
 
 def test_an_unwritable_state_directory_fails_at_start(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ class Simulator:
         if self.config.state_file:
             data = read_state(self.config.state_file)
             if data is not None:
-                check_version(data, self.config.state_file, str(self.engine.version))
+                check_version(data, self.config.state_file, self.engine.version)
                 self.engine.load(data)
             try:
                 self.save_state()

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .versions import EsVersion
+
 
 def write_json_atomic(path: str | Path, payload: dict[str, Any]) -> None:
     _write_atomic(Path(path), json.dumps(payload, indent=2, sort_keys=True))
@@ -51,13 +53,14 @@ def default_state_file(port: int, environ: Mapping[str, str] | None = None) -> P
     return root / "esml-simulator" / str(port) / "state.json"
 
 
-def check_version(data: Mapping[str, Any], path: str | Path, version: str) -> None:
-    """Refuse a state saved by another emulated version (its deployments and endpoints would not fit)."""
+def check_version(data: Mapping[str, Any], path: str | Path, version: EsVersion) -> None:
+    """Refuse a state saved by a newer emulated version: like Elasticsearch, it upgrades but never downgrades."""
     saved = data.get("es_version")
-    if saved is not None and saved != version:
+    if isinstance(saved, str) and EsVersion.parse(saved) > version:
         raise ValueError(
-            f"{path} holds the state of a simulated Elasticsearch {saved}, not {version}: start with "
-            f"--es-version {saved}, choose another --state-file, run with --ephemeral, or delete the file"
+            f"{path} holds the state of a simulated Elasticsearch {saved}, newer than {version}, and Elasticsearch "
+            f"cannot be downgraded: start with --es-version {saved} or later, choose another --state-file, run with "
+            "--ephemeral, or delete the file"
         )
 
 
