@@ -86,7 +86,11 @@ def test_a_failed_action_keeps_the_condition() -> None:
 def test_a_ready_deployment_with_an_autoscaler_conflict_shows_it_as_ready_s_reason() -> None:
     """Issue 17 item 7: `kubectl get` shows READY and REASON (Ready's): the conflict must surface there, while
     Ready stays True (the deployment serves, so Argo CD says Healthy and kstatus Current)."""
-    es = {"adaptive_allocations": adaptive(True, 0, 4), "number_of_allocations": 1, "allocation_status": allocation(1, 1)}
+    es = {
+        "adaptive_allocations": adaptive(True, 0, 4),
+        "number_of_allocations": 1,
+        "allocation_status": allocation(1, 1),
+    }
     decision = run(spec(numberOfAllocations=4, adaptiveAllocations=ADAPTIVE_SPEC), with_hpas("ner", **es))
     ready = cond(decision, "Ready")
     assert (ready["status"], ready["reason"]) == ("True", AUTOSCALER_CONFLICT)
