@@ -154,6 +154,19 @@ async def test_every_change_is_written_at_once(make_sim: SimFactory, tmp_path: P
         assert path.stat().st_mtime_ns == before
 
 
+async def test_a_second_simulator_on_a_taken_port_leaves_the_state_alone(make_sim: SimFactory, tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    first: Simulator = await make_sim(state_file=str(path))
+    async with httpx.AsyncClient(base_url=first.url, auth=ELASTIC) as es:
+        await es.post("/_security/api_key", json={"name": "k"})
+    kept = path.read_bytes()
+    second = Simulator(port=first.port, fake_clock=True, state_file=str(path))
+    second.clock.advance(60)  # its copy of the state would differ (timestamps move with the clock)
+    with pytest.raises(OSError):
+        await second.start()
+    assert path.read_bytes() == kept
+
+
 def test_the_default_state_file_is_per_port_under_xdg_state_home(tmp_path: Path) -> None:
     xdg = {"XDG_STATE_HOME": str(tmp_path), "HOME": "h"}
     assert default_state_file(9200, xdg) == tmp_path / "esml-simulator" / "9200" / "state.json"

@@ -71,24 +71,14 @@ class Simulator:
         return context
 
     async def start(self) -> None:
-        if self.config.state_file:
-            data = read_state(self.config.state_file)
-            if data is not None:
-                check_version(data, self.config.state_file, self.engine.version)
-                self.engine.load(data)
-            try:
-                self.save_state()
-            except OSError as exc:
-                raise OSError(
-                    f"cannot write the state file {self.config.state_file}: {exc.strerror or exc} "
-                    "(choose another with --state-file, or keep none with --ephemeral)"
-                ) from None
+        self._load_state()
         app = make_app(self.engine, self.control, after_change=self._saved_after_change if self._writer else None)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=self._ssl_context())
         try:
             await site.start()
+            self._first_write()  # only once the port is ours: a second simulator on a taken port writes nothing
         except BaseException:
             await runner.cleanup()
             raise
@@ -97,6 +87,23 @@ class Simulator:
         sockets = getattr(server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1])
         self._runner = runner
+
+    def _load_state(self) -> None:
+        if self.config.state_file:
+            data = read_state(self.config.state_file)
+            if data is not None:
+                check_version(data, self.config.state_file, self.engine.version)
+                self.engine.load(data)
+
+    def _first_write(self) -> None:
+        """Write the state at start, so that an unwritable place fails now, not at the first change."""
+        try:
+            self.save_state()
+        except OSError as exc:
+            raise OSError(
+                f"cannot write the state file {self.config.state_file}: {exc.strerror or exc} "
+                "(choose another with --state-file, or keep none with --ephemeral)"
+            ) from None
 
     def save_state(self) -> None:
         if self._writer is not None:
