@@ -1,13 +1,16 @@
-"""The chart's alert rules and Grafana dashboard are the ones in manifests/ (the single source), behind values."""
+"""The alert rules and the Grafana dashboard as users install them: `kubectl apply -k manifests/prometheus` and
+`manifests/grafana` (opt-in, outside the default install), and the chart's copies behind values."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from tests.controlplane.runner import REPO
+from tests.controlplane.runner import DEFAULT_BIN, REPO
 from tests.support.helm import CHART, Helm, find
 
 RULE_SOURCE = REPO / "manifests" / "prometheus" / "prometheusrule.yaml"
@@ -65,3 +68,24 @@ def test_the_monitors_keep_the_series_own_namespace_label(tmp_path: Path) -> Non
     assert service["spec"]["endpoints"][0]["honorLabels"] is True
     manifests = yaml.safe_load((REPO / "manifests" / "prometheus" / "podmonitor.yaml").read_text())
     assert manifests["spec"]["podMetricsEndpoints"][0]["honorLabels"] is True
+
+
+def kustomize(folder: str) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [str(DEFAULT_BIN / "kubectl"), "kustomize", str(REPO / folder)], capture_output=True, text=True, check=True
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def test_the_kustomize_folders_render_the_monitoring_objects_and_the_install_leaves_them_out() -> None:
+    prometheus = {(o["kind"], o["metadata"]["namespace"]) for o in kustomize("manifests/prometheus")}
+    assert prometheus == {("PodMonitor", "esml-system"), ("PrometheusRule", "esml-system")}
+    (config_map,) = kustomize("manifests/grafana")
+    assert config_map["metadata"] == {  # no hash suffix: the name is stable for the sidecar
+        "name": "esml-operator-dashboard", "namespace": "esml-system",
+        "labels": {"grafana_dashboard": "1", "app.kubernetes.io/name": "esml-operator",
+                   "app.kubernetes.io/component": "dashboard"},
+    }  # fmt: skip
+    assert json.loads(config_map["data"]["esml-operator.json"]) == json.loads(DASHBOARD_SOURCE.read_text())
+    install = {o["kind"] for o in kustomize("manifests")}
+    assert not install & {"PodMonitor", "PrometheusRule"}, "the default install must not need the Prometheus CRDs"
