@@ -50,7 +50,9 @@ case "$tool" in
     v=github.com/prometheus/common/version
     ldflags="-s -w -X $v.Version=${version} -X $v.Revision=module-${modversion} -X $v.Branch=HEAD"
     ldflags="$ldflags -X $v.BuildUser=esml-operator -X $v.BuildDate=$(date -u +%Y%m%d-%H:%M:%S)"
-    tags="netgo"
+    # remove_all_sd: upstream's documented tag that leaves out the optional service discoveries (cloud SDKs,
+    # client-go, ...), which none of promtool's rule and metrics checks use; it cuts the cold build by most.
+    tags="netgo,remove_all_sd"
     ;;
   *) die "usage: build-tool.sh helm|promtool" ;;
 esac
@@ -87,6 +89,9 @@ link_into_repo() {
 mkdir -p "$cache_root"
 exec 9>"$dest.lock"
 flock 9  # a concurrent build of the same slot finishes first; this run then reuses it
+# Only this script holds the lock: the Go commands below run with descriptor 9 closed, so that a compiler
+# left behind by an interrupted build cannot keep the next build waiting.
+go() { command go "$@" 9>&-; }
 
 if [ -f "$dest/complete" ]; then
   check_version
@@ -111,14 +116,14 @@ timer=()
 if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %M KiB peak RSS'); fi
 # shellcheck disable=SC2086
 "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" \
-    -o "$bin/$tool.tmp" "$pkg" 2>"$dest/build.log" \
+    -o "$bin/$tool.tmp" "$pkg" 2>"$dest/build.log" 9>&- \
   || { tail -n 40 "$dest/build.log" >&2; die "building $tool failed"; }
 mv "$bin/$tool.tmp" "$bin/$tool"
 check_version
 stats=$(tail -n 1 "$dest/build.log")
 [ -n "${timer[*]}" ] || stats="build only"
 total=$(( $(date +%s) - start ))
-printf 'tool=%s\nversion=%s\nmodule=%s@%s\ngo=%s\nbuilt=%s\nseconds=%s\n' \
-  "$tool" "$version" "$module" "$modversion" "$GOVER" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$total" >"$dest/complete"
+printf 'tool=%s\nversion=%s\nmodule=%s@%s\ntags=%s\ngo=%s\nbuilt=%s\nseconds=%s\n' \
+  "$tool" "$version" "$module" "$modversion" "$tags" "$GOVER" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$total" >"$dest/complete"
 link_into_repo
 say "built $tool in ${total}s (go build: $stats)"
