@@ -20,7 +20,7 @@ def resolve_stats(
     cluster: MlCluster, expression: str | None, allow_no_match: bool
 ) -> list[tuple[TrainedModel, list[Deployment], bool]]:
     """Models matched by id (all their deployments) or through a deployment id (only those deployments)."""
-    tokens = split_ids(expression)
+    tokens = [cluster.models.resolve(token) for token in split_ids(expression)]
     by_model: dict[str, set[str]] = {}
     whole: set[str] = set()
     missing: list[str] = []

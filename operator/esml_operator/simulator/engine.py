@@ -120,6 +120,7 @@ class Engine:
             "saved_at": self.clock.now(),
             "nodes": [n.dump() for n in cluster.nodes],
             "models": [m.dump() for m in cluster.models.models.values() if not m.builtin],
+            "model_aliases": dict(cluster.models.aliases),
             "deployments": [_dump_deployment(d) for d in cluster.deployments.values()],
             "pipelines": cluster.pipelines,
             "inference_endpoints": cluster.inference.dump(),
@@ -138,6 +139,7 @@ class Engine:
         cluster.nodes = [Node(**n) for n in data.get("nodes", [])] or cluster.nodes
         for item in data.get("models", []):
             cluster.models.add(TrainedModel.load(item))
+        cluster.models.aliases = dict(data.get("model_aliases", {}))
         cluster.deployments = {}
         shift = self.clock.now() - float(data.get("saved_at", self.clock.now()))
         for item in data.get("deployments", []):

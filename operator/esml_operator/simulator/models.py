@@ -211,9 +211,16 @@ def matches(token: str, candidate: str) -> bool:
 class ModelStore:
     def __init__(self) -> None:
         self.models: dict[str, TrainedModel] = {LANG_IDENT: lang_ident_model()}
+        #: model alias -> model id
+        self.aliases: dict[str, str] = {}
 
     def reset(self) -> None:
         self.models = {LANG_IDENT: lang_ident_model()}
+        self.aliases = {}
+
+    def resolve(self, token: str) -> str:
+        """A model alias names its model; anything else names itself."""
+        return self.aliases.get(token, token)
 
     def get(self, model_id: str) -> TrainedModel | None:
         return self.models.get(model_id)
@@ -223,7 +230,7 @@ class ModelStore:
         tokens = split_ids(expression)
         found: dict[str, TrainedModel] = {}
         missing: list[str] = []
-        for token in tokens:
+        for token in map(self.resolve, tokens):
             hits = [m for m in self.models.values() if matches(token, m.model_id)]
             if not hits and (not is_wildcard(token) or not allow_no_match):
                 missing.append(token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import api_deployments, api_inference, api_misc, api_models, api_read
+from . import api_aliases, api_deployments, api_inference, api_misc, api_models, api_read
 from .rest import Handler
 from .versions import EsVersion
 
@@ -73,6 +73,13 @@ ROUTES: list[Route] = [
     _r(f"{TM}/{{model_id}}/deployment/_stop", {"POST": (api_deployments.prepare_stop, "stop")}),
     _r(f"{TM}/{{model_id}}/definition/{{part}}", {"PUT": (api_models.prepare_put_definition, "put_definition")}),
     _r(f"{TM}/{{model_id}}/vocabulary", {"PUT": (api_models.prepare_put_vocabulary, "put_vocabulary")}),
+    _r(
+        f"{TM}/{{model_id}}/model_aliases/{{model_alias}}",
+        {
+            "PUT": (api_aliases.prepare_put_alias, "put_model_alias"),
+            "DELETE": (api_aliases.prepare_delete_alias, "delete_model_alias"),
+        },
+    ),
     _r(
         f"{TM}/{{model_id}}",
         {
