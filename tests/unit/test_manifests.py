@@ -186,7 +186,8 @@ def test_readme_elastic_cloud_example_is_the_shipped_example() -> None:
 
 def test_readme_install_uses_the_entry_point() -> None:
     section = readme_section("Install")
-    assert "kubectl apply -k manifests/\n" in section
+    # An overlay on the entry point, naming the image the user built and pushed.
+    assert "resources:\n  - ../manifests\n" in section and "kubectl apply -k my-install/\n" in section
     assert "kubectl delete -k manifests/base" in section and "kubectl delete -k manifests/\n" in section
     for kind, name in [("Deployment", "esml-operator"), ("PodDisruptionBudget", "esml-operator")]:
         assert f"| {kind} | `{name}` |" in section
