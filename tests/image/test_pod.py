@@ -11,7 +11,6 @@ of the emptyDir's size (tests/image/container.py).
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.controlplane.runner import ControlPlane, free_port
 from tests.e2e.conftest import Kube, model_deployment, wait_for
@@ -125,7 +125,10 @@ def test_holds_the_lease_and_serves_healthz_and_metrics(pod: Pod, control_plane:
     assert health.status_code == 200
     metrics = httpx.get(pod.metrics, timeout=5)
     assert metrics.status_code == 200
-    assert re.search(r"^esml_leader_election_leader 1(\.0)?$", metrics.text, re.MULTILINE), metrics.text[:3000]
+    samples = {s.name: s.value for family in text_string_to_metric_families(metrics.text) for s in family.samples}
+    assert samples["esml_leader_election_leader"] == 1
+    # The manifest's memory limit, as the operator reads it from its own cgroup.
+    assert samples["esml_process_memory_limit_bytes"] == pod.spec.memory
     logs = pod.container.logs()
     assert "Read-only file system" not in logs, logs
     assert pod.token not in logs
