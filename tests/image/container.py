@@ -144,7 +144,11 @@ class Container:
     def __init__(self, spec: PodSpec, image: str, env: dict[str, str], mounts: dict[Path, str]) -> None:
         self.spec = spec
         self.name = f"esml-image-test-{uuid.uuid4().hex[:8]}"
-        self.id = podman(*spec.podman_args(self.name, env, mounts), image, *spec.args).stdout.strip()
+        proc = podman(*spec.podman_args(self.name, env, mounts), image, *spec.args, check=False)
+        if proc.returncode != 0:
+            self.remove()  # a container that failed to start still exists
+            raise AssertionError(f"podman run failed ({proc.returncode}):\n{proc.stderr}")
+        self.id = proc.stdout.strip()
 
     def state(self) -> dict[str, Any]:
         out = podman("inspect", "--format", "{{json .State}}", self.name).stdout
