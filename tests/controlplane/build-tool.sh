@@ -113,7 +113,7 @@ got=$(go list -m -f '{{.Version}}' "$module")
 say "modules resolved in $(( $(date +%s) - start ))s"
 
 timer=()
-if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %M KiB peak RSS'); fi
+if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %U s user, %S s system, %M KiB peak RSS'); fi
 # shellcheck disable=SC2086
 "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" \
     -o "$bin/$tool.tmp" "$pkg" 2>"$dest/build.log" 9>&- \

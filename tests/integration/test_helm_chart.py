@@ -23,6 +23,7 @@ import yaml
 
 from esml_operator.settings import Settings
 from tests.controlplane.runner import DEFAULT_BIN, REPO
+from tests.support import helm as helm_support
 from tests.support.helm import CHART, NAMESPACE, Helm, documents, find
 
 GOLDEN = REPO / "tests" / "golden" / "helm-template.yaml"
@@ -78,6 +79,12 @@ def test_helm_is_the_pinned_version_and_keeps_to_its_own_home(helm: Helm, tmp_pa
     settings = dict(line.split("=", 1) for line in helm.run("env").stdout.splitlines() if "=" in line)
     for key in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
         assert settings[key].strip('"').startswith(str(tmp_path)), (key, settings[key])
+
+
+def test_a_missing_helm_fails_the_test_instead_of_skipping_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(helm_support, "DEFAULT_BIN", tmp_path)
+    with pytest.raises(pytest.fail.Exception, match="make helm"):
+        Helm(tmp_path / "helm-home")
 
 
 # -- the chart's CRDs are the single source ---------------------------------------------------------------
