@@ -53,7 +53,7 @@ _kube_check: type[KubeApi] = FakeKube  # FakeKube satisfies the protocol (checke
 
 class FakeES:
     """GET /, paged _stats, GET _inference/_all, _start, _update, _stop; ``hang`` makes every request wait
-    until released."""
+    until released, ``polls_open`` only the ``_stats`` polls."""
 
     def __init__(self, uuid: str = "cluster-a", *, update_delay: float = 0.0) -> None:
         self.uuid = uuid
@@ -63,6 +63,8 @@ class FakeES:
         self.update_delay = update_delay
         self.hang = asyncio.Event()
         self.hang.set()
+        self.polls_open = asyncio.Event()  # cleared: every _stats waits until it is set again
+        self.polls_open.set()
         self.refuse = False
         self.lagging_answers = False  # _start/_update answers show 1 current allocation, as right after a change
 
@@ -78,6 +80,7 @@ class FakeES:
         if path == "/":
             return self._json({"cluster_name": "c", "cluster_uuid": self.uuid, "version": {"number": "9.2.0"}})
         if path.endswith("/_stats"):
+            await self.polls_open.wait()
             return self._json(self._stats())
         if path == "/_inference/_all":
             return self._json({"endpoints": self.endpoints})
@@ -149,6 +152,14 @@ def resource(name: str, url: str, *, generation: int = 1, **spec: Any) -> dict[s
         },
         "spec": {"modelId": MODEL, "deploymentId": name, "elasticsearch": {"url": url}, **spec},
     }  # fmt: skip
+
+
+def bump(body: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """``body`` at its next generation (and resourceVersion) with ``spec`` changed."""
+    meta = dict(body["metadata"])
+    meta["generation"] += 1
+    meta["resourceVersion"] = str(int(meta["resourceVersion"]) + 1)
+    return {**body, "metadata": meta, "spec": {**body["spec"], **spec}}
 
 
 def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: bool = True, **settings: Any) -> Operator:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.errors import ElasticsearchError
 from esml_operator.elasticsearch.models import EsVersion
+from esml_operator.handlers import timing
 from esml_operator.handlers.actions import apply_action
 from esml_operator.handlers.changes import ChangeLog
 from esml_operator.handlers.polling import Poller
@@ -31,8 +32,14 @@ class Actor:
         self, entry: Entry, client: ElasticsearchClient, version: EsVersion, action: Action, key: ClaimKey
     ) -> Outcome:
         try:
-            async with self._limits[key[0]]:
-                assignment = await apply_action(client, version, action)
+            with timing.stage("slot"):
+                await self._limits[key[0]].acquire()
+            try:
+                timing.sent()
+                with timing.stage("request"):
+                    assignment = await apply_action(client, version, action)
+            finally:
+                self._limits[key[0]].release()
         except ElasticsearchError as error:
             previous = entry.failure
             attempts = previous.attempts + 1 if previous is not None and previous.action == action.kind else 1

@@ -14,12 +14,13 @@ from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.connections import ConnectionConfig, ConnectionPool
 from esml_operator.elasticsearch.errors import AuthenticationError, AuthorizationError, ElasticsearchError
 from esml_operator.elasticsearch.models import ClusterInfo
-from esml_operator.handlers import connect, logcontext
+from esml_operator.handlers import connect, logcontext, timing
 from esml_operator.handlers.changes import ChangeLog
 from esml_operator.handlers.kube import KubeApi
 from esml_operator.handlers.polling import Poller
 from esml_operator.handlers.registry import Entry
 from esml_operator.handlers.snapshots import SnapshotCache, Taken
+from esml_operator.handlers.workqueue import preemptible
 from esml_operator.reconcile import (
     Claimant,
     ClaimIndex,
@@ -88,7 +89,7 @@ class Observer:
         self.snapshots, self.claims, self.changes = snapshots, claims, changes
         self.poller = poller or Poller(max_age=max(300.0, 10 * settings.resync_interval))
         self._names = names  # uid -> namespace/name, for conflict messages
-        self._round_started = float("-inf")
+        self._round_started = self._previous_round_started = float("-inf")
 
     async def observe(
         self,
@@ -104,7 +105,8 @@ class Observer:
         selector = connect.selector_for(spec, name)
         if spec is None:
             return Observed(_partial(entry, selector))
-        resolved = await connect.resolve(spec, namespace, self.kube, self.settings, fresh=fresh)
+        with timing.stage("connect"):
+            resolved = await connect.resolve(spec, namespace, self.kube, self.settings, fresh=fresh)
         if isinstance(resolved, ConfigProblem) and fallback is not None:
             resolved = connect.Resolved(fallback, ())
         if isinstance(resolved, ConfigProblem):
@@ -118,7 +120,8 @@ class Observer:
         entry.cluster_key, entry.config = config.key, config
         logcontext.bind_cluster(config.endpoint)
         try:
-            client, info = await self.pool.connect(config, owner=entry.uid)
+            with timing.stage("connect"):
+                client, info = await self.pool.connect(config, owner=entry.uid)
         except ElasticsearchError as error:
             self._after_refusal(error, resolved)
             return Observed(_partial(entry, selector, fetch_error=error))
@@ -137,7 +140,9 @@ class Observer:
         taken: Taken | None = None
         error_seen: ElasticsearchError | None = None
         try:
-            taken = await self.snapshots.get(config.key, partial(self.poller.poll, client, info), newer_than=newer_than)
+            with timing.stage("poll"), preemptible():  # a newer change of this resource need not wait for it
+                poll = partial(self.poller.poll, client, info)
+                taken = await self.snapshots.get(config.key, poll, newer_than=newer_than)
         except ElasticsearchError as error:
             error_seen = error
             self._after_refusal(error, resolved)
@@ -161,22 +166,25 @@ class Observer:
 
     def new_round(self) -> None:
         """A resync round starts: every pass in it wants a poll taken after this moment (one per cluster)."""
-        self._round_started = time.monotonic()
+        self._previous_round_started, self._round_started = self._round_started, time.monotonic()
 
     def _newer_than(self, entry: Entry, recent: RecentAction | None, acted: float | None) -> float:
         """How fresh the snapshot must be.
 
-        A spec change is acted on with the current round's snapshot at once (the operator's own last
-        answer, if newer, is the view): no poll stands between a change and Elasticsearch. A pass that
-        follows the operator's own change (same generation) verifies it with a poll taken after it; so
-        does every pass after a stop, or an inference endpoint's ``_update``, which return nothing newer
-        than a poll after them.
+        A resync pass wants the current round's poll (drift is found within one interval). A spec change
+        is acted on at once with the newest snapshot taken in this round or the last (the operator's own
+        last answer, if newer, is the view): no poll stands between a change and Elasticsearch, not even
+        the round's that has just begun (which may wait out ``min_poll_interval``). A pass that follows
+        the operator's own change (same generation) verifies it with a poll taken after it; so does every
+        pass after a stop, or an inference endpoint's ``_update``, which return nothing newer than a poll
+        after them.
         """
-        newer_than = self._round_started
         verify = recent is not None and (recent.assignment is None or entry.generation == entry.passed_generation)
         if verify and acted is not None:
-            newer_than = max(newer_than, acted)
-        return newer_than
+            return max(self._round_started, acted)
+        if entry.generation != entry.passed_generation:
+            return self._previous_round_started
+        return self._round_started
 
     def _after_refusal(self, error: ElasticsearchError, resolved: connect.Resolved) -> None:
         """After a 401/403 the credentials are re-read at once (they may have been rotated)."""

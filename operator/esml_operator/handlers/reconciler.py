@@ -14,11 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from esml_operator.handlers import logcontext
+from esml_operator.handlers import logcontext, timing
 from esml_operator.handlers.acting import Actor
 from esml_operator.handlers.deletion import Deleter, FinalizerKeeper
 from esml_operator.handlers.observer import Observer
 from esml_operator.handlers.registry import Entry
+from esml_operator.handlers.workqueue import preempted
 from esml_operator.handlers.writer import StatusWriter
 from esml_operator.reconcile import ResourceRef, SpecError, Succeeded, decide, parse_spec, settle
 from esml_operator.settings import Settings
@@ -26,7 +27,8 @@ from esml_operator.settings import Settings
 logger = logging.getLogger(__name__)
 
 #: Outcomes of a pass (the ``outcome`` label of ``esml_reconcile_passes_total``); besides these,
-#: ``error`` (the pass raised) and ``cancelled`` (leadership was lost during the pass).
+#: ``error`` (the pass raised), ``cancelled`` (leadership was lost during the pass) and ``preempted`` (a newer
+#: change of the resource cancelled the pass while it waited for a poll; the next pass runs at once).
 PASS_NO_ACTION = "no_action"  # nothing to send to Elasticsearch (in sync, waiting, or a problem to report)
 PASS_ACTED = "action_succeeded"
 PASS_ACTION_FAILED = "action_failed"
@@ -65,10 +67,11 @@ class Reconciler:
             requeue, outcome = await self._run(entry)
             return requeue
         except asyncio.CancelledError:
-            outcome = "cancelled"
+            outcome = "preempted" if preempted() else "cancelled"
             raise
         finally:
             self.observe_pass(outcome, time.monotonic() - started)
+            timing.outcome(outcome)
 
     async def _run(self, entry: Entry) -> tuple[float | None, str]:
         if entry.meta.get("deletionTimestamp"):
@@ -83,12 +86,14 @@ class Reconciler:
             parsed = parse_spec(spec)
         except SpecError:
             parsed = None
-        await self.finalizers.ensure(entry, parsed)
+        with timing.stage("finalizer"):
+            await self.finalizers.ensure(entry, parsed)
         observed = await self.observer.observe(entry, parsed)
         ref = ResourceRef(str(meta.get("namespace", "")), str(meta.get("name", "")), generation, entry.uid)
         observation = observed.observation
         if self.autoscalers is not None:
-            observation = replace(observation, autoscalers=await self.autoscalers(ref.namespace, ref.name))
+            with timing.stage("autoscalers"):
+                observation = replace(observation, autoscalers=await self.autoscalers(ref.namespace, ref.name))
         now = datetime.now(UTC)
         decision = decide(
             spec, ref, observation, entry.stored_status, now,
@@ -105,6 +110,7 @@ class Reconciler:
             if isinstance(outcome, Succeeded):
                 logger.info("%s: %s", entry.name, decision.events[-1].message)
             result = PASS_ACTED if isinstance(outcome, Succeeded) else PASS_ACTION_FAILED
-        await self.writer.write(entry, decision.status, now)
-        await self.writer.post(entry, decision.events)
+        with timing.stage("status"):
+            await self.writer.write(entry, decision.status, now)
+            await self.writer.post(entry, decision.events)
         return decision.requeue_after, result

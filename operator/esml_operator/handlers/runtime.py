@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from esml_operator.handlers import timing
 from esml_operator.handlers.registry import Registry
 from esml_operator.handlers.workqueue import WorkQueue
 from esml_operator.reconcile import ClaimIndex
@@ -89,6 +90,7 @@ class Runtime:
         if urgent:
             self._urgent_since.setdefault(uid, time.monotonic())
             self.queue.add(uid)
+            self.queue.preempt(uid)  # a pass of this resource that only waits for a poll must not hold it
 
     def forget(self, uid: str) -> None:
         if self.registry.forget(uid) is None:
@@ -106,14 +108,20 @@ class Runtime:
         since = self._urgent_since.pop(uid, None)  # this pass reads the body that event delivered
         if entry is None or not self._leading():
             return None
+        record, version = timing.begin(), str(entry.meta.get("resourceVersion", ""))
         try:
             result: float | None = await self._run_pass(entry)
+        except asyncio.CancelledError:
+            if since is not None:  # the next pass reads this change too (preempted, or the next leader's)
+                self._urgent_since[uid] = min(since, self._urgent_since.get(uid, since))
+            raise
         except Exception:
             # Never crash, never hot-loop: the resync loop tries again.
             logger.exception("%s: the pass failed unexpectedly; it is retried at the next resync", entry.name)
             return None
         if since is not None:
             self._on_reaction(time.monotonic() - since)
+            timing.report(entry.name, version, since, record)
         return result
 
     async def _resync_loop(self) -> None:

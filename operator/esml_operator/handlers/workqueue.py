@@ -7,24 +7,62 @@
 * There is no global worker limit, so a key waiting on a slow network never
   delays another key; limits that are needed belong to the resource that is
   slow (one Elasticsearch cluster), not to the queue.
+* A newer request may preempt the work under way, but only while that work
+  is inside a :func:`preemptible` section (it only waits there, for a poll:
+  it has written nothing). Its wait is cancelled and the key runs again at
+  once with the latest state; work outside such a section (an Elasticsearch
+  or Kubernetes write) always finishes first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
 
 Work = Callable[[str], Awaitable[float | None]]  # returns "run me again after N seconds", or None
 
 
+@dataclass
+class _Running:
+    task: asyncio.Task[None]
+    waiting: bool = False  # inside a preemptible section
+    preempted: bool = False
+
+
+_current: ContextVar[_Running | None] = ContextVar("esml_workqueue_running", default=None)
+
+
+@contextlib.contextmanager
+def preemptible() -> Iterator[None]:
+    """The awaits inside only wait (nothing is written): a newer request for the same key may cancel them."""
+    running = _current.get()
+    if running is None or running.task is not asyncio.current_task():
+        yield
+        return
+    running.waiting = True
+    try:
+        yield
+    finally:
+        running.waiting = False
+
+
+def preempted() -> bool:
+    """Whether the work under way was cancelled by :meth:`WorkQueue.preempt` (not by leadership loss)."""
+    running = _current.get()
+    return running is not None and running.preempted
+
+
 class WorkQueue:
     def __init__(self, work: Work) -> None:
         self._work = work
         self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
-        self._running: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, _Running] = {}
         self._again: dict[str, float] = {}  # key -> loop time, requested while running
         self._closed = False
 
@@ -44,6 +82,15 @@ class WorkQueue:
             scheduled[1].cancel()
         self._timers[key] = (due, loop.call_at(due, self._start, key))
 
+    def preempt(self, key: str) -> bool:
+        """Cancel ``key``'s work under way if it only waits (see :func:`preemptible`) and a newer run is queued."""
+        running = self._running.get(key)
+        if running is None or not running.waiting or key not in self._again:
+            return False
+        running.waiting, running.preempted = False, True
+        running.task.cancel()
+        return True
+
     def forget(self, key: str) -> None:
         """Drop pending work for ``key`` (work under way finishes)."""
         scheduled = self._timers.pop(key, None)
@@ -53,8 +100,8 @@ class WorkQueue:
 
     def cancel_running(self) -> None:
         """Cancel the work under way (leadership lost); pending timers stay."""
-        for task in list(self._running.values()):
-            task.cancel()
+        for running in list(self._running.values()):
+            running.task.cancel()
 
     @property
     def running(self) -> frozenset[str]:
@@ -66,14 +113,17 @@ class WorkQueue:
     def _start(self, key: str) -> None:
         self._timers.pop(key, None)
         task = asyncio.create_task(self._run(key), name=f"reconcile-{key}")
-        self._running[key] = task
+        self._running[key] = _Running(task)
 
     async def _run(self, key: str) -> None:
         requeue: float | None = None
+        running = self._running[key]
+        _current.set(running)
         try:
             requeue = await self._work(key)
         except asyncio.CancelledError:
-            pass
+            if running.preempted:
+                logger.debug("%s: a newer change preempted the pass waiting for a poll", key)
         except Exception:
             logger.exception("work on %s failed unexpectedly; it is retried at the next resync", key)
         finally:
@@ -91,7 +141,7 @@ class WorkQueue:
         for _, timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        tasks = list(self._running.values())
+        tasks = [running.task for running in self._running.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
