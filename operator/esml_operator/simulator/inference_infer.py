@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from . import queueing
-from .errors import EsError, not_found, status_exception, validation_failed
+from .errors import not_found, status_exception, validation_failed
 from .inference import InferenceEndpoint
 from .inference_ops import lookup, start_endpoint_deployment
+from .ml_infer import await_allocated, record
 from .state import Deployment
 from .units import TimeValue
 
@@ -51,11 +51,7 @@ async def infer(
             f"[{endpoint.task_type}]",
         )
     dep = await _ready_deployment(engine, endpoint, max_wait)
-    if not queueing.admit(dep):
-        raise EsError(429, "es_rejected_execution_exception", queueing.QUEUE_FULL)
-    now = engine.clock.now()
-    dep.load.accumulated += len(inputs)
-    dep.load.last_request_at = now
+    record(engine, dep, inputs)
     return {endpoint.task_type: [_result(endpoint.task_type, text, i) for i, text in enumerate(inputs)]}
 
 
@@ -68,17 +64,7 @@ async def _ready_deployment(engine: Engine, endpoint: InferenceEndpoint, max_wai
         dep = cluster.deployments.get(dep_id)
     if dep is None:
         raise not_found(f"Could not find trained model [{dep_id}]")  # text: simulator choice
-    if dep.allocation_count == 0 and dep.adaptive_enabled and dep.number_of_allocations == 0:
-        cluster.set_allocations(dep, 1)  # scale from zero, as the adaptive scaler does on a request
-    deadline = engine.clock.now() + max_wait.seconds
-    while dep.allocation_count == 0:
-        upcoming = cluster.next_event_time()
-        if engine.clock.now() >= deadline or upcoming is None or dep.state == "stopping":
-            raise status_exception(409, f"Trained model deployment [{dep_id}] is not allocated to any nodes")
-        await engine.wait_until(min(upcoming, deadline))
-        cluster.advance()
-        if cluster.deployments.get(dep_id) is not dep:
-            raise EsError(404, "resource_not_found_exception", f"Could not find trained model [{dep_id}]")
+    await await_allocated(engine, dep, max_wait)
     return dep
 
 

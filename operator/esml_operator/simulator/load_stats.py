@@ -93,10 +93,11 @@ def node_load(dep: Deployment) -> dict[str, dict[str, Any]]:
     started = {nid: r.current if r.routable else 0 for nid, r in dep.routes.items() if r.state == "started"}
     load = dep.load
     counts = split(queueing.whole(load.accumulated), started)
+    hits = split(queueing.whole(load.cache_hits), started)
     out: dict[str, dict[str, Any]] = {}
     for nid in started:
         values: dict[str, Any] = dict.fromkeys(COUNTS, 0)
-        values.update(_queue_values(dep, nid), inference_count=counts[nid])
+        values.update(_queue_values(dep, nid), inference_count=counts[nid], inference_cache_hit_count=hits[nid])
         if counts[nid] > 0:
             values["average_inference_time_ms"] = load.inference_time_ms
             values["average_inference_time_ms_excluding_cache_hits"] = load.inference_time_ms

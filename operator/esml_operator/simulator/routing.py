@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import api_aliases, api_deployments, api_inference, api_misc, api_models, api_read
+from . import api_aliases, api_deployments, api_inference, api_misc, api_ml_infer, api_models, api_read
 from .rest import Handler
 from .versions import EsVersion
 
@@ -73,6 +73,13 @@ ROUTES: list[Route] = [
     _r(f"{TM}/{{model_id}}/deployment/_stop", {"POST": (api_deployments.prepare_stop, "stop")}),
     _r(f"{TM}/{{model_id}}/definition/{{part}}", {"PUT": (api_models.prepare_put_definition, "put_definition")}),
     _r(f"{TM}/{{model_id}}/vocabulary", {"PUT": (api_models.prepare_put_vocabulary, "put_vocabulary")}),
+    _r(f"{TM}/{{model_id}}/_infer", {"POST": (api_ml_infer.prepare_infer, "infer_model")}, lambda v: v.has_infer_api),
+    _r(f"{TM}/{{model_id}}/deployment/_infer", {"POST": (api_ml_infer.prepare_deployment_infer, "infer_model")}),
+    _r(
+        f"{TM}/{{model_id}}/deployment/cache/_clear",
+        {"POST": (api_ml_infer.prepare_clear_cache, "clear_cache")},
+        lambda v: v.has_cache_clear,
+    ),
     _r(
         f"{TM}/{{model_id}}/model_aliases/{{model_alias}}",
         {

@@ -107,6 +107,9 @@ class Load:
     rejected: dict[str, float] = field(default_factory=dict)
     #: node id -> the most requests per minute the node completed
     peak_per_minute: dict[str, int] = field(default_factory=dict)
+    #: ``_infer`` inputs answered from the deployment's cache, and the inputs it holds (see ``ml_infer``)
+    cache_hits: float = 0.0
+    cached: list[str] = field(default_factory=list)
 
     @property
     def demand(self) -> float:

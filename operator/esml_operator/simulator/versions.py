@@ -50,6 +50,17 @@ class EsVersion:
         return self.at_least(8, 4)
 
     @property
+    def has_infer_api(self) -> bool:
+        """8.3: ``POST _ml/trained_models/{id}/_infer`` serves deployments; ``deployment/_infer`` is deprecated
+        (a ``Warning`` on every call; 9.x keeps the route and the warning)."""
+        return self.at_least(8, 3)
+
+    @property
+    def has_cache_clear(self) -> bool:
+        """``POST _ml/trained_models/{deployment_id}/deployment/cache/_clear`` (8.5)."""
+        return self.at_least(8, 5)
+
+    @property
     def has_priority(self) -> bool:
         return self.at_least(8, 6)
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from typing import Any
 
 import pytest
-from elasticsearch import ApiError, AsyncElasticsearch
+from elasticsearch import ApiError, AsyncElasticsearch, ElasticsearchWarning
 
 from .loader import Case, Step
 from .paths import lookup, substitute
@@ -114,22 +115,26 @@ class Runner:
         if "body" in params and isinstance(params["body"], str):
             params = {**params, "body": json.loads(params["body"])}
         try:
-            if api == "perform_request":
-                resp = await client.perform_request(
-                    params["method"],
-                    params["path"],
-                    params=params.get("params"),
-                    headers={"accept": "application/json", "content-type": "application/json"},
-                    body=params.get("body"),
-                )
-            else:
-                target: Any = client
-                for part in api.split("."):
-                    target = getattr(target, part)
-                resp = await target(**params)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ElasticsearchWarning)  # checked from the headers instead
+                resp = await self._send(client, api, params)
         except ApiError as exc:
             return exc.meta.status, exc.body, exc.meta.headers
         return resp.meta.status, resp.body, resp.meta.headers
+
+    async def _send(self, client: AsyncElasticsearch, api: str, params: dict[str, Any]) -> Any:
+        if api == "perform_request":
+            return await client.perform_request(
+                params["method"],
+                params["path"],
+                params=params.get("params"),
+                headers={"accept": "application/json", "content-type": "application/json"},
+                body=params.get("body"),
+            )
+        target: Any = client
+        for part in api.split("."):
+            target = getattr(target, part)
+        return await target(**params)
 
     def _check_catch(self, where: str, api: str, catch: str, status: int, body: Any) -> None:
         text = json.dumps(body)
