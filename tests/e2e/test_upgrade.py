@@ -10,9 +10,10 @@ in place), and the replicas are replaced one at a time as ``RollingUpdate``
 gets SIGTERM, the next new one starts, the old leader gets SIGTERM.
 
 Held: Elasticsearch receives no ``_start``, ``_update`` or ``_stop`` because of
-the upgrade; no status version seen by a watch goes backwards (generation,
-observedGeneration, Ready, allocations, finalizers); the Lease passes from the
-old leader straight to a new process, released (well within the lease
+the upgrade; no version of a resource seen by a watch goes backwards (generation,
+observedGeneration, allocations, the status of Ready, Reconciling, Stalled and
+ElasticsearchReachable, Ready's transition time) and the finalizers stay; the
+Lease passes from the old leader straight to a new process, released (well within the lease
 duration) rather than expired; and the new leader then acts on a change.
 """
 
@@ -113,9 +114,14 @@ def regressions(versions: list[Version], before: dict[str, dict[str, Any]]) -> l
     found = []
     for v in versions:
         old = before[v.name]
-        old_ready = next(c for c in old["status"]["conditions"] if c["type"] == "Ready")
+        old_conditions = {c["type"]: c for c in old["status"]["conditions"]}
+        old_ready = old_conditions["Ready"]
         ready = v.condition("Ready") or {}
         kept = {
+            **{
+                f"{type_} status": ((v.condition(type_) or {}).get("status"), old_conditions[type_]["status"])
+                for type_ in ("Reconciling", "Stalled", "ElasticsearchReachable")
+            },
             "generation": (v.generation, old["metadata"]["generation"]),
             "observedGeneration": (v.status.get("observedGeneration"), old["status"]["observedGeneration"]),
             "allocations": (v.status.get("allocations"), old["status"]["allocations"]),
