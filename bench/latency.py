@@ -133,6 +133,7 @@ class Summary:
     count: int
     resources: int
     undelivered: int
+    changes: Sequence[Change] = ()  # what was measured, for the tail's causes (bench.tail)
 
 
 def summarize(changes: Sequence[Change], undelivered: int) -> Summary:
@@ -146,4 +147,5 @@ def summarize(changes: Sequence[Change], undelivered: int) -> Summary:
         count=len(changes),
         resources=len({id(c.target) for c in changes}),
         undelivered=undelivered,
+        changes=tuple(changes),
     )
