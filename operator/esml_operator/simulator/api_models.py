@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import TYPE_CHECKING, Any
 
+from . import downloads, nlp_config
 from .errors import EsError, no_model, status_exception, validation_failed
 from .models import LANG_IDENT, TrainedModel, validate_model_id
 from .params import check_body_fields
@@ -41,11 +42,13 @@ PUT_FIELDS = (
 def prepare_put_model(engine: Engine, req: RestRequest) -> Action:
     model_id = req.path_params["model_id"]
     req.query.bool("defer_definition_decompression", False)
-    req.query.bool("wait_for_completion", False)
+    wait = req.query.bool("wait_for_completion", False)
     body = req.json_object("trained_model_config")
     check_body_fields("trained_model_config", body, PUT_FIELDS)
 
     async def action() -> Result:
+        if downloads.is_package_put(model_id, body):
+            return await _put_package(engine, req, model_id, body, wait)
         validate_model_id(model_id)
         errors = []
         model_type = body.get("model_type")
@@ -68,11 +71,29 @@ def prepare_put_model(engine: Engine, req: RestRequest) -> Action:
         config = {
             k: v for k, v in body.items() if k not in ("model_id", "model_type", "definition", "compressed_definition")
         }
+        if engine.version.has_fill_mask_token:
+            config["inference_config"] = nlp_config.with_defaults(config["inference_config"])
         model = TrainedModel(model_id, str(model_type or "tree_ensemble"), config, int(cluster.clock.now() * 1000))
         cluster.models.add(model)
         return 200, model.render(str(engine.version), set())
 
     return action
+
+
+async def _put_package(engine: Engine, req: RestRequest, model_id: str, body: dict[str, Any], wait: bool) -> Result:
+    """An Elastic-provided model: create it and start its download (see ``downloads``)."""
+    engine.authorize(req, ACTION_PUT_MODEL)
+    cluster = engine.cluster
+    if cluster.models.get(model_id) is not None:
+        raise EsError(
+            400, "resource_already_exists_exception", f"Trained machine learning model [{model_id}] already exists"
+        )
+    model = downloads.start_download(model_id, body, cluster.clock.now())
+    cluster.models.add(model)
+    if wait:
+        await engine.wait_until(downloads.done_at(model))
+        cluster.advance()
+    return 200, model.render(str(engine.version), set())
 
 
 def prepare_delete_model(engine: Engine, req: RestRequest) -> Action:

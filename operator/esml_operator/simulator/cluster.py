@@ -13,6 +13,7 @@ from typing import Any
 
 from . import queueing
 from .clock import Clock
+from .downloads import settle as settle_downloads
 from .inference import InferenceRegistry
 from .models import ModelStore
 from .planner import choose_reductions, place
@@ -107,6 +108,7 @@ class MlCluster:
 
     def advance(self) -> None:
         now = self.clock.now()
+        settle_downloads(self.models, now)
         while True:
             due = self.next_event_time()
             if due is None or due > now:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cluster import MlCluster
+from .downloads import refuse_start_while_downloading
 from .errors import EsError, no_deployment, no_model, status_exception, validation_failed
 from .models import cannot_deploy, is_wildcard
 from .state import MAX_DEPLOYMENTS, AdaptiveSettings, Deployment
@@ -80,6 +81,7 @@ def start_checks(cluster: MlCluster, p: StartParams) -> Deployment:
         model = found
     if model.model_type != "pytorch":
         raise cannot_deploy(model)
+    refuse_start_while_downloading(model)
     if p.deployment_id != model.model_id and cluster.models.get(p.deployment_id) is not None:
         raise status_exception(
             400,

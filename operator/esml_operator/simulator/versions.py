@@ -61,6 +61,11 @@ class EsVersion:
         return self.at_least(8, 5)
 
     @property
+    def has_fill_mask_token(self) -> bool:
+        """``fill_mask.mask_token``: defaulted from the tokenizer and checked (release UNCONFIRMED; 8.7 here)."""
+        return self.at_least(8, 7)
+
+    @property
     def has_priority(self) -> bool:
         return self.at_least(8, 6)
 
