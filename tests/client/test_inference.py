@@ -126,6 +126,13 @@ async def test_an_empty_listing(fake: FakeES, es: ElasticsearchClient) -> None:
     assert await es.get_inference_endpoints(version=V811) == ()
 
 
+async def test_a_listing_before_813_is_called_models(fake: FakeES, es: ElasticsearchClient) -> None:
+    # Elasticsearch 8.11 and 8.12 list under "models" (Elastic's YAML REST tests of that time)
+    fake.route("GET", ALL, es_json(200, {"models": [owning()]}))
+    listed = await es.get_inference_endpoints(version=V811)
+    assert [item.inference_id for item in listed] == [owning()["inference_id"]]
+
+
 async def test_listing_before_811_is_not_sent(fake: FakeES, es: ElasticsearchClient) -> None:
     with pytest.raises(e.UnsupportedVersionError, match=r"_inference API needs Elasticsearch 8\.11"):
         await es.get_inference_endpoints(version=EsVersion(8, 10, 4))

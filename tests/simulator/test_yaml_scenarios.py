@@ -17,7 +17,7 @@ from .yamlrest.runner import Runner
 
 SCENARIOS = Path(__file__).parent / "yaml"
 CASES = load_dir(SCENARIOS)
-VERSIONS = ("8.2.0", "8.19.0", "9.2.0")
+VERSIONS = ("8.2.0", "8.12.2", "8.19.0", "9.2.0")
 #: a user the scenarios may name in ``headers`` (``Basic`` of ``yaml-admin:yaml-admin-pw``)
 USERS = [("yaml-admin", "yaml-admin-pw", "superuser"), ("yaml-reader", "yaml-reader-pw", "monitor_ml")]
 

@@ -264,9 +264,9 @@ def parse_inference_endpoint(value: Any, where: str = "endpoint") -> InferenceEn
 
 
 def parse_inference_endpoints(body: Any) -> tuple[InferenceEndpoint, ...]:
-    """``GET _inference/_all``: always ``{"endpoints": [...]}``."""
+    """``GET _inference/_all``: ``{"endpoints": [...]}``; 8.11 and 8.12 call the list ``models``."""
     root = _obj(body, "response")
-    entries = root.get("endpoints")
+    entries = root.get("endpoints", root.get("models"))
     if not isinstance(entries, list):
         raise ShapeError("response.endpoints is missing or not a list")
     return tuple(parse_inference_endpoint(raw, f"endpoints[{i}]") for i, raw in enumerate(entries))

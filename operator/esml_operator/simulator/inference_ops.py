@@ -14,19 +14,22 @@ from .inference_settings import EndpointSpec, check_service, parse_put, resolve_
 from .models import MODEL_ID_PATTERN, TrainedModel
 from .state import AdaptiveSettings
 from .units import TimeValue
+from .versions import EsVersion
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 
-def endpoint_not_found(inference_id: str) -> EsError:
+def endpoint_not_found(inference_id: str, version: EsVersion) -> EsError:
+    if not version.inference_endpoint_naming:
+        return not_found(f"Model not found [{inference_id}]")
     return not_found(f"Inference endpoint not found [{inference_id}]")
 
 
 def lookup(cluster: MlCluster, inference_id: str, task_type: str | None) -> InferenceEndpoint:
     endpoint = cluster.inference.get(inference_id)
     if endpoint is None:
-        raise endpoint_not_found(inference_id)
+        raise endpoint_not_found(inference_id, cluster.version)
     if task_type is not None and endpoint.task_type != task_type:
         raise status_exception(
             400,
@@ -52,7 +55,8 @@ def get_endpoints(engine: Engine, inference_id: str | None, task_type: str | Non
         found = [e for e in cluster.inference.all() if task_type is None or e.task_type == task_type]
     else:
         found = [lookup(cluster, inference_id, task_type)]
-    return {"endpoints": [render_live(engine, e) for e in found]}
+    key = "endpoints" if engine.version.inference_endpoint_naming else "models"
+    return {key: [render_live(engine, e) for e in found]}
 
 
 # -- create ----------------------------------------------------------------------------------

@@ -109,6 +109,12 @@ class EsVersion:
         return self.at_least(8, 11)
 
     @property
+    def inference_endpoint_naming(self) -> bool:
+        """GET lists ``endpoints`` and a missing id is ``Inference endpoint not found [id]``; before, ``models``
+        and ``Model not found [id]`` (Elastic's 8.11-era YAML tests). Release UNCONFIRMED: 8.13 here."""
+        return self.at_least(8, 13)
+
+    @property
     def has_elasticsearch_service(self) -> bool:
         return self.at_least(8, 13)
 
