@@ -7,8 +7,9 @@ each stage of the pass (connect, poll, write slot, ...), and when the write
 was sent. A slow change is matched to the first such line of its resource
 whose resourceVersion is at least the change's (a coalesced burst is served
 by the pass that read its last change). Its cause is that line's largest
-stage before the write; a slow change with no slow line was quick inside the
-operator, so its time went before (watch delivery) or after (the request).
+stage before the write; a slow change with no slow line was quick inside its
+pass, so its time went before it (watch delivery, or the operator's event loop
+reading the event late) or after it (the request).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ BEFORE_WRITE = {
 }
 NOT_SENT = "not written by the pass that read it (throttled, failed or nothing to do)"
 WATCH = "before the operator: watch delivery"
-AFTER = "after the operator sent it: the request"
+AFTER = (
+    "outside the pass (it sent the write within 100 ms of its watch event): the operator's event loop or the request"
+)
 UNMATCHED = "no timing line (an operator without them)"
 
 
