@@ -125,6 +125,8 @@ def prepare_delete_model(engine: Engine, req: RestRequest) -> Action:
         for dep in deps:
             del cluster.deployments[dep.deployment_id]
         del cluster.models.models[model_id]
+        for alias in [a for a, target in cluster.models.aliases.items() if target == model_id]:
+            del cluster.models.aliases[alias]  # Elasticsearch deletes a model's aliases with it
         cluster.rebalance()
         return 200, {"acknowledged": True}
 
