@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import queueing
+from . import calls, queueing
 
 if TYPE_CHECKING:
     from .state import Deployment
@@ -115,11 +115,13 @@ def _queue_values(dep: Deployment, node_id: str) -> dict[str, int]:
     load = dep.load
     rates = queueing.node_rates(dep).get(node_id)
     queued = load.queues.get(node_id, 0.0)
-    rpm = 0 if rates is None else queueing.throughput_per_minute(rates, queued)
+    pending_calls, finished_calls = calls.node_values(dep, node_id, load.since)
+    rpm = (0 if rates is None else queueing.throughput_per_minute(rates, queued)) + finished_calls
+    pending = (0 if rates is None else queueing.pending(rates, queued)) + pending_calls
     return {
         "throughput_last_minute": rpm,
         "peak_throughput_per_minute": max(rpm, load.peak_per_minute.get(node_id, 0)),
-        "number_of_pending_requests": 0 if rates is None else queueing.pending(rates, queued),
+        "number_of_pending_requests": pending,
         "rejected_execution_count": queueing.whole(load.rejected.get(node_id, 0.0)),
     }
 

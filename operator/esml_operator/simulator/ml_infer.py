@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from . import queueing
+from . import calls, queueing
 from .builtin_models import config_name
 from .errors import EsError, no_model, status_exception
 from .state import Deployment
@@ -63,11 +63,12 @@ async def await_allocated(engine: Engine, dep: Deployment, max_wait: TimeValue) 
 
 def record(engine: Engine, dep: Deployment, texts: list[str]) -> None:
     """Count the inputs on the deployment's traffic (429 when every node's queue is full); cache hits too."""
-    if not queueing.admit(dep):
+    now = engine.clock.now()
+    if not queueing.admit(dep) or not calls.place(dep, now, len(texts)):
         raise EsError(429, "es_rejected_execution_exception", queueing.QUEUE_FULL)
     load = dep.load
     load.accumulated += len(texts)
-    load.last_request_at = engine.clock.now()
+    load.last_request_at = now
     if dep.cache_size.bytes <= 0:
         return
     for text in texts:

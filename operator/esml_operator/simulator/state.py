@@ -110,6 +110,10 @@ class Load:
     #: ``_infer`` inputs answered from the deployment's cache, and the inputs it holds (see ``ml_infer``)
     cache_hits: float = 0.0
     cached: list[str] = field(default_factory=list)
+    #: discrete calls per node: when each allocation is next free, and [start, finish] of recent calls
+    #: (see ``calls``)
+    slots: dict[str, list[float]] = field(default_factory=dict)
+    calls: dict[str, list[list[float]]] = field(default_factory=dict)
 
     @property
     def demand(self) -> float:
