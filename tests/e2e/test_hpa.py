@@ -132,23 +132,31 @@ def update_bodies(simulator: SimulatorProcess) -> list[dict[str, Any]]:
     return [r["body"] or {} for r in simulator.requests("/deployment/_update", method="POST")]
 
 
-def test_a_real_hpa_scales_a_model_deployment_up_and_down_on_pending_requests(
+@pytest.fixture
+def example_hpa(
     kube: Kube,
-    simulator: SimulatorProcess,
     es_url: str,
     es_secrets: dict[str, str],
     controller_manager: Process,
     external_metrics: ExternalMetrics,
     operator_factory: Callable[..., OperatorProcess],
-) -> None:
+) -> dict[str, Any]:
+    """The operator serving the external metric, the example's ModelDeployment Ready at 1 allocation, the
+    example HPA applied and its metric read at 0."""
     operator_factory(*external_metrics.flags())
     external_metrics.register()
     kube.apply(model_deployment(NAME, es_url, allocations=1))
     wait_for(lambda: converged(kube, NAME, 1), what="Ready with 1 allocation")
     example = apply_example_hpa(kube)
-    target = example["spec"]["metrics"][0]["external"]["target"]
-    assert (target["type"], target["averageValue"]) == ("AverageValue", "10")
     wait_for(lambda: metric_is(kube, NAME, "0"), what="the external metric at 0")
+    return example
+
+
+def test_a_real_hpa_scales_a_model_deployment_up_and_down_on_pending_requests(
+    kube: Kube, simulator: SimulatorProcess, example_hpa: dict[str, Any]
+) -> None:
+    target = example_hpa["spec"]["metrics"][0]["external"]["target"]
+    assert (target["type"], target["averageValue"]) == ("AverageValue", "10")
 
     set_pending(simulator, 35)  # 35 queued requests, 10 per allocation wanted: 4 allocations
     wait_for(lambda: metric_is(kube, NAME, "35"), what="the external metric rising to 35")
@@ -227,3 +235,32 @@ def test_an_hpa_and_adaptive_allocations_never_fight(
     status = kube.mdep(NAME)["status"]
     assert status["allocations"] == 1  # /scale keeps reporting the real count
     assert kube.condition(NAME, "AutoscalerConflict")["status"] == "True"  # type: ignore[index]
+
+
+def send_inference_calls(simulator: SimulatorProcess, count: int) -> None:
+    """Real ``_infer`` calls, one document each, as an application would send them."""
+    with simulator.http() as client:
+        for i in range(count):
+            reply = client.post(f"/_ml/trained_models/{DEMO_MODEL}/_infer", json={"docs": [{"text_field": f"c{i}"}]})
+            reply.raise_for_status()
+
+
+def test_real_inference_calls_drive_the_hpa_up_and_back_down(
+    kube: Kube, simulator: SimulatorProcess, example_hpa: dict[str, Any]
+) -> None:
+    # Each call takes 500 ms of its allocation: 60 calls at once are a 30 s backlog on the one allocation.
+    simulator.admin("POST", f"deployments/{DEMO_MODEL}/_load", {"requests_per_second": 0, "inference_time_ms": 500})
+    send_inference_calls(simulator, 60)
+    wait_for(
+        lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] > 1, what="the HPA scaling up on real inference calls"
+    )
+    assert [b for b in update_bodies(simulator) if b.get("number_of_allocations", 1) > 1]
+    stats = simulator.deployment(DEMO_MODEL)
+    assert stats is not None and stats["inference_count"] == 60
+
+    wait_for(lambda: metric_is(kube, NAME, "0"), timeout=90, what="the backlog served, the metric back at 0")
+    wait_for(
+        lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 1,
+        timeout=DOWNSCALE_WINDOW + 60, what="the HPA scaling back down",
+    )  # fmt: skip
+    wait_for(lambda: converged(kube, NAME, 1), timeout=60, what="Elasticsearch back at 1 allocation")
