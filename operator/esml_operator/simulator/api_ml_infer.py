@@ -46,11 +46,11 @@ def _docs(req: RestRequest) -> tuple[list[Any], TimeValue]:
 
 def _prepare(engine: Engine, req: RestRequest, deprecated: bool) -> Action:
     target = req.path_params["model_id"]
-    docs, timeout = _docs(req)
     if deprecated and engine.version.has_infer_api:
-        if len(docs) > 1:
-            raise validation_failed(["multiple documents are not supported"], "validation_exception")
-        req.response_headers.update(_deprecation(engine))
+        req.response_headers.update(_deprecation(engine))  # also on an error, as Elasticsearch's route does
+    docs, timeout = _docs(req)
+    if deprecated and engine.version.has_infer_api and len(docs) > 1:
+        raise validation_failed(["multiple documents are not supported"], "validation_exception")
 
     async def action() -> Result:
         engine.authorize(req, ACTION_INFER_MODEL)

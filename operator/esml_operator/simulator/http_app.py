@@ -215,6 +215,7 @@ async def _answer(engine: Engine, request: web.Request, body: bytes) -> web.Stre
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
             return render(fault.status, fault.body(), pretty=pretty, content_type=response_type, headers=headers)
+    rest: RestRequest | None = None
     try:
         principal = None
         if engine.security.enabled:
@@ -256,7 +257,10 @@ async def _answer(engine: Engine, request: web.Request, body: bytes) -> web.Stre
         rest.check_consumed()
         status, payload = await action()
     except (EsError, RawError) as exc:
-        return error_response(exc, pretty, response_type)
+        failed = error_response(exc, pretty, response_type)
+        if rest is not None:
+            failed.headers.extend(rest.response_headers)  # a deprecated route warns on errors too
+        return failed
     if payload is not None and "filter_path" in request.query:
         payload = filter_path(payload, request.query["filter_path"])
     extra: CIMultiDict[str] = CIMultiDict(rest.response_headers)
