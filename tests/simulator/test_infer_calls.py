@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,3 +65,30 @@ async def test_a_full_queue_refuses_the_call_with_429(sim: Simulator, es: AsyncE
     assert (node["inference_count"], node["rejected_execution_count"]) == (3, 1)
     sim.control.advance(0.1)  # the first finished: room again
     await infer(es, "fits now")
+
+
+async def test_queued_calls_survive_a_restart_on_the_new_clock(tmp_path: Path) -> None:
+    settings: dict[str, Any] = {
+        "port": 0, "fake_clock": True, "allocation_delay": 0.0, "models": [MODEL], "model_size": 1630,
+        "state_file": str(tmp_path / "state.json"),
+    }  # fmt: skip
+    first = Simulator(**settings)
+    await first.start()
+    try:
+        first.control.advance(100)  # the saved state's clock is 100 s ahead of the next run's
+        async with AsyncElasticsearch(first.url, basic_auth=("elastic", "changeme")) as es:
+            await es.ml.start_trained_model_deployment(model_id=MODEL, number_of_allocations=1)
+            for i in range(3):
+                await infer(es, f"text {i}")
+    finally:
+        await first.stop()
+    second = Simulator(**settings)
+    await second.start()
+    try:
+        async with AsyncElasticsearch(second.url, basic_auth=("elastic", "changeme")) as es:
+            assert (await node_stats(es))["number_of_pending_requests"] == 3
+            second.control.advance(0.35)  # the three calls (100 ms each) are served on the new clock
+            node = await node_stats(es)
+            assert (node["number_of_pending_requests"], node["throughput_last_minute"]) == (0, 3)
+    finally:
+        await second.stop()

@@ -183,6 +183,14 @@ def _dump_deployment(d: Deployment) -> dict[str, Any]:
     }
 
 
+def _load_traffic(raw: dict[str, Any], shift: float) -> Load:
+    """The deployment's traffic; the times of queued ``_infer`` calls move with the downtime."""
+    load = Load(**raw)
+    load.slots = {node: [t + shift for t in times] for node, times in load.slots.items()}
+    load.calls = {node: [[start + shift, end + shift] for start, end in calls] for node, calls in load.calls.items()}
+    return load
+
+
 def _load_deployment(item: dict[str, Any], shift: float) -> Deployment:
     """Restore a deployment; pending timestamps move with the downtime so nothing jumps ahead."""
 
@@ -213,7 +221,7 @@ def _load_deployment(item: dict[str, Any], shift: float) -> Deployment:
         routes=routes,
         max_assigned=item["max_assigned"],
         adaptive=None if item["adaptive"] is None else AdaptiveSettings(**item["adaptive"]),
-        load=Load(**item["load"]),
+        load=_load_traffic(item["load"], shift),
         stop_at=moved(item["stop_at"]),
         injected=None if item.get("injected") is None else InjectedStats.load(item["injected"]),
     )
