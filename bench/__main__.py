@@ -2,7 +2,8 @@
 
 Six figures, each beside its target and a floor or baseline measured in the same run:
 
-1. reaction latency: /scale PATCH acknowledged -> ``_update`` received (p50/p95/p99), against a bare watch client
+1. reaction latency: /scale PATCH acknowledged -> ``_update`` received (p50/p95/p99), against a bare watch client;
+   the changes over 100 ms and their causes (``bench/tail.py``); the full run also at ``--resync-interval 5``
 2. scale: N ModelDeployments on M clusters (time to Ready, ES requests, API writes, RSS, idle CPU), against a naive
    per-resource poller (``bench/naive_operator.py``)
 3. restart: SIGKILL with N idle resources, start again
