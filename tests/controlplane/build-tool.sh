@@ -58,12 +58,8 @@ case "$tool" in
 esac
 modversion=${modversion:-v${version}}
 
-command -v go >/dev/null || die "no Go toolchain on PATH; install Go >= 1.26"
-export GOTOOLCHAIN=local          # never switch toolchains silently
-export GOFLAGS="${GOFLAGS:-} -mod=mod"
-proxy=$(go env GOPROXY)
-export GOPROXY="${proxy%%,direct}" # fail fast instead of falling back to git
-export CGO_ENABLED=0
+# shellcheck source=go-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
 GOVER=$(go env GOVERSION)
 
 cache_root=${ESML_CONTROLPLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/esml-operator/controlplane}

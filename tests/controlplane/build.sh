@@ -34,12 +34,8 @@ exec 3>&2  # the heartbeat writes here, even while a step's stderr goes to a log
 say() { printf '[controlplane] %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
-command -v go >/dev/null || die "no Go toolchain on PATH; install Go >= 1.26"
-export GOTOOLCHAIN=local          # never switch toolchains silently
-export GOFLAGS="${GOFLAGS:-} -mod=mod"
-proxy=$(go env GOPROXY)
-export GOPROXY="${proxy%%,direct}" # fail fast instead of falling back to git
-export CGO_ENABLED=0
+# shellcheck source=go-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/go-env.sh"
 
 K8S=${KUBERNETES:?versions.env must set KUBERNETES}
 STAGING="v0.${K8S#1.}"
