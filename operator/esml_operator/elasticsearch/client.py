@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -25,6 +25,7 @@ from esml_operator.elasticsearch.errors import (
     UnsupportedVersionError,
 )
 from esml_operator.elasticsearch.http_errors import error_from_response, error_from_transport
+from esml_operator.elasticsearch.ml_capacity import MlLimits, MlNodeMemory, parse_ml_info, parse_ml_memory_stats
 from esml_operator.elasticsearch.models import (
     UNSET,
     AdaptiveAllocations,
@@ -48,6 +49,7 @@ from esml_operator.elasticsearch.parsing import (
 from esml_operator.elasticsearch.redaction import Redactor
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: Plain JSON media types: accepted by every 8.x/9.x server, no REST-compat negotiation.
 JSON_HEADERS: Mapping[str, str] = {"Accept": "application/json", "Content-Type": "application/json"}
@@ -244,6 +246,22 @@ class ElasticsearchClient:
                 break
         logger.debug("stats snapshot: %d models, %d deployments", len(model_ids), len(deployments))
         return ClusterSnapshot(model_ids=frozenset(model_ids), deployments=deployments)
+
+    async def _get_parsed(self, path: str, parse: Callable[[Any], _T]) -> _T:
+        action = f"GET {path.lstrip('/')}"
+        body = await self._call("GET", path, action=action)
+        try:
+            return parse(body)
+        except ShapeError as exc:
+            raise self._malformed(exc, action) from exc
+
+    async def ml_limits(self) -> MlLimits:
+        """``GET _ml/info`` ``limits`` (needs ``monitor_ml``): the cluster's ML processors and memory."""
+        return await self._get_parsed("/_ml/info", parse_ml_info)
+
+    async def ml_memory_stats(self) -> tuple[MlNodeMemory, ...]:
+        """``GET _ml/memory/_stats`` (8.2+, needs ``monitor_ml``): each ML node's processors and native memory."""
+        return await self._get_parsed("/_ml/memory/_stats", parse_ml_memory_stats)
 
     async def start_deployment(
         self,
