@@ -94,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
         "for capacity instead of failing with 429",
     )
     es.add_argument(
+        "--max-lazy-ml-nodes",
+        type=int,
+        default=0,
+        help="xpack.ml.max_lazy_ml_nodes: the cluster may scale while it has fewer ML nodes (default: 0)",
+    )
+    es.add_argument(
+        "--max-ml-node-size",
+        type=_byte_size,
+        default=0,
+        help="xpack.ml.max_ml_node_size, e.g. 16gb: ML nodes smaller than this may grow (default: 0, unset)",
+    )
+    es.add_argument(
         "--model", action="append", default=[], metavar="ID", help="preload a fully defined pytorch model (repeatable)"
     )
     es.add_argument(
@@ -198,6 +210,8 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
         users=list(args.user),
         api_keys=list(args.api_key),
         can_scale=args.can_scale,
+        max_lazy_ml_nodes=args.max_lazy_ml_nodes,
+        max_ml_node_size=args.max_ml_node_size,
         allocation_delay=args.allocation_delay,
         adaptive_interval=args.adaptive_interval,
         scale_to_zero_time=args.scale_to_zero_time,

@@ -77,6 +77,14 @@ class Control:
             raise AdminError(400, str(exc)) from None
         return node.dump()
 
+    def shutdown_node(self, name_or_id: str) -> dict[str, Any]:
+        """Mark a node as shutting down (the node shutdown API's effect on ML); ``restore_node`` undoes it."""
+        node = self._node(name_or_id)
+        if not node.in_cluster:
+            raise AdminError(409, f"node [{node.name}] is not in the cluster")
+        self.engine.cluster.shutdown_node(node)
+        return node.dump()
+
     def restore_node(self, name_or_id: str) -> dict[str, Any]:
         node = self._node(name_or_id)
         self.engine.cluster.restore_node(node)
@@ -172,6 +180,11 @@ class Control:
             elif key == "can_scale":
                 cluster.settings.can_scale = bool(value)
                 cluster.rebalance()
+            elif key in ("max_lazy_ml_nodes", "max_ml_node_size"):
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise AdminError(400, f"[{key}] must be a non-negative integer")
+                setattr(cluster.settings, key, value)
+                cluster.rebalance()
             elif key == "allocation_delay":
                 cluster.settings.allocation_delay = float(value)
             else:
@@ -185,6 +198,9 @@ class Control:
             "upgrade_in_progress": c.upgrade_in_progress,
             "feature_reset_in_progress": c.feature_reset_in_progress,
             "can_scale": c.settings.can_scale,
+            "max_lazy_ml_nodes": c.settings.max_lazy_ml_nodes,
+            "max_ml_node_size": c.settings.max_ml_node_size,
+            "scaling_possible": c.scaling_possible,
             "allocation_delay": c.settings.allocation_delay,
         }
 

@@ -94,6 +94,8 @@ async def _dispatch(control: Control, request: web.Request, method: str, parts: 
             return _ok({"node": control.add_node(body.get("processors"), body.get("memory"), body.get("name"))})
         case ("POST", ["nodes", name, "_fail"]):
             return _ok({"node": control.fail_node(name, str(body.get("mode", "leave")))})
+        case ("POST", ["nodes", name, "_shutdown"]):
+            return _ok({"node": control.shutdown_node(name)})
         case ("POST", ["nodes", name, "_restore"]):
             return _ok({"node": control.restore_node(name)})
         case ("POST", ["deployments", dep_id, "_set_allocations"]):

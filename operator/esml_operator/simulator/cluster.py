@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import queueing
+from .capacity import ScalingSettings, scaling_possible
 from .clock import Clock
 from .downloads import settle as settle_downloads
 from .inference import InferenceRegistry
 from .models import ModelStore
 from .planner import choose_reductions, place
-from .state import AdaptiveSettings, Deployment, Node, Route, node_id_for
+from .state import NODE_IS_SHUTTING_DOWN, AdaptiveSettings, Deployment, Node, Route, node_id_for
 from .versions import EsVersion
 
 #: Scale up when the load exceeds 90 % of capacity, down below 85 % (PR 111476).
@@ -35,6 +36,13 @@ class ClusterSettings:
     scale_to_zero_time: float = 24 * 3600.0
     stop_delay: float = 0.0
     can_scale: bool = False
+    #: ``xpack.ml.max_lazy_ml_nodes`` and ``xpack.ml.max_ml_node_size`` (bytes; 0 = unset)
+    max_lazy_ml_nodes: int = 0
+    max_ml_node_size: int = 0
+
+    @property
+    def scaling(self) -> ScalingSettings:
+        return ScalingSettings(self.can_scale, self.max_lazy_ml_nodes, self.max_ml_node_size)
 
 
 class MlCluster:
@@ -86,6 +94,23 @@ class MlCluster:
             raise ValueError(f"unknown failure mode {mode!r}; expected 'leave' or 'process_failure'")
         self.rebalance()
 
+    def shutdown_node(self, node: Node) -> None:
+        """Mark ``node`` as shutting down: its routes stop (reason ``node is shutting down``) and their
+        allocations are planned on the other nodes; the node takes no new allocations until restored."""
+        self.advance()
+        node.status = "shutting_down"
+        done = self.clock.now() + self.settings.allocation_delay
+        for dep in self.deployments.values():
+            route = dep.routes.get(node.id)
+            if route is not None and route.state != "stopping":
+                route.state, route.reason, route.ready_at = "stopping", NODE_IS_SHUTTING_DOWN, done
+                dep.recompute_state()
+        self.rebalance()
+
+    @property
+    def scaling_possible(self) -> bool:
+        return scaling_possible(self.settings.scaling, self.nodes)
+
     def restore_node(self, node: Node) -> None:
         self.advance()
         node.status = "up"
@@ -125,10 +150,14 @@ class MlCluster:
                 del self.deployments[dep.deployment_id]
                 changed = True
                 continue
-            for route in dep.routes.values():
+            for route in list(dep.routes.values()):
                 if route.ready_at is None or route.ready_at > at:
                     continue
                 route.ready_at = None
+                if route.state == "stopping":
+                    del dep.routes[route.node_id]  # the node finished shutting this route down
+                    changed = True
+                    continue
                 node = self.find_node(route.node_id)
                 if route.state == "starting":
                     problem = self._load_problem(dep, node)
@@ -218,7 +247,7 @@ class MlCluster:
         """Re-plan ``dep`` for ``total`` allocations; returns "insufficient" when it cannot fit."""
         if total > dep.total_target:
             placement = place(self.nodes, self.others(dep), dep, total - dep.total_target)
-            if placement.placed < total - dep.total_target and not self.settings.can_scale:
+            if placement.placed < total - dep.total_target and not self.scaling_possible:
                 return "insufficient"
             dep.number_of_allocations = total
             self.apply_additions(dep, placement.added)

@@ -26,6 +26,9 @@ class SimulatorConfig:
     #: (id, key, role), the role as for users
     api_keys: list[tuple[str, str, str]] = field(default_factory=list)
     can_scale: bool = False
+    #: ``xpack.ml.max_lazy_ml_nodes`` and ``xpack.ml.max_ml_node_size`` (bytes, 0 = unset)
+    max_lazy_ml_nodes: int = 0
+    max_ml_node_size: int = 0
     allocation_delay: float = 1.0
     adaptive_interval: float = 10.0
     scale_to_zero_time: float = 24 * 3600.0

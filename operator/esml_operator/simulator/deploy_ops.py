@@ -130,7 +130,7 @@ def _create(cluster: MlCluster, p: StartParams, model_id: str, size: int, model:
     )
     dep.load.since = dep.start_time
     placement = place(cluster.nodes, list(cluster.deployments.values()), dep, allocations)
-    if placement.placed < allocations and not cluster.settings.can_scale:
+    if placement.placed < allocations and not cluster.scaling_possible:
         if placement.placed == 0:
             raise status_exception(
                 429,

@@ -48,6 +48,8 @@ class Engine:
             scale_to_zero_time=c.scale_to_zero_time,
             stop_delay=c.stop_delay,
             can_scale=c.can_scale,
+            max_lazy_ml_nodes=c.max_lazy_ml_nodes,
+            max_ml_node_size=c.max_ml_node_size,
         )
         return MlCluster(self.clock, self.version, settings)
 
@@ -131,6 +133,8 @@ class Engine:
                 "upgrade_in_progress": cluster.upgrade_in_progress,
                 "feature_reset_in_progress": cluster.feature_reset_in_progress,
                 "can_scale": cluster.settings.can_scale,
+                "max_lazy_ml_nodes": cluster.settings.max_lazy_ml_nodes,
+                "max_ml_node_size": cluster.settings.max_ml_node_size,
             },
         }
 
@@ -155,6 +159,8 @@ class Engine:
         cluster.upgrade_in_progress = bool(flags.get("upgrade_in_progress", False))
         cluster.feature_reset_in_progress = bool(flags.get("feature_reset_in_progress", False))
         cluster.settings.can_scale = bool(flags.get("can_scale", cluster.settings.can_scale))
+        cluster.settings.max_lazy_ml_nodes = int(flags.get("max_lazy_ml_nodes", cluster.settings.max_lazy_ml_nodes))
+        cluster.settings.max_ml_node_size = int(flags.get("max_ml_node_size", cluster.settings.max_ml_node_size))
         cluster.ensure_ticking()
 
 

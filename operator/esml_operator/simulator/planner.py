@@ -17,6 +17,11 @@ class NodeUsage:
     hosts_ml: bool = False
 
     @property
+    def assignable(self) -> bool:
+        """A node shutting down takes no new allocations (Elasticsearch leaves it out of the plan)."""
+        return self.node.status != "shutting_down"
+
+    @property
     def free_processors(self) -> int:
         return self.node.processors - self.processors_used
 
@@ -75,7 +80,7 @@ class Placement:
 def place(nodes: list[Node], others: list[Deployment], dep: Deployment, count: int) -> Placement:
     """Find room for ``count`` more allocations of ``dep``; greedy, spreading over nodes."""
     table = usage(nodes, [*others, dep])
-    if not table:
+    if not any(u.assignable for u in table.values()):
         return Placement({}, 0, "No ML nodes exist in the cluster" if count > 0 else None)
     added: dict[str, int] = {}
     placed = 0
@@ -84,7 +89,7 @@ def place(nodes: list[Node], others: list[Deployment], dep: Deployment, count: i
         best_key: tuple[int, int, int] | None = None
         for use in table.values():
             hosts = use.node.id in dep.routes or use.node.id in added
-            if _why(use, dep, hosts) is not None:
+            if not use.assignable or _why(use, dep, hosts) is not None:
                 continue
             key = (use.free_processors, 1 if hosts else 0, -use.node.index)
             if best_key is None or key > best_key:
@@ -106,7 +111,7 @@ def place(nodes: list[Node], others: list[Deployment], dep: Deployment, count: i
     explanation = None
     if placed < count:
         reasons = []
-        for use in sorted(table.values(), key=lambda u: u.node.id):
+        for use in sorted((u for u in table.values() if u.assignable), key=lambda u: u.node.id):
             hosts = use.node.id in dep.routes or use.node.id in added
             why = _why(use, dep, hosts)
             if why:

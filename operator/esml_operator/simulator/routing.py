@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import api_aliases, api_deployments, api_inference, api_misc, api_ml_infer, api_models, api_read
+from . import (
+    api_aliases,
+    api_deployments,
+    api_inference,
+    api_misc,
+    api_ml_infer,
+    api_ml_info,
+    api_models,
+    api_read,
+)
 from .rest import Handler
 from .versions import EsVersion
 
@@ -59,9 +68,16 @@ def _has_inference_update(v: EsVersion) -> bool:
     return v.has_inference_endpoints_816
 
 
+def _has_memory_stats(v: EsVersion) -> bool:
+    return v.has_memory_stats
+
+
 ROUTES: list[Route] = [
     _r("/", {"GET": (api_misc.prepare_info, "info"), "HEAD": (api_misc.prepare_info, "info")}),
     _r(TM, {"GET": (api_read.prepare_get_models, "get_models")}),
+    _r("/_ml/info", {"GET": (api_ml_info.prepare_info, "ml_info")}),
+    _r("/_ml/memory/_stats", {"GET": (api_ml_info.prepare_memory_stats, "memory_stats")}, _has_memory_stats),
+    _r("/_ml/memory/{node_id}/_stats", {"GET": (api_ml_info.prepare_memory_stats, "memory_stats")}, _has_memory_stats),
     _r(f"{TM}/_stats", {"GET": (api_read.prepare_stats, "stats")}),
     _r(f"{TM}/{{model_id}}/_stats", {"GET": (api_read.prepare_stats, "stats")}),
     _r(f"{TM}/{{model_id}}/deployment/_start", {"POST": (api_deployments.prepare_start, "start")}),

@@ -13,6 +13,8 @@ from .units import ByteSize
 NATIVE_CODE_OVERHEAD = 30 * 1024 * 1024
 MAX_DEPLOYMENTS = 100
 MAX_LOW_PRIORITY_PER_NODE = 100
+#: The route reason while a node shuts down (Elasticsearch's ``TrainedModelAssignmentUtils``).
+NODE_IS_SHUTTING_DOWN = "node is shutting down"
 
 
 def node_id_for(index: int, seed: str = "esml-simulator") -> str:
@@ -28,7 +30,8 @@ class Node:
     name: str
     processors: int
     memory: int
-    #: ``up``; ``left`` (not in the cluster); ``failing`` (in the cluster, model processes fail)
+    #: ``up``; ``left`` (not in the cluster); ``failing`` (in the cluster, model processes fail);
+    #: ``shutting_down`` (in the cluster, its routes stop and it takes no new allocations)
     status: str = "up"
 
     @property
@@ -147,7 +150,8 @@ class Deployment:
 
     @property
     def total_target(self) -> int:
-        return sum(r.target for r in self.routes.values())
+        """Allocations planned on routes that are not stopping (a node shutting down gives its routes up)."""
+        return sum(r.target for r in self.routes.values() if r.state != "stopping")
 
     @property
     def total_current(self) -> int:

@@ -50,6 +50,16 @@ class EsVersion:
         return self.at_least(8, 4)
 
     @property
+    def has_memory_stats(self) -> bool:
+        """``GET _ml/memory/_stats`` and ``GET _ml/memory/{node_id}/_stats`` (8.2)."""
+        return self.at_least(8, 2)
+
+    @property
+    def has_processor_limits(self) -> bool:
+        """``_ml/info`` ``limits.max_single_ml_node_processors``/``total_ml_processors`` (PR 101392, 8.12)."""
+        return self.at_least(8, 12)
+
+    @property
     def has_infer_api(self) -> bool:
         """8.3: ``POST _ml/trained_models/{id}/_infer`` serves deployments; ``deployment/_infer`` is deprecated
         (a ``Warning`` on every call; 9.x keeps the route and the warning)."""
