@@ -60,6 +60,7 @@ def test_complete_status_of_a_ready_deployment() -> None:
         "lastSyncTime": "2026-11-25T09:59:55Z",
         "elasticsearchVersion": "8.16.0",
         "selector": SELECTOR,
+        "vcpus": 2,  # 2 allocations x 1 thread: the cost figure
     }
     assert conditions == [
         {

@@ -109,3 +109,13 @@ def parse_ml_memory_stats(body: Any) -> tuple[MlNodeMemory, ...]:
     nodes = _obj(_obj(body, "_ml/memory/_stats").get("nodes", {}), "_ml/memory/_stats.nodes")
     parsed = (_node(str(node_id), value) for node_id, value in sorted(nodes.items()))
     return tuple(node for node in parsed if node is not None)
+
+
+@dataclass(frozen=True)
+class MlCapacity:
+    """What one look at a cluster's ML capacity found. ``problem`` says why some numbers are missing
+    (no ``monitor_ml`` privilege, or a version without the API); the rest is still usable."""
+
+    limits: MlLimits | None = None
+    nodes: tuple[MlNodeMemory, ...] | None = None
+    problem: str | None = None

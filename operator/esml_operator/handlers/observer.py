@@ -7,7 +7,7 @@ exception): the pure ``decide`` turns it into conditions.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from esml_operator.elasticsearch.client import ElasticsearchClient
@@ -15,6 +15,7 @@ from esml_operator.elasticsearch.connections import ConnectionConfig, Connection
 from esml_operator.elasticsearch.errors import AuthenticationError, AuthorizationError, ElasticsearchError
 from esml_operator.elasticsearch.models import ClusterInfo
 from esml_operator.handlers import connect, logcontext, timing
+from esml_operator.handlers.capacity_facts import CapacityFacts
 from esml_operator.handlers.changes import ChangeLog
 from esml_operator.handlers.kube import KubeApi
 from esml_operator.handlers.polling import Poller
@@ -30,6 +31,7 @@ from esml_operator.reconcile import (
     Observation,
     RecentAction,
     ownership,
+    shortfall,
 )
 from esml_operator.settings import Settings
 
@@ -88,6 +90,7 @@ class Observer:
         self.settings, self.kube, self.pool = settings, kube, pool
         self.snapshots, self.claims, self.changes = snapshots, claims, changes
         self.poller = poller or Poller(max_age=max(300.0, 10 * settings.resync_interval))
+        self.capacity = CapacityFacts(interval=settings.resync_interval)
         self._names = names  # uid -> namespace/name, for conflict messages
         self._round_started = self._previous_round_started = float("-inf")
 
@@ -162,6 +165,9 @@ class Observer:
             inference_users=users,
             inference_unknown=unknown,
         )
+        if taken is not None and shortfall.wanted(observation, spec.deployment_id, entry.generation):
+            facts = await self.capacity.get(config.key, client, info.version)
+            observation = replace(observation, capacity=facts)
         return Observed(observation, client, info, key)
 
     def new_round(self) -> None:

@@ -19,6 +19,7 @@ from esml_operator.elasticsearch.models import ClusterInfo, DeploymentStats
 
 from . import conditions as c
 from . import endpoints as ep
+from . import shortfall
 from .autoscaling import autoscaler_condition, autoscaler_conditions, surface_on_ready
 from .backoff import UNSUPPORTED_VERSION, advise, error_reason
 from .conditions import ConditionValue, Verdict
@@ -74,6 +75,7 @@ def decide(
         status["desiredAllocations"] = desired_allocations(parsed, observed.get("adaptiveAllocations"))
         status.update(observed)
         action = _assess(context, view)
+        shortfall.apply(context, view, status)
         if observation.inference_unknown is not None and verdict.ready is not None:
             note = ep.unknown_note(observation.inference_unknown)
             verdict.ready = replace(verdict.ready, message=f"{verdict.ready.message}; {note}")

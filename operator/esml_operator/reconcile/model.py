@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from esml_operator.elasticsearch.errors import ElasticsearchError
+from esml_operator.elasticsearch.ml_capacity import MlCapacity
 from esml_operator.elasticsearch.models import (
     AdaptiveAllocations,
     Assignment,
@@ -78,6 +79,8 @@ class Observation:
     inference_endpoint: InferenceEndpoint | None = None
     inference_users: tuple[str, ...] = ()
     inference_unknown: str | None = None
+    # _ml/info and _ml/memory/_stats, fetched only while this deployment is short of capacity (see .shortfall).
+    capacity: MlCapacity | None = None
 
 
 @dataclass(frozen=True)
