@@ -111,6 +111,13 @@ def _resource(entry: Entry) -> _Resource:
     )  # fmt: skip
 
 
+def _capacity_figure(status: Mapping[str, Any], field: str) -> float:
+    """A ``status.capacity`` number; 0 while the deployment is not short (no ``capacity``)."""
+    capacity = status.get("capacity")
+    value = capacity.get(field) if isinstance(capacity, Mapping) else None
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else 0.0
+
+
 class LoadView:
     """The inference load of each resource, from its cluster's latest poll (no request of its own)."""
 
@@ -175,6 +182,8 @@ class _StateCollector(Collector):
         rejected = counter("inference_rejected", "Inference requests rejected because the queue was full.")
         timeouts = counter("inference_timeouts", "Inference requests that timed out in the queue.")
         errors = counter("inference_errors", "Inference requests that failed.")
+        short_cpu = gauge("capacity_shortfall_processors", "Processors missing for all allocations (status.capacity).")
+        short_mem = gauge("capacity_shortfall_memory_bytes", "Native ML memory missing on a node (status.capacity).")
         for entry in self._registry:
             resource = _resource(entry)
             labels = resource.labels
@@ -188,6 +197,8 @@ class _StateCollector(Collector):
             stalled.add_metric(labels, float(resource.condition_true("Stalled")))
             paused.add_metric(labels, float(resource.paused))
             adaptive.add_metric(labels, float(resource.adaptive))
+            for family, field in ((short_cpu, "shortfallProcessors"), (short_mem, "shortfallMemoryBytes")):
+                family.add_metric(labels, _capacity_figure(resource.status, field))
             found = self._loads.load_of(entry, resource)
             if found is None:
                 continue
@@ -201,7 +212,7 @@ class _StateCollector(Collector):
             rejected.add_metric(labels, load.rejected_execution_count)
             timeouts.add_metric(labels, load.timeout_count)
             errors.add_metric(labels, load.error_count)
-        yield from (desired, reported, target, ready, stalled, paused, adaptive)
+        yield from (desired, reported, target, ready, stalled, paused, adaptive, short_cpu, short_mem)
         yield from (pending, average, last_minute, peak, inferences, rejected, timeouts, errors)
 
     def _leadership(self) -> Iterator[Metric]:
