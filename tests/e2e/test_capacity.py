@@ -1,0 +1,74 @@
+"""Capacity truth end to end (issue 22): a refused start says by how much and on which resource, then clears."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import Kube, model_deployment, wait_for
+from tests.e2e.test_lifecycle import converged, polls, wait_polls
+from tests.support.operator import OperatorProcess
+from tests.support.simulator import DEMO_MODEL, SimulatorProcess
+
+
+def _capacity_requests(simulator: SimulatorProcess) -> int:
+    """``GET _ml/memory/_stats`` requests so far (each goes with one ``GET _ml/info``)."""
+    memory = len(simulator.requests("/_ml/memory/_stats", method="GET"))
+    assert len(simulator.requests("/_ml/info", method="GET")) == memory
+    return memory
+
+
+def _short(kube: Kube, name: str) -> dict[str, Any] | None:
+    """The status once it carries capacity numbers and Ready says InsufficientCapacity."""
+    status = kube.mdep(name).get("status", {})
+    ready = kube.condition(name, "Ready")
+    if "capacity" in status and ready and ready["reason"] == "InsufficientCapacity":
+        return {**status, "ready": ready}
+    return None
+
+
+def test_a_refused_start_reports_the_processor_shortfall_and_clears_once_a_node_is_added(
+    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
+) -> None:
+    # 2 ML nodes of 4 processors; another deployment takes 4 of them (1 allocation x 4 threads).
+    other = simulator.es(
+        "POST", f"/_ml/trained_models/{DEMO_MODEL}/deployment/_start",
+        deployment_id="other", number_of_allocations="1", threads_per_allocation="4", wait_for="started",
+    )  # fmt: skip
+    assert other.status_code == 200, other.text
+    kube.apply(model_deployment("ner", es_url, allocations=4, threadsPerAllocation=2, deploymentId="ner"))
+    status = wait_for(lambda: _short(kube, "ner"), timeout=60, what="the capacity shortfall in the status")
+    assert status["capacity"] == {
+        "requiredProcessors": 8,
+        "availableProcessors": 8,
+        "usedByOtherDeployments": 4,
+        "freeProcessors": 4,
+        "shortfallProcessors": 4,
+        "largestFreeProcessorsOnNode": 4,
+        "threadsPerAllocation": 2,
+        "fittingAllocations": 2,
+        "shortfallMemoryBytes": 0,
+        "largestFreeMemoryBytes": status["capacity"]["largestFreeMemoryBytes"],
+        "limitingFactor": "processors",
+    }
+    assert status["ready"]["message"] == (
+        "Deployment [ner] cannot start 4 allocations: needs 8 processors (4 x 2 threads); ML nodes have 8, 4 used "
+        "by other deployments: 4 free. Add 4 processors, or lower numberOfAllocations to 2"
+    )
+    # While short: at most one _ml/info and one _ml/memory/_stats per resync interval (one _stats poll each).
+    before = (polls(simulator), _capacity_requests(simulator))
+    wait_polls(simulator, 4)
+    after = (polls(simulator), _capacity_requests(simulator))
+    assert after[1] > before[1] > 0  # the numbers come from Elasticsearch, asked again each interval
+    assert after[1] - before[1] <= after[0] - before[0] + 1, (before, after)
+    warnings = [e for e in kube.events("ner") if e["reason"] == "InsufficientCapacity"]
+    assert len(warnings) == 1, warnings  # one event for the shortfall, however many retries
+
+    simulator.admin("POST", "nodes", {"processors": 4})
+    done = wait_for(lambda: converged(kube, "ner", 4), timeout=180, what="4 allocations after the node came")
+    assert "capacity" not in done
+    assert done["vcpus"] == 8
+    assert kube.condition("ner", "Stalled")["status"] == "False"  # type: ignore[index]
+    # Not short any more: no capacity requests at all.
+    asked = _capacity_requests(simulator)
+    wait_polls(simulator, 3)
+    assert _capacity_requests(simulator) == asked
