@@ -19,6 +19,20 @@ OTHER = stats(
     threads_per_allocation=4,
     nodes=(NodeRoute("node-a", "started", current_allocations=1),),
 )
+#: status.capacity of the issue's example (4 allocations x 2 threads, 8 processors, 4 used by another deployment),
+#: but for the memory figure, which depends on the nodes.
+ISSUE_EXAMPLE = {
+    "requiredProcessors": 8,
+    "availableProcessors": 8,
+    "usedByOtherDeployments": 4,
+    "freeProcessors": 4,
+    "shortfallProcessors": 4,
+    "largestFreeProcessorsOnNode": 4,
+    "threadsPerAllocation": 2,
+    "fittingAllocations": 2,
+    "shortfallMemoryBytes": 0,
+    "limitingFactor": "processors",
+}
 REFUSED = es.TooManyRequestsError(
     "Could not start deployment because there are not enough resources to provide all requested allocations",
     status=429,
@@ -33,19 +47,7 @@ def _refused(facts: MlCapacity | None) -> Observation:
 
 def test_a_refused_start_is_explained_with_the_numbers() -> None:
     decision = run(spec(numberOfAllocations=4, threadsPerAllocation=2), _refused(MlCapacity(nodes=NODES)))
-    assert decision.status["capacity"] == {
-        "requiredProcessors": 8,
-        "availableProcessors": 8,
-        "usedByOtherDeployments": 4,
-        "freeProcessors": 4,
-        "shortfallProcessors": 4,
-        "largestFreeProcessorsOnNode": 4,
-        "threadsPerAllocation": 2,
-        "fittingAllocations": 2,
-        "shortfallMemoryBytes": 0,
-        "largestFreeMemoryBytes": 8 * GIB,
-        "limitingFactor": "processors",
-    }
+    assert decision.status["capacity"] == {**ISSUE_EXAMPLE, "largestFreeMemoryBytes": 8 * GIB}
     ready = cond(decision, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "InsufficientCapacity")
     assert ready["message"] == (
