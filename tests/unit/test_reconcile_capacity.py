@@ -5,11 +5,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 from esml_operator.elasticsearch import errors as es
-from esml_operator.elasticsearch.ml_capacity import MlCapacity, MlNodeMemory
+from esml_operator.elasticsearch.ml_capacity import MlCapacity, MlLimits, MlNodeMemory
 from esml_operator.elasticsearch.models import NodeRoute
 from esml_operator.reconcile import Observation
 from esml_operator.reconcile.shortfall import wanted
-from tests.unit.reconcile_helpers import MODEL, REF, allocation, cond, failure, observation, run, spec, stats
+from tests.unit.reconcile_helpers import (
+    MODEL,
+    REF,
+    allocation,
+    assignment,
+    cond,
+    failure,
+    observation,
+    run,
+    spec,
+    stats,
+)
 
 GIB = 1024**3
 NODES = (MlNodeMemory("node-a", "es-ml-0", 4, 8 * GIB, 0), MlNodeMemory("node-b", "es-ml-1", 4, 8 * GIB, 0))
@@ -119,3 +130,32 @@ def test_a_fitting_deployment_has_no_capacity_status() -> None:
     decision = run(obs=replace(observation(stats()), capacity=MlCapacity(nodes=NODES)))
     assert "capacity" not in decision.status
     assert cond(decision, "Ready")["reason"] == "FullyAllocated"
+
+
+def test_an_update_accepted_with_fewer_planned_allocations_is_waiting_for_scale_up() -> None:
+    mine = stats(
+        allocation_status=allocation(2, 4),
+        threads_per_allocation=2,
+        nodes=(NodeRoute("node-b", "started", current_allocations=2),),
+    )
+    accepted = assignment(4, {"node-b": (2, 2)})  # asked for 4, planned 2: Elasticsearch waits for capacity
+    obs = replace(observation(mine, OTHER, last_assignment=accepted), capacity=MlCapacity(nodes=NODES))
+    decision = run(spec(numberOfAllocations=4, threadsPerAllocation=2), obs)
+    assert cond(decision, "Ready")["reason"] == "WaitingForCapacity"
+    assert decision.status["capacity"]["limitingFactor"] == "waitingForScaleUp"
+
+
+def test_lazy_ml_nodes_in_ml_info_mean_waiting() -> None:
+    mine = stats(
+        allocation_status=allocation(2, 4),
+        threads_per_allocation=2,
+        nodes=(NodeRoute("node-b", "started", current_allocations=2),),
+    )
+    lazy = MlLimits(max_single_ml_node_processors=4, total_ml_processors=16)  # 8 now, 2 lazy nodes may join
+    for limits, reason in (
+        (lazy, "WaitingForCapacity"),
+        (replace(lazy, total_ml_processors=8), "InsufficientCapacity"),
+    ):
+        obs = replace(observation(mine, OTHER), capacity=MlCapacity(limits=limits, nodes=NODES))
+        decision = run(spec(numberOfAllocations=4, threadsPerAllocation=2), obs)
+        assert cond(decision, "Ready")["reason"] == reason

@@ -72,9 +72,31 @@ def _demand(ctx: Context, stats: DeploymentStats | None, verb: str) -> Demand:
     if spec.adaptive_enabled and stats is not None and stats.allocation_status is not None:
         allocations = stats.allocation_status.target_allocation_count
     threads = spec.threads_per_allocation or (stats.threads_per_allocation if stats else None) or 1
-    # Elasticsearch refuses what cannot be placed unless it can add ML nodes: an accepted start that waits can.
-    scalable = verb == "start" and ctx.observation.last_failure is None
-    return Demand(spec.deployment_id, max(allocations, 1), threads, scalable=scalable)
+    return Demand(spec.deployment_id, max(allocations, 1), threads, scalable=can_scale(ctx.observation, verb))
+
+
+def can_scale(observation: Observation, verb: str) -> bool:
+    """Whether Elasticsearch is waiting for ML capacity to be added rather than refusing.
+
+    It refuses a ``_start``/``_update`` it cannot place unless the ML tier can grow, so an accepted one that
+    is short says it can: a start with no allocations yet, or an answer that planned fewer allocations than
+    asked. ``_ml/info`` says so too when ``total_ml_processors`` (which counts the lazy ML nodes that may
+    still join) exceeds what the ML nodes have now."""
+    failure, assignment = observation.last_failure, observation.last_assignment
+    refused = failure is not None and is_capacity_error(failure.error, failure.action)
+    if refused:
+        return False
+    if verb == "start":
+        return True
+    if assignment is not None and assignment.routing_table:
+        planned = sum(route.target_allocations or 0 for route in assignment.routing_table)
+        if planned < assignment.task_parameters.number_of_allocations:
+            return True
+    facts = observation.capacity
+    if facts is None or facts.limits is None or not facts.nodes:
+        return False
+    total = facts.limits.total_ml_processors
+    return total is not None and total > sum(node.processors or 0 for node in facts.nodes)
 
 
 def _kept_message(previous: Mapping[str, Any] | None, reason: str, fields: Mapping[str, Any]) -> str | None:
