@@ -11,6 +11,15 @@ from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 from tests.unit.test_reconcile_capacity import ISSUE_EXAMPLE
 
 
+def _other_deployment(simulator: SimulatorProcess) -> None:
+    """Another deployment (not a ModelDeployment's) on 4 processors: 1 allocation x 4 threads."""
+    other = simulator.es(
+        "POST", f"/_ml/trained_models/{DEMO_MODEL}/deployment/_start",
+        deployment_id="other", number_of_allocations="1", threads_per_allocation="4", wait_for="started",
+    )  # fmt: skip
+    assert other.status_code == 200, other.text
+
+
 def _capacity_requests(simulator: SimulatorProcess) -> int:
     """``GET _ml/memory/_stats`` requests so far (each goes with one ``GET _ml/info``)."""
     memory = len(simulator.requests("/_ml/memory/_stats", method="GET"))
@@ -30,12 +39,7 @@ def _short(kube: Kube, name: str) -> dict[str, Any] | None:
 def test_a_refused_start_reports_the_processor_shortfall_and_clears_once_a_node_is_added(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
-    # 2 ML nodes of 4 processors; another deployment takes 4 of them (1 allocation x 4 threads).
-    other = simulator.es(
-        "POST", f"/_ml/trained_models/{DEMO_MODEL}/deployment/_start",
-        deployment_id="other", number_of_allocations="1", threads_per_allocation="4", wait_for="started",
-    )  # fmt: skip
-    assert other.status_code == 200, other.text
+    _other_deployment(simulator)  # 2 ML nodes of 4 processors, another deployment takes 4 of them
     kube.apply(model_deployment("ner", es_url, allocations=4, threadsPerAllocation=2, deploymentId="ner"))
     status = wait_for(lambda: _short(kube, "ner"), timeout=60, what="the capacity shortfall in the status")
     capacity = dict(status["capacity"])
@@ -63,3 +67,72 @@ def test_a_refused_start_reports_the_processor_shortfall_and_clears_once_a_node_
     asked = _capacity_requests(simulator)
     wait_polls(simulator, 3)
     assert _capacity_requests(simulator) == asked
+
+
+def _capacity(kube: Kube, name: str, reason: str, factor: str) -> dict[str, Any] | None:
+    """The status once Ready has ``reason`` and status.capacity the limiting ``factor``."""
+    status = kube.mdep(name).get("status", {})
+    ready = kube.condition(name, "Ready")
+    capacity = status.get("capacity") or {}
+    if ready and ready["reason"] == reason and capacity.get("limitingFactor") == factor:
+        return {**status, "ready": ready}
+    return None
+
+
+def test_a_refused_update_reports_its_shortfall(
+    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
+) -> None:
+    manifest = model_deployment("ner", es_url, allocations=2, threadsPerAllocation=2, deploymentId="ner")
+    kube.apply(manifest)
+    wait_for(lambda: converged(kube, "ner", 2), timeout=60, what="2 allocations")
+    manifest["spec"]["numberOfAllocations"] = 8  # 16 processors on 8
+    kube.apply(manifest)
+    status = wait_for(lambda: _capacity(kube, "ner", "InsufficientCapacity", "processors"), timeout=60, what="short")
+    assert status["ready"]["message"].startswith(
+        "Deployment [ner] cannot scale to 8 allocations: needs 16 processors (8 x 2 threads); ML nodes have 8, "
+        "0 used by other deployments: 8 free. Add 8 processors, or lower numberOfAllocations to 4"
+    )
+    assert status["allocations"] == 2  # the refused update changed nothing
+    assert status["vcpus"] == 4
+
+
+def test_a_node_too_small_for_the_threads_per_allocation(
+    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
+) -> None:
+    kube.apply(model_deployment("ner", es_url, allocations=1, threadsPerAllocation=8, deploymentId="ner"))
+    status = wait_for(lambda: _capacity(kube, "ner", "InsufficientCapacity", "nodeSize"), timeout=60, what="short")
+    assert status["capacity"]["largestFreeProcessorsOnNode"] == 4
+    assert "Add ML nodes with at least 8 processors, or lower threadsPerAllocation" in status["ready"]["message"]
+
+
+def test_a_running_deployment_whose_node_leaves_is_short_of_its_target(
+    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
+) -> None:
+    kube.apply(model_deployment("ner", es_url, allocations=2, threadsPerAllocation=4, deploymentId="ner"))
+    wait_for(lambda: converged(kube, "ner", 2), timeout=60, what="2 allocations, one per node")
+    simulator.admin("POST", "nodes/ml-1/_fail", {"mode": "leave"})
+    status = wait_for(lambda: _capacity(kube, "ner", "InsufficientCapacity", "processors"), timeout=60, what="short")
+    assert status["ready"]["message"].startswith(
+        "Deployment [ner] cannot run 2 allocations: needs 8 processors (2 x 4 threads); ML nodes have 4, "
+        "0 used by other deployments: 4 free. Add 4 processors, or lower numberOfAllocations to 1"
+    )
+    simulator.admin("POST", "nodes/ml-1/_restore")
+    done = wait_for(lambda: converged(kube, "ner", 2), timeout=120, what="2 allocations after the node came back")
+    assert "capacity" not in done
+
+
+def test_a_cluster_that_can_scale_is_reported_as_waiting(
+    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
+) -> None:
+    simulator.admin("PUT", "cluster", {"can_scale": True})  # an autoscaled ML tier: starts wait, not refused
+    _other_deployment(simulator)
+    kube.apply(model_deployment("ner", es_url, allocations=4, threadsPerAllocation=2, deploymentId="ner"))
+    status = wait_for(
+        lambda: _capacity(kube, "ner", "WaitingForCapacity", "waitingForScaleUp"), timeout=60, what="waiting"
+    )
+    assert "Waiting for Elasticsearch to add ML capacity (4 processors short)" in status["ready"]["message"]
+    assert kube.condition("ner", "Reconciling")["reason"] == "WaitingForCapacity"  # type: ignore[index]
+    assert not [e for e in kube.events("ner") if e["type"] == "Warning"]  # waiting is no problem
+    simulator.admin("POST", "nodes", {"processors": 4})
+    done = wait_for(lambda: converged(kube, "ner", 4), timeout=120, what="4 allocations once the tier grew")
+    assert "capacity" not in done
