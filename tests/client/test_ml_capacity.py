@@ -91,3 +91,16 @@ async def test_a_malformed_answer_is_reported(fake: FakeES, es: ElasticsearchCli
     fake.route("GET", "/_ml/memory/_stats", es_json(200, {"nodes": {"n1": {"roles": ["ml"], "mem": {"ml": {}}}}}))
     with pytest.raises(e.MalformedResponseError, match="max_in_bytes"):
         await es.ml_memory_stats()
+
+
+async def test_the_stats_snapshot_keeps_each_models_native_memory(fake: FakeES, es: ElasticsearchClient) -> None:
+    body = {
+        "count": 2,
+        "trained_model_stats": [
+            {"model_id": "small", "model_size_stats": {"model_size_bytes": 10, "required_native_memory_bytes": 500}},
+            {"model_id": "old"},  # before 8.8: no model_size_stats
+        ],
+    }
+    fake.route("GET", "/_ml/trained_models/_all/_stats", es_json(200, body))
+    snapshot = await es.stats_snapshot()
+    assert snapshot.model_memory == {"small": 500}

@@ -136,3 +136,25 @@ def test_a_cluster_that_can_scale_is_reported_as_waiting(
     simulator.admin("POST", "nodes", {"processors": 4})
     done = wait_for(lambda: converged(kube, "ner", 4), timeout=120, what="4 allocations once the tier grew")
     assert "capacity" not in done
+
+
+def test_a_memory_bound_start_reports_the_memory_it_lacks(
+    kube: Kube, simulator_factory: Any, operator: OperatorProcess
+) -> None:
+    # Nodes of 1200 MB ML memory; the demo model needs about 770 MB on each node that runs it.
+    simulator: SimulatorProcess = simulator_factory(extra=("--node-memory", "1200mb"))
+    kube.secret("es-credentials", {"api_key": simulator.create_api_key()})
+    kube.secret("es-ca", {"ca.crt": simulator.ca_pem})
+    for other in ("other-a", "other-b"):  # one per node (the second does not fit next to the first)
+        started = simulator.es(
+            "POST", f"/_ml/trained_models/{DEMO_MODEL}/deployment/_start",
+            deployment_id=other, number_of_allocations="1", threads_per_allocation="1", wait_for="started",
+        )  # fmt: skip
+        assert started.status_code == 200, started.text
+    es_url = simulator.url.replace("127.0.0.1", "localhost")
+    kube.apply(model_deployment("ner", es_url, allocations=1, deploymentId="ner"))
+    status = wait_for(lambda: _capacity(kube, "ner", "InsufficientCapacity", "memory"), timeout=60, what="short")
+    capacity = status["capacity"]
+    assert capacity["freeProcessors"] == 6  # processors are not what is missing
+    assert capacity["shortfallMemoryBytes"] == capacity["memoryRequiredBytes"] - capacity["largestFreeMemoryBytes"] > 0
+    assert "of native memory on a node" in status["ready"]["message"]

@@ -141,3 +141,11 @@ def test_every_message_number_agrees_with_the_fields(
         result.largest_free_on_node, result.fitting_allocations,
     }  # fmt: skip
     assert numbers <= fields
+
+
+def test_a_node_that_already_runs_the_deployment_has_its_memory() -> None:
+    nodes = (MlNode("a", 8, free_memory_bytes=0), MlNode("b", 8, free_memory_bytes=0))
+    demand = Demand("d", allocations=2, threads=1, memory_bytes=GIB, hosted_on=frozenset({"a"}))
+    result = assess(demand, nodes, {})
+    assert result.limiting is None  # both allocations fit on "a", where the model is loaded already
+    assert assess(Demand("d", 2, 1, memory_bytes=GIB), nodes, {}).limiting == cap.MEMORY

@@ -159,3 +159,17 @@ def test_lazy_ml_nodes_in_ml_info_mean_waiting() -> None:
         obs = replace(observation(mine, OTHER), capacity=MlCapacity(limits=limits, nodes=NODES))
         decision = run(spec(numberOfAllocations=4, threadsPerAllocation=2), obs)
         assert cond(decision, "Ready")["reason"] == reason
+
+
+def test_memory_bound_when_no_node_with_processors_has_the_models_memory() -> None:
+    full = tuple(replace(node, used_bytes=node.ml_max_bytes - GIB) for node in NODES)  # 1 GiB free on each
+    obs = _refused(MlCapacity(nodes=full))
+    obs = replace(obs, snapshot=replace(obs.snapshot, model_memory={MODEL: 2 * GIB}))  # type: ignore[arg-type]
+    decision = run(spec(numberOfAllocations=1), obs)
+    capacity = decision.status["capacity"]
+    assert (capacity["limitingFactor"], capacity["memoryRequiredBytes"]) == ("memory", 2 * GIB)
+    assert capacity["shortfallMemoryBytes"] == GIB
+    assert (
+        "the model needs 2048 MiB of native memory on a node and the most free on one node is 1024 MiB"
+        in (cond(decision, "Ready")["message"])
+    )

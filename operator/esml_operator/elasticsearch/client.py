@@ -25,7 +25,13 @@ from esml_operator.elasticsearch.errors import (
     UnsupportedVersionError,
 )
 from esml_operator.elasticsearch.http_errors import error_from_response, error_from_transport
-from esml_operator.elasticsearch.ml_capacity import MlLimits, MlNodeMemory, parse_ml_info, parse_ml_memory_stats
+from esml_operator.elasticsearch.ml_capacity import (
+    MlLimits,
+    MlNodeMemory,
+    parse_ml_info,
+    parse_ml_memory_stats,
+    parse_model_memory,
+)
 from esml_operator.elasticsearch.models import (
     UNSET,
     AdaptiveAllocations,
@@ -230,12 +236,14 @@ class ElasticsearchClient:
         action = "_stats of all trained models"
         model_ids: set[str] = set()
         deployments: dict[str, DeploymentStats] = {}
+        model_memory: dict[str, int] = {}
         start = 0
         while True:
             params = {"from": str(start), "size": str(page_size), "allow_no_match": "true"}
             body = await self._call("GET", "/_ml/trained_models/_all/_stats", action=action, params=params)
             try:
                 count, ids, page = parse_stats_page(body)
+                model_memory.update(parse_model_memory(body))
             except ShapeError as exc:
                 raise self._malformed(exc, action) from exc
             model_ids.update(ids)
@@ -245,7 +253,7 @@ class ElasticsearchClient:
             if not ids or start >= count:
                 break
         logger.debug("stats snapshot: %d models, %d deployments", len(model_ids), len(deployments))
-        return ClusterSnapshot(model_ids=frozenset(model_ids), deployments=deployments)
+        return ClusterSnapshot(model_ids=frozenset(model_ids), deployments=deployments, model_memory=model_memory)
 
     async def _get_parsed(self, path: str, parse: Callable[[Any], _T]) -> _T:
         action = f"GET {path.lstrip('/')}"

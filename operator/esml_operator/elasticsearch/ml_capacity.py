@@ -64,6 +64,23 @@ def _size(value: Any, where: str) -> str | None:
     raise ShapeError(f"{where} is not a byte size string")
 
 
+def parse_model_memory(body: Any) -> dict[str, int]:
+    """Each model's ``model_size_stats.required_native_memory_bytes`` in one ``_stats`` page (8.8+; models
+    without it are left out). The largest figure counts when a model has several deployments."""
+    found: dict[str, int] = {}
+    entries = _obj(body, "response").get("trained_model_stats")
+    for i, raw in enumerate(entries if isinstance(entries, list) else ()):
+        entry = _obj(raw, f"trained_model_stats[{i}]")
+        sizes = entry.get("model_size_stats")
+        model_id = entry.get("model_id")
+        if not isinstance(sizes, Mapping) or not isinstance(model_id, str):
+            continue
+        native = _count(sizes.get("required_native_memory_bytes"), f"trained_model_stats[{i}].model_size_stats")
+        if native is not None:
+            found[model_id] = max(native, found.get(model_id, 0))
+    return found
+
+
 def parse_ml_info(body: Any) -> MlLimits:
     limits = _obj(_obj(body, "_ml/info").get("limits", {}), "_ml/info.limits")
     return MlLimits(

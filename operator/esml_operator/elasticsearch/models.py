@@ -219,3 +219,5 @@ class ClusterSnapshot:
     model_ids: frozenset[str] = frozenset()
     deployments: dict[str, DeploymentStats] = field(default_factory=dict)
     inference: InferenceEndpoints | None = None
+    #: Native memory each model needs on a node that hosts it (``required_native_memory_bytes``), when reported.
+    model_memory: dict[str, int] = field(default_factory=dict)

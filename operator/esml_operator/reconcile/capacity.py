@@ -58,6 +58,7 @@ class Demand:
     threads: int
     memory_bytes: int | None = None  # the model's memory on one node; None: unknown
     scalable: bool = False  # Elasticsearch may add ML nodes (it waits instead of refusing)
+    hosted_on: frozenset[str] = frozenset()  # nodes that already run it: its memory is counted there already
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def _fits_on(node: MlNode, free: int, demand: Demand) -> int:
     if node.shutting_down:
         return 0
     known = demand.memory_bytes is not None and node.free_memory_bytes is not None
+    known = known and node.node_id not in demand.hosted_on
     if known and (node.free_memory_bytes or 0) < (demand.memory_bytes or 0):
         return 0
     return max(free, 0) // demand.threads

@@ -72,7 +72,10 @@ def _demand(ctx: Context, stats: DeploymentStats | None, verb: str) -> Demand:
     if spec.adaptive_enabled and stats is not None and stats.allocation_status is not None:
         allocations = stats.allocation_status.target_allocation_count
     threads = spec.threads_per_allocation or (stats.threads_per_allocation if stats else None) or 1
-    return Demand(spec.deployment_id, max(allocations, 1), threads, scalable=can_scale(ctx.observation, verb))
+    snapshot = ctx.observation.snapshot
+    memory = snapshot.model_memory.get(spec.model_id) if snapshot is not None else None
+    hosted = frozenset(route.node_id for route in stats.nodes if route.current_allocations) if stats else frozenset()
+    return Demand(spec.deployment_id, max(allocations, 1), threads, memory, can_scale(ctx.observation, verb), hosted)
 
 
 def can_scale(observation: Observation, verb: str) -> bool:
