@@ -222,11 +222,14 @@ def used_by_others(snapshot: ClusterSnapshot, deployment_id: str) -> dict[str, i
     return used
 
 
-def _shutting_down(snapshot: ClusterSnapshot, deployment_id: str) -> frozenset[str]:
-    stats = snapshot.deployments.get(deployment_id)
-    if stats is None:
-        return frozenset()
-    return frozenset(route.node_id for route in stats.nodes if "shutting down" in (route.reason or "").lower())
+def _shutting_down(snapshot: ClusterSnapshot) -> frozenset[str]:
+    """Nodes whose routes (of any deployment) Elasticsearch reports as stopped because the node shuts down."""
+    return frozenset(
+        route.node_id
+        for stats in snapshot.deployments.values()
+        for route in stats.nodes
+        if "shutting down" in (route.reason or "").lower()
+    )
 
 
 def ml_nodes(
@@ -258,7 +261,7 @@ def assess_observed(
     limits: MlLimits | None,
 ) -> Capacity | None:
     """:func:`assess` on what was observed; ``None`` when nothing is known about the ML nodes."""
-    shutting = _shutting_down(snapshot, demand.deployment_id)
+    shutting = _shutting_down(snapshot)
     found = ml_nodes(nodes, limits, shutting)
     if not found:
         return None
