@@ -18,7 +18,8 @@ _INFERENCE_METHODS = {"GET": "inference_get", "PUT": "inference_put", "DELETE": 
 
 
 def operation_of(method: str, path: str) -> str:
-    """``start``, ``update``, ``stop``, ``stats``, ``info``, ``inference_*`` or ``other`` for a request."""
+    """``start``, ``update``, ``stop``, ``stats``, ``info``, ``ml_info``, ``ml_memory_stats``, ``inference_*`` or
+    ``other`` for a request."""
     parts = [part for part in path.split("?", 1)[0].split("/") if part]
     method = method.upper()
     if not parts:
@@ -29,6 +30,10 @@ def operation_of(method: str, path: str) -> str:
         if len(parts) == 5 and parts[3] == "deployment":
             return _DEPLOYMENT_ACTIONS.get(parts[4], "other")
         return "other"
+    if parts == ["_ml", "info"]:
+        return "ml_info"
+    if parts[:2] == ["_ml", "memory"] and parts[-1] == "_stats":
+        return "ml_memory_stats"
     if parts[0] == "_inference":
         if parts[-1] == "_update":
             return "inference_update"
