@@ -133,6 +133,13 @@ def test_cli_flags_map_to_config() -> None:
     assert (config.allocation_delay, config.adaptive_interval, config.es_version) == (2.0, 5.0, "8.15.0")
 
 
+def test_cli_scaling_flags_map_to_config() -> None:
+    config = config_from_args(build_parser().parse_args(["--max-lazy-ml-nodes", "3", "--max-ml-node-size", "16gb"]))
+    assert (config.max_lazy_ml_nodes, config.max_ml_node_size, config.can_scale) == (3, 16 * 1024**3, False)
+    default = config_from_args(build_parser().parse_args([]))
+    assert (default.max_lazy_ml_nodes, default.max_ml_node_size) == (0, 0)
+
+
 def test_cli_rejects_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["--user", "x:y:root"], ["--es-version", "7.10.0"], ["--node-memory", "lots"]):
         with pytest.raises(SystemExit) as exit_info:

@@ -154,3 +154,11 @@ async def test_monitor_ml_reads_both_and_others_get_403(make_sim: SimFactory, se
         assert (await http("GET", path, auth=auth("reader"))).status == 200
         denied = await http("GET", path, auth=auth("infer"))
         assert (denied.status, denied.error_type) == (403, "security_exception")
+
+
+async def test_faults_can_target_both_endpoints(http: Http) -> None:
+    for endpoint, path in (("ml_info", "/_ml/info"), ("memory_stats", "/_ml/memory/ml-0/_stats")):
+        fault = {"endpoint": endpoint, "kind": "status", "status": 403, "count": 1}
+        assert (await http("POST", "/_sim/faults", fault, auth=None)).status == 200
+        assert (await http("GET", path)).status == 403
+        assert (await http("GET", path)).status == 200

@@ -2,7 +2,8 @@
 
 The facts below restate what Elasticsearch's REST API specification
 (``rest-api-spec/api/ml.*.json`` in elastic/elasticsearch, 8.19 and main) says
-about the five trained-model APIs the operator and the simulator use. They are
+about the five trained-model APIs the operator and the simulator use, and the two that describe the
+ML tier's capacity (``ml.info``, ``ml.get_memory_stats``). They are
 written out here so that the test needs nothing outside the repository.
 """
 
@@ -93,6 +94,14 @@ SPECS: dict[str, Api] = {
         routes=(Route("POST", "/_ml/trained_models/{model_id}/deployment/_update", MODEL_PART),),
         params={"number_of_allocations": Param("int", default="1")},
     ),
+    "ml.info": Api(routes=(Route("GET", "/_ml/info", ()),), params={}),
+    "ml.get_memory_stats": Api(
+        routes=(
+            Route("GET", "/_ml/memory/_stats", ()),
+            Route("GET", "/_ml/memory/{node_id}/_stats", ("node_id",)),
+        ),
+        params={"master_timeout": Param("time"), "timeout": Param("time")},
+    ),
 }
 
 #: A value of the right type for every parameter in the spec.
@@ -121,14 +130,16 @@ SPECIFIC = {
 
 
 #: Values for the path parts.
-PART_VALUES = {"model_id": MODEL}
-#: The five ML APIs named above; the table must keep all of them.
+PART_VALUES = {"model_id": MODEL, "node_id": "_all"}
+#: The seven ML APIs named above; the table must keep all of them.
 EXPECTED_APIS = {
     "ml.get_trained_models",
     "ml.get_trained_models_stats",
     "ml.start_trained_model_deployment",
     "ml.stop_trained_model_deployment",
     "ml.update_trained_model_deployment",
+    "ml.info",
+    "ml.get_memory_stats",
 }
 
 
@@ -152,8 +163,8 @@ def _value(api: Api, param: str) -> str:
 def test_the_spec_table_covers_every_ml_api_and_is_consistent() -> None:
     """Guards the parametrised tests below against collecting nothing."""
     assert set(SPECS) == EXPECTED_APIS
-    assert len(_routes()) == 7
-    assert len(_cases()) == 33
+    assert len(_routes()) == 10
+    assert len(_cases()) == 37
     for name, route in _routes():
         assert route.method in {"GET", "POST"}, name
         assert set(re.findall(r"{(\w+)}", route.path)) == set(route.parts), route.path

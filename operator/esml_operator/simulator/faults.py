@@ -20,6 +20,8 @@ ENDPOINTS = frozenset(
         "update",
         "stop",
         "stats",
+        "ml_info",
+        "memory_stats",
         "api_key",
         "authenticate",
         "pipeline",
