@@ -101,14 +101,41 @@ async def test_a_node_shutting_down_stops_its_routes_and_moves_them(make_sim: Si
     assert set(sim.cluster.deployments[MODEL].routes) == {leaving.id, staying.id}
     r = await http("POST", "/_sim/nodes/ml-0/_shutdown", auth=None)
     assert (r.status, r.body["node"]["status"]) == (200, "shutting_down")
+    sim.control.advance(5.0)
     routes = (await http("GET", STATS)).body["trained_model_stats"][0]["deployment_stats"]["nodes"]
     states = {next(iter(n["node"])): n["routing_state"] for n in routes}
-    assert states[leaving.id] == {"routing_state": "stopping", "reason": "node is shutting down"}
-    sim.control.advance(1.0)
-    table = sim.cluster.deployments[MODEL].routes
-    assert list(table) == [staying.id] and table[staying.id].target == 2
+    # the stopping route stays while the node is shutting down; the allocation moved to the other node
+    assert states == {
+        leaving.id: {"routing_state": "stopping", "reason": "node is shutting down"},
+        staying.id: {"routing_state": "started"},
+    }
+    assert sim.cluster.deployments[MODEL].routes[staying.id].target == 2
     stats = await _deployment_stats(http)
-    assert stats["allocation_status"]["state"] == "fully_allocated"
+    assert stats["allocation_status"] == {
+        "allocation_count": 2,
+        "target_allocation_count": 2,
+        "state": "fully_allocated",
+    }
+    sim.control.restore_node("ml-0")
+    assert list(sim.cluster.deployments[MODEL].routes) == [staying.id]
+
+
+async def test_a_node_shutting_down_leaves_its_deployment_short_when_nothing_else_fits(
+    make_sim: SimFactory, session: object
+) -> None:
+    sim, http = await _http(make_sim, session)
+    assert (await http("POST", START, params={"number_of_allocations": "8"})).status == 200
+    sim.control.shutdown_node("ml-1")
+    stats = await _deployment_stats(http)
+    assert stats["allocation_status"] == {"allocation_count": 4, "target_allocation_count": 8, "state": "started"}
+    node = sim.cluster.nodes[0].id
+    assert stats["reason"] == (
+        f"Could not assign (more) allocations on node [{node}]. Reason: This node has insufficient allocated "
+        "processors. Available processors [4], free processors [0], processors required for each allocation of "
+        "this model [1]"
+    )
+    sim.control.fail_node("ml-1")
+    assert sim.cluster.nodes[1].id not in sim.cluster.deployments[MODEL].routes
 
 
 async def test_a_node_shutting_down_takes_no_new_allocations(sim: Simulator, http: Http) -> None:
@@ -141,3 +168,21 @@ async def test_scaling_settings_and_a_shutting_down_node_survive_a_restart(
     settings = again.cluster.settings
     assert (settings.max_lazy_ml_nodes, settings.max_ml_node_size) == (4, 16 * GIB)
     assert again.cluster.nodes[0].status == "shutting_down"
+
+
+async def test_an_update_beyond_capacity_waits_only_while_a_lazy_node_may_join(
+    make_sim: SimFactory, session: object
+) -> None:
+    sim, http = await _http(make_sim, session, max_lazy_ml_nodes=3)
+    assert (await http("POST", START, params={"number_of_allocations": "4"})).status == 200
+    update = f"/_ml/trained_models/{MODEL}/deployment/_update"
+    r = await http("POST", update, {"number_of_allocations": 10})
+    assert r.status == 200
+    stats = await _deployment_stats(http)
+    assert stats["allocation_status"] == {"allocation_count": 8, "target_allocation_count": 10, "state": "started"}
+    sim.control.add_node()
+    r = await http("POST", update, {"number_of_allocations": 13})
+    assert (r.status, r.reason) == (
+        429,
+        "Could not update deployment because there are not enough resources to provide all requested allocations",
+    )

@@ -96,14 +96,14 @@ class MlCluster:
 
     def shutdown_node(self, node: Node) -> None:
         """Mark ``node`` as shutting down: its routes stop (reason ``node is shutting down``) and their
-        allocations are planned on the other nodes; the node takes no new allocations until restored."""
+        allocations are planned on the other nodes; the node takes no new allocations. The stopping routes
+        stay until the node leaves (``fail_node``) or is restored (``restore_node``)."""
         self.advance()
         node.status = "shutting_down"
-        done = self.clock.now() + self.settings.allocation_delay
         for dep in self.deployments.values():
             route = dep.routes.get(node.id)
             if route is not None and route.state != "stopping":
-                route.state, route.reason, route.ready_at = "stopping", NODE_IS_SHUTTING_DOWN, done
+                route.state, route.reason, route.ready_at = "stopping", NODE_IS_SHUTTING_DOWN, None
                 dep.recompute_state()
         self.rebalance()
 
@@ -113,6 +113,12 @@ class MlCluster:
 
     def restore_node(self, node: Node) -> None:
         self.advance()
+        if node.status == "shutting_down":
+            for dep in self.deployments.values():
+                route = dep.routes.get(node.id)
+                if route is not None and route.reason == NODE_IS_SHUTTING_DOWN and dep.state != "stopping":
+                    del dep.routes[node.id]  # its allocations were planned elsewhere when the shutdown began
+                    dep.recompute_state()
         node.status = "up"
         self.rebalance()
 
@@ -150,14 +156,10 @@ class MlCluster:
                 del self.deployments[dep.deployment_id]
                 changed = True
                 continue
-            for route in list(dep.routes.values()):
+            for route in dep.routes.values():
                 if route.ready_at is None or route.ready_at > at:
                     continue
                 route.ready_at = None
-                if route.state == "stopping":
-                    del dep.routes[route.node_id]  # the node finished shutting this route down
-                    changed = True
-                    continue
                 node = self.find_node(route.node_id)
                 if route.state == "starting":
                     problem = self._load_problem(dep, node)
