@@ -163,7 +163,10 @@ def test_capacity_429_is_stalled_until_scaled_down(
     kube.apply(model_deployment("ner", es_url, allocations=64))
     stalled = wait_for(lambda: stalled_with(kube, "ner", "status_exception"), what="Stalled status_exception")
     assert "not enough resources" in stalled["message"] or "sufficient capacity" in stalled["message"]
-    assert require_condition(kube, "ner", "Ready")["reason"] == "status_exception"
+    # Ready says by how much (issue 22): 64 single-thread allocations on 8 processors.
+    short = wait_for(lambda: _ready_with(kube, "ner", "InsufficientCapacity"), what="Ready InsufficientCapacity")
+    assert "needs 64 processors (64 x 1 threads); ML nodes have 8" in short["message"], short
+    assert "Add 56 processors, or lower numberOfAllocations to 8" in short["message"], short
     assert simulator.deployment(DEMO_MODEL) is None
     starts = len(simulator.requests("/deployment/_start", method="POST"))
     assert_calm(simulator, operator)
@@ -178,6 +181,11 @@ def test_capacity_429_is_stalled_until_scaled_down(
     kube.kubectl("scale", "modeldeployment/ner", "--replicas=2")
     wait_for(lambda: ready(kube, "ner"), what="Ready after scaling down")
     assert kube.mdep("ner")["status"]["allocations"] == 2
+
+
+def _ready_with(kube: Kube, name: str, reason: str) -> dict[str, Any] | None:
+    found = kube.condition(name, "Ready")
+    return found if found and found["reason"] == reason else None
 
 
 def _fault_then_recover(

@@ -44,6 +44,11 @@ ISSUE_EXAMPLE = {
     "shortfallMemoryBytes": 0,
     "limitingFactor": "processors",
 }
+#: What Elasticsearch says about a deployment it cannot place in full.
+UNPLACED = (
+    "Could not assign (more) allocations on node [node-a]. Reason: This node has insufficient allocated processors. "
+    "Available processors [4], free processors [0], processors required for each allocation of this model [2]"
+)
 REFUSED = es.TooManyRequestsError(
     "Could not start deployment because there are not enough resources to provide all requested allocations",
     status=429,
@@ -88,6 +93,7 @@ def test_the_event_comes_again_only_when_the_shortfall_changes() -> None:
 def test_a_running_deployment_short_of_its_target() -> None:
     mine = stats(
         allocation_status=allocation(1, 2),
+        reason=UNPLACED,
         threads_per_allocation=4,
         nodes=(NodeRoute("node-b", "started", current_allocations=1),),
     )
@@ -99,7 +105,9 @@ def test_a_running_deployment_short_of_its_target() -> None:
 
 
 def test_an_accepted_start_without_allocations_waits_for_scale_up() -> None:
-    starting = stats(state="starting", allocation_status=allocation(0, 4), threads_per_allocation=2, nodes=())
+    starting = stats(
+        state="starting", allocation_status=allocation(0, 4), threads_per_allocation=2, nodes=(), reason=UNPLACED
+    )
     obs = replace(observation(starting, OTHER), capacity=MlCapacity(nodes=NODES))
     decision = run(spec(numberOfAllocations=4, threadsPerAllocation=2), obs)
     ready = cond(decision, "Ready")
@@ -120,7 +128,9 @@ def test_without_monitor_ml_the_message_says_so_and_keeps_todays_reason() -> Non
 
 def test_numbers_are_wanted_only_while_short() -> None:
     assert not wanted(observation(stats()), MODEL, REF.generation)
-    assert wanted(observation(stats(allocation_status=allocation(1, 2))), MODEL, REF.generation)
+    assert wanted(observation(stats(allocation_status=allocation(1, 2), reason=UNPLACED)), MODEL, REF.generation)
+    # Allocations on their way (no reason from Elasticsearch): no extra requests.
+    assert not wanted(observation(stats(allocation_status=allocation(1, 2))), MODEL, REF.generation)
     assert wanted(_refused(None), MODEL, REF.generation)
     old = observation(last_failure=failure(REFUSED, "start", generation=REF.generation - 1))
     assert not wanted(old, MODEL, REF.generation)
@@ -135,6 +145,7 @@ def test_a_fitting_deployment_has_no_capacity_status() -> None:
 def test_an_update_accepted_with_fewer_planned_allocations_is_waiting_for_scale_up() -> None:
     mine = stats(
         allocation_status=allocation(2, 4),
+        reason=UNPLACED,
         threads_per_allocation=2,
         nodes=(NodeRoute("node-b", "started", current_allocations=2),),
     )
@@ -148,6 +159,7 @@ def test_an_update_accepted_with_fewer_planned_allocations_is_waiting_for_scale_
 def test_lazy_ml_nodes_in_ml_info_mean_waiting() -> None:
     mine = stats(
         allocation_status=allocation(2, 4),
+        reason=UNPLACED,
         threads_per_allocation=2,
         nodes=(NodeRoute("node-b", "started", current_allocations=2),),
     )

@@ -1,7 +1,8 @@
 """When a deployment is short of capacity: ``status.capacity``, ``status.vcpus`` and Ready's reason.
 
-A deployment is short when Elasticsearch refused its ``_start``/``_update`` with 429, when it runs fewer
-allocations than its target, or when an accepted start has none yet. Only then does the runtime fetch
+A deployment is short when Elasticsearch refused its ``_start``/``_update`` with 429, or when it runs fewer
+allocations than its target (or an accepted start has none yet) and Elasticsearch says why (a reason on the
+deployment or a route: allocations merely on their way have none). Only then does the runtime fetch
 ``_ml/info`` and ``_ml/memory/_stats`` (see :func:`wanted`); :func:`apply` turns them into the numbers.
 Ready's message keeps its text while the reason and the shortfall stay the same, so the Warning event
 comes only when one of them changes.
@@ -49,6 +50,8 @@ def short_verb(observation: Observation, deployment_id: str, generation: int) ->
     allocation = stats.allocation_status if stats is not None else None
     if stats is None or allocation is None or allocation.allocation_count >= allocation.target_allocation_count:
         return None
+    if not stats.reason and not any(route.reason for route in stats.nodes):
+        return None  # allocations on their way (Elasticsearch gives a reason when it cannot place them)
     if stats.state == "started":
         return "run"
     return "start" if stats.state == "starting" and allocation.allocation_count == 0 else None
