@@ -158,3 +158,19 @@ def test_a_memory_bound_start_reports_the_memory_it_lacks(
     assert capacity["freeProcessors"] == 6  # processors are not what is missing
     assert capacity["shortfallMemoryBytes"] == capacity["memoryRequiredBytes"] - capacity["largestFreeMemoryBytes"] > 0
     assert "of native memory on a node" in status["ready"]["message"]
+
+
+def test_a_node_shutting_down_is_the_limiting_factor(
+    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
+) -> None:
+    kube.apply(model_deployment("ner", es_url, allocations=2, threadsPerAllocation=4, deploymentId="ner"))
+    wait_for(lambda: converged(kube, "ner", 2), timeout=60, what="2 allocations, one per node")
+    simulator.admin("POST", "nodes/ml-1/_shutdown")
+    status = wait_for(
+        lambda: _capacity(kube, "ner", "InsufficientCapacity", "nodeShuttingDown"), timeout=60, what="short"
+    )
+    assert status["capacity"]["availableProcessors"] == 4  # the node shutting down takes nothing new
+    assert "it would fit but for ML nodes that are shutting down" in status["ready"]["message"]
+    simulator.admin("POST", "nodes/ml-1/_restore")
+    done = wait_for(lambda: converged(kube, "ner", 2), timeout=120, what="2 allocations once the node is back")
+    assert "capacity" not in done

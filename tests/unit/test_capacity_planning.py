@@ -151,12 +151,16 @@ def test_a_node_that_already_runs_the_deployment_has_its_memory() -> None:
     assert assess(Demand("d", 2, 1, memory_bytes=GIB), nodes, {}).limiting == cap.MEMORY
 
 
-def test_a_node_any_deployment_reports_shutting_down_takes_nothing() -> None:
+def test_a_node_any_deployment_reports_shutting_down_takes_nothing_and_is_the_factor() -> None:
     gone = NodeRoute("a", "stopping", reason="node is shutting down", current_allocations=1)
     snapshot = ClusterSnapshot(deployments={"o": DeploymentStats("o", "m", threads_per_allocation=1, nodes=(gone,))})
     memory = (MlNodeMemory("a", None, 4, 8 * GIB, 0), MlNodeMemory("b", None, 4, 8 * GIB, 0))
     result = cap.assess_observed(Demand("d", 2, 4), snapshot, memory, None)
     assert result is not None
-    assert (result.available_processors, result.fitting_allocations, result.limiting) == (4, 1, cap.PROCESSORS)
+    # It would fit but for the node that shuts down.
+    assert (result.available_processors, result.fitting_allocations, result.limiting) == (4, 1, cap.NODE_SHUTTING_DOWN)
+    assert "it would fit but for ML nodes that are shutting down. Add 4 processors" in message(result)
+    more = cap.assess_observed(Demand("d", 3, 4), snapshot, memory, None)  # would not fit with it either
+    assert more is not None and more.limiting == cap.PROCESSORS
     everything = cap.assess_observed(Demand("d", 1, 4), snapshot, memory[:1], None)
     assert everything is not None and everything.limiting == cap.NODE_SHUTTING_DOWN

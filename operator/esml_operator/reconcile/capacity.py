@@ -23,7 +23,7 @@ returns the numbers, the limiting factor and a message a person can act on. Pure
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from esml_operator.elasticsearch.ml_capacity import MlLimits, MlNodeMemory
@@ -96,11 +96,14 @@ def _fits_on(node: MlNode, free: int, demand: Demand) -> int:
 def _limiting(demand: Demand, nodes: tuple[MlNode, ...], free: Mapping[str, int], fitting: int) -> str | None:
     if fitting >= demand.allocations:
         return None
+    live = [node for node in nodes if not node.shutting_down]
+    if (
+        len(live) < len(nodes)
+        and sum(_fits_on(replace(n, shutting_down=False), free[n.node_id], demand) for n in nodes) >= demand.allocations
+    ):
+        return NODE_SHUTTING_DOWN  # it would fit but for the nodes that are shutting down
     if demand.scalable:
         return WAITING_FOR_SCALE_UP
-    live = [node for node in nodes if not node.shutting_down]
-    if nodes and not live:
-        return NODE_SHUTTING_DOWN
     if live and max(node.processors for node in live) < demand.threads:
         return NODE_SIZE
     with_room = [node for node in live if free[node.node_id] >= demand.threads]
@@ -180,7 +183,10 @@ def message(capacity: Capacity, verb: str = "start") -> str:
     if cap.limiting == WAITING_FOR_SCALE_UP:
         return f"{head}. Waiting for Elasticsearch to add ML capacity ({cap.shortfall_processors} processors short)"
     if cap.limiting == NODE_SHUTTING_DOWN:
-        return f"{head}; the ML nodes are shutting down. Waiting for nodes that are not"
+        return (
+            f"{head}; it would fit but for ML nodes that are shutting down. Add {cap.shortfall_processors} processors, "
+            "or wait for the nodes to return"
+        )
     return head
 
 
