@@ -56,6 +56,10 @@ DRIFT_TO = 2
 ELSER_MODEL = ".elser_model_2_linux-x86_64"
 ELSER_ENDPOINT = "my-elser"
 ELSER_NAME = "elser"
+SHORT_NAME = "ner-large"  # asks for more processors than the ML nodes have free
+SHORT_ALLOCATIONS = 4
+SHORT_THREADS = 2
+NODE_PROCESSORS = 4  # each simulated ML node, and the one the shortfall step adds
 TIMEOUT = 45.0
 ROUTING_JSONPATH = (
     '{range .status.routingTable[*]}{.nodeName}{"  "}{.routingState}{"  current="}{.currentAllocations}'
@@ -144,8 +148,8 @@ class Demo:
             raise DemoFailed(f"kubectl {shlex.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc
 
-    def mdep(self) -> dict[str, Any] | None:
-        proc = self.kubectl("get", "mdep", NAME, "-n", NAMESPACE, "-o", "json", show=False, check=False)
+    def mdep(self, name: str = NAME) -> dict[str, Any] | None:
+        proc = self.kubectl("get", "mdep", name, "-n", NAMESPACE, "-o", "json", show=False, check=False)
         if proc.returncode != 0:
             if "NotFound" in proc.stderr:
                 return None
@@ -240,11 +244,11 @@ class Demo:
             routes,
         )
 
-    def print_snapshot(self, *, routing: bool) -> None:
+    def print_snapshot(self, *, routing: bool, name: str = NAME) -> None:
         print(f"[{self.elapsed()}]")
         self.kubectl("get", "mdep", "-n", NAMESPACE)
         if routing:
-            obj = self.mdep()
+            obj = self.mdep(name)
             routes = [route_text(r) for r in (obj or {}).get("status", {}).get("routingTable") or []]
             ready = self.condition(obj, "Ready")
             print(f"  routingTable: {' | '.join(routes) or '(empty)'}")
@@ -261,22 +265,23 @@ class Demo:
         routing: bool = True,
         max_snapshots: int = 6,
         skip_current: bool = False,
+        name: str = NAME,
     ) -> dict[str, Any] | None:
-        """Print a snapshot whenever the resource's observed state changes, until ``done``.
+        """Print a snapshot whenever the resource ``name``'s observed state changes, until ``done``.
 
         ``skip_current``: print nothing until the status differs from what it is now.
         """
         deadline = time.monotonic() + TIMEOUT
-        last_key: Any = self.snapshot_key(self.mdep()) if skip_current else object()
+        last_key: Any = self.snapshot_key(self.mdep(name)) if skip_current else object()
         last_print = 0.0
         printed = 0
         while True:
-            obj = self.mdep()
+            obj = self.mdep(name)
             finished = done(obj)
             key = self.snapshot_key(obj)
             due = time.monotonic() - last_print >= 1.0 and printed < max_snapshots
             if key != last_key and (finished or due):
-                self.print_snapshot(routing=routing)
+                self.print_snapshot(routing=routing, name=name)
                 last_key, last_print, printed = key, time.monotonic(), printed + 1
             if finished:
                 return obj
@@ -376,7 +381,7 @@ class Demo:
         self.kubectl("get", "mdep", "-n", NAMESPACE, "-o", "wide")
         self.kubectl("get", "mdep", NAME, "-n", NAMESPACE, "-o", f"jsonpath={CONDITIONS_JSONPATH}")
         self.kubectl("get", "mdep", NAME, "-n", NAMESPACE, "-o", f"jsonpath={ROUTING_JSONPATH}")
-        starts = self.sim_requests("/deployment/_start")
+        starts = self.example_starts()
         if len(starts) != 1:
             raise DemoFailed(f"expected exactly one _start request, saw {len(starts)}")
         self.say(f"Elasticsearch received: POST {starts[0]['path']} {starts[0]['query']}")
@@ -421,6 +426,70 @@ class Demo:
         if not allocation or allocation.get("target_allocation_count") != SCALE_TO:
             raise DemoFailed(f"Elasticsearch was not corrected: {allocation}")
 
+    def shortfall(self) -> None:
+        self.heading("More than the ML nodes can run: the status says by how much; an added node fixes it")
+        threads = f"{SHORT_ALLOCATIONS} allocations x {SHORT_THREADS} threads"
+        self.say(
+            f"{NAME} runs on {SCALE_TO} of the 2 x {NODE_PROCESSORS} ML processors; {SHORT_NAME} asks for {threads}"
+        )
+        manifest = self.extra_deployment(
+            SHORT_NAME, DEMO_MODEL, deploymentId=SHORT_NAME, numberOfAllocations=SHORT_ALLOCATIONS,
+            threadsPerAllocation=SHORT_THREADS, deletionPolicy="Stop",
+        )  # fmt: skip
+        self.output(manifest)
+        self.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=manifest, display=f"kubectl apply -n {NAMESPACE} -f -")
+        obj = self.wait(lambda: self.short(self.mdep(SHORT_NAME)), what=f"{SHORT_NAME}'s capacity shortfall")
+        self.kubectl("get", "mdep", "-n", NAMESPACE)
+        self.kubectl("get", "mdep", SHORT_NAME, "-n", NAMESPACE, "-o", "jsonpath={.status.capacity}")
+        print()
+        ready = self.condition(obj, "Ready")
+        print(f"  Ready={ready['status']} {ready['reason']}: {ready['message']}")
+        self.say(f"add an ML node of {NODE_PROCESSORS} processors (what a scaling cluster does):")
+        print(
+            f"$ curl --cacert \"$ES_CA\" -X POST -H 'Content-Type: application/json' "
+            f'"$ES_URL/_sim/nodes" -d \'{{"processors": {NODE_PROCESSORS}}}\''
+        )
+        assert self.sim is not None
+        node = self.sim.admin("POST", "nodes", {"processors": NODE_PROCESSORS})
+        self.output(json.dumps(node, separators=(",", ":")))
+
+        def fits(obj: dict[str, Any] | None) -> bool:
+            return self.settled(obj, SHORT_ALLOCATIONS) and "capacity" not in (obj or {}).get("status", {})
+
+        self.watch(fits, what=f"{SHORT_NAME} at {SHORT_ALLOCATIONS} allocations", name=SHORT_NAME, max_snapshots=3)
+        self.say("status.capacity is gone and Ready is True; the demo stops the deployment (deletionPolicy: Stop):")
+        self.kubectl("delete", "mdep", SHORT_NAME, "-n", NAMESPACE, "--timeout=30s")
+        self.wait(lambda: SHORT_NAME not in self.es_deployments(), what=f"{SHORT_NAME} to be stopped", timeout=20)
+
+    def es_deployments(self) -> list[str]:
+        """The ids of the deployments Elasticsearch runs."""
+        response = self.es("GET", "/_ml/trained_models/_stats")
+        response.raise_for_status()
+        stats = response.json()["trained_model_stats"]
+        return [entry["deployment_stats"]["deployment_id"] for entry in stats if "deployment_stats" in entry]
+
+    def extra_deployment(self, name: str, model_id: str, **spec: Any) -> str:
+        """A ModelDeployment next to the example's, with the demo's Elasticsearch and Secrets."""
+        manifest = {
+            "apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": name},
+            "spec": {
+                "modelId": model_id, **spec,
+                "elasticsearch": {"url": self.es_url, "credentialsSecretRef": {"name": CREDENTIALS_SECRET},
+                                  "caSecretRef": {"name": CA_SECRET}},
+            },
+        }  # fmt: skip
+        return yaml.safe_dump(manifest, sort_keys=False)
+
+    @classmethod
+    def short(cls, obj: dict[str, Any] | None) -> dict[str, Any] | None:
+        """``obj`` once it reports a processor shortfall (status.capacity and Ready InsufficientCapacity)."""
+        capacity = (obj or {}).get("status", {}).get("capacity") or {}
+        if cls.condition(obj, "Ready").get("reason") != "InsufficientCapacity" or not capacity:
+            return None
+        if capacity.get("limitingFactor") != "processors":
+            raise DemoFailed(f"expected processors to be the limiting factor: {capacity}")
+        return obj
+
     def events(self) -> None:
         self.heading("The events the operator recorded")
         self.kubectl(
@@ -452,7 +521,7 @@ class Demo:
         self.apply_example()
         self.say("the example says numberOfAllocations: 1, so the operator scales the adopted deployment down")
         self.watch(lambda obj: self.settled(obj, 1), what="the adopted deployment at 1 allocation", max_snapshots=4)
-        starts = self.sim_requests("/deployment/_start")
+        starts = self.example_starts()
         if len(starts) != 1:
             raise DemoFailed(f"adoption sent a second _start ({len(starts)} in all)")
         self.say(f"still exactly one _start request in Elasticsearch's log; the last update: {self.last_update()}")
@@ -493,15 +562,7 @@ class Demo:
             raise DemoFailed(f"PUT _inference answered {created.status_code}: {created.text}")
         self.say(f"the endpoint deployed {ELSER_MODEL} as deployment [{ELSER_ENDPOINT}]; on Elasticsearch 9.2 only "
                  "the endpoint's _update may change it (the trained-model _update answers 409)")  # fmt: skip
-        manifest = {
-            "apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": ELSER_NAME},
-            "spec": {
-                "modelId": ELSER_MODEL, "deploymentId": ELSER_ENDPOINT, "numberOfAllocations": 2,
-                "elasticsearch": {"url": self.es_url, "credentialsSecretRef": {"name": CREDENTIALS_SECRET},
-                                  "caSecretRef": {"name": CA_SECRET}},
-            },
-        }  # fmt: skip
-        text = yaml.safe_dump(manifest, sort_keys=False)
+        text = self.extra_deployment(ELSER_NAME, ELSER_MODEL, deploymentId=ELSER_ENDPOINT, numberOfAllocations=2)
         self.output(text)
         self.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=text, display=f"kubectl apply -n {NAMESPACE} -f -")
 
@@ -522,6 +583,11 @@ class Demo:
         if conflicts:
             raise DemoFailed(f"Elasticsearch answered 409: {conflicts}")
         self.say("no request was answered 409; the operator never starts, restarts or stops an endpoint's deployment")
+
+    def example_starts(self) -> list[dict[str, Any]]:
+        """The ``_start`` requests for the example's deployment (not the shortfall step's)."""
+        starts = self.sim_requests("/deployment/_start")
+        return [r for r in starts if (r.get("query") or {}).get("deployment_id", DEMO_MODEL) == DEMO_MODEL]
 
     def last_update(self) -> str:
         updates = self.sim_requests("/deployment/_update")
@@ -626,7 +692,7 @@ Stop everything (operator, simulator, control plane):
 
     def steps(self) -> list[Callable[[], None]]:
         steps = [self.start_control_plane, self.start_simulator, self.start_operator, self.create, self.scale]
-        steps += [self.drift, self.events, self.delete, self.inference_endpoint]
+        steps += [self.drift, self.shortfall, self.events, self.delete, self.inference_endpoint]
         return steps + ([self.leave_running] if self.keep else [])
 
     def run(self) -> int:

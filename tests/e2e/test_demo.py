@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -76,12 +77,39 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
         "all steps passed",
     ):
         assert line in output, f"missing {line!r} in the demo output:\n{output}"
+    _assert_shortfall_and_fix(output)
     assert "$ES_API_KEY" in output
     api_key = (state_dir / "env.sh").read_text().split("ES_API_KEY=", 1)[1].strip().strip("'")
     assert api_key not in output, "the demo printed the API key"
     assert not _wait_gone(state_dir), "the demo left processes running"
     assert not list(state_dir.rglob("*.pid")), "the demo left pid files"
     assert duration < 120, f"the demo took {duration:.0f}s"
+
+
+def _assert_shortfall_and_fix(output: str) -> None:
+    """The shortfall step shows Elasticsearch's numbers, then the added node, then the deployment converged."""
+    shown = [
+        "$ kubectl get mdep ner-large -n esml-demo -o 'jsonpath={.status.capacity}'",
+        "Ready=False InsufficientCapacity: Deployment [ner-large] cannot start 4 allocations: needs 8 processors "
+        "(4 x 2 threads); ML nodes have 8, 4 used by other deployments: 4 free. Add 4 processors, or lower "
+        "numberOfAllocations to 2",
+        '"$ES_URL/_sim/nodes" -d \'{"processors": 4}\'',
+        '"name":"ml-2","processors":4',
+        "Ready=True FullyAllocated: Deployment [ner-large] is fully allocated: 4 of 4 allocations",
+        'modeldeployment.esml.io "ner-large" deleted',
+    ]
+    positions = [output.find(line) for line in shown]
+    assert -1 not in positions, f"missing {shown[positions.index(-1)]!r} in the demo output:\n{output}"
+    assert positions == sorted(positions), f"the shortfall step is out of order:\n{output}"
+    lines = output.splitlines()
+    capacity = json.loads(lines[lines.index(shown[0]) + 1])  # the line kubectl printed
+    assert {k: capacity[k] for k in ("requiredProcessors", "availableProcessors", "usedByOtherDeployments")} == {
+        "requiredProcessors": 8, "availableProcessors": 8, "usedByOtherDeployments": 4,
+    }  # fmt: skip
+    assert (capacity["freeProcessors"], capacity["shortfallProcessors"], capacity["limitingFactor"]) == (
+        4, 4, "processors"
+    )  # fmt: skip
+    assert capacity["fittingAllocations"] == 2
 
 
 def test_demo_tears_down_on_interrupt(tmp_path: Path) -> None:
