@@ -11,15 +11,15 @@ from typing import Any
 from tests.controlplane.runner import ControlPlane
 from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
 from tests.support.operator import OperatorProcess
+from tests.support.polls import STATS_POLL, stats_polls
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
 RESYNC = 2.0  # the operator fixture's resync interval
-STATS_POLL = "/_ml/trained_models/_all/_stats"
 
 
 def polls(simulator: SimulatorProcess) -> int:
     """How many cluster-wide ``_stats`` polls the operator has made (one per resync pass, shared)."""
-    return len(simulator.requests(STATS_POLL, method="GET"))
+    return len(stats_polls(simulator))
 
 
 def wait_polls(simulator: SimulatorProcess, count: int) -> None:

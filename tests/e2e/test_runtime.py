@@ -16,10 +16,10 @@ from tests.controlplane.runner import ControlPlane
 from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
 from tests.e2e.test_lifecycle import converged, es_deployment, updates, wait_polls
 from tests.support.operator import OperatorProcess
+from tests.support.polls import STATS_POLL  # the operator's cluster-wide poll
 from tests.support.simulator import SimulatorProcess
 
 FAST_LEASE = ("--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.5")
-STATS_POLL = "/_ml/trained_models/_all/_stats"  # the operator's cluster-wide poll
 
 
 @pytest.fixture

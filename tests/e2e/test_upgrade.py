@@ -38,6 +38,7 @@ from tests.e2e.test_install_rbac import bind_user_like_the_install
 from tests.faults.conftest import converged, from_operator, writes
 from tests.faults.watch import StatusWatch, Version
 from tests.support.operator import OperatorProcess
+from tests.support.polls import stats_polls
 from tests.support.simulator import SimulatorProcess
 
 LEASE_NAMESPACE, LEASE = "esml-system", "esml-operator"
@@ -208,9 +209,7 @@ def test_upgrade_from_the_previous_release_writes_nothing_to_elasticsearch_and_h
 
         # The new leader has been through every resource and polled the cluster twice since the old one exited.
         def polls_since_exit() -> int:
-            return len(
-                [r for r in sim.requests("/_stats", method="GET") if r["wall_time"] > exited and from_operator(r)]
-            )
+            return len([r for r in stats_polls(sim) if r["wall_time"] > exited and from_operator(r)])
 
         wait_for(lambda: polls_since_exit() >= 2, what="two polls by the new leader")
         wait_for(lambda: passes(new_leader) >= len(RESOURCES), what="a pass per resource by the new leader")

@@ -28,6 +28,7 @@ from tests.faults.proxy import FaultProxy
 from tests.faults.records import Recorder
 from tests.faults.watch import StatusWatch
 from tests.support.operator import OperatorProcess
+from tests.support.polls import stats_polls
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
 #: Leader election that hands over in seconds, and Elasticsearch timeouts short enough to watch them fire.
@@ -250,7 +251,7 @@ def reaction(kube: Kube, sim: SimulatorProcess, name: str, deployment_id: str, a
 def poll_gaps(sim: SimulatorProcess, since: float, until: float | None = None) -> float:
     """The longest time between two ``_stats`` polls of ``sim`` in a window (its start and end count as polls)."""
     end = until if until is not None else time.time()
-    times = [since] + [r["wall_time"] for r in sim.requests("/_stats", method="GET") if since <= r["wall_time"] <= end]
+    times = [since] + [r["wall_time"] for r in stats_polls(sim, since) if r["wall_time"] <= end]
     times.append(end)
     return max(b - a for a, b in itertools.pairwise(times))
 

@@ -9,13 +9,14 @@ import pytest
 
 from tests.e2e.conftest import wait_for
 from tests.faults.conftest import RESYNC, Env, PlantedSimulator, condition, converged, deployment, mdep, writes
+from tests.support.polls import stats_polls
 from tests.support.simulator import DEMO_MODEL
 
 
 def steady_for(sim: PlantedSimulator, polls: int) -> None:
     """Let ``polls`` more resync passes happen (counted by the simulator's ``_stats`` requests)."""
-    target = len(sim.requests("/_stats", method="GET")) + polls
-    wait_for(lambda: len(sim.requests("/_stats", method="GET")) >= target, timeout=polls * RESYNC + 15,
+    target = len(stats_polls(sim)) + polls
+    wait_for(lambda: len(stats_polls(sim)) >= target, timeout=polls * RESYNC + 15,
              what=f"{polls} more polls")  # fmt: skip
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.conftest import wait_for
 from tests.faults.conftest import RESYNC, Env, converged, mdep, patch_spec
+from tests.support.polls import stats_polls
 
 
 def spacing(times: list[float]) -> list[float]:
@@ -62,7 +63,7 @@ def test_bursts_of_503_with_and_without_retry_after_cause_no_storm(env: Env) -> 
         sim.admin("POST", "faults", fault)
         # The burst is over once its last 503 was sent; then the next poll answers.
         wait_for(lambda: not sim.admin("GET", "faults")["faults"], timeout=burst * 10 + 20, what="the burst consumed")
-        polls = [r for r in sim.requests("/_stats", method="GET") if r["wall_time"] >= start]
+        polls = stats_polls(sim, since=start)
         failed = [r["wall_time"] for r in polls if r["status"] == 503]
         gaps = spacing(failed)
         floor = retry_after if retry_after is not None else RESYNC / 2

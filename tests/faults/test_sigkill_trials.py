@@ -34,6 +34,7 @@ from tests.faults.conftest import Env, PlantedSimulator, converged, deployment, 
 from tests.faults.proxy import FaultProxy, Reply, Rule
 from tests.faults.watch import StatusWatch
 from tests.support.operator import OperatorProcess
+from tests.support.polls import STATS_POLL_RE
 
 TRIALS = 20
 NAMES = ("k0", "k1", "k2")
@@ -68,7 +69,7 @@ class Killer:
         elif point == "after-answer":
             proxy.add_rule(Rule("POST", WRITES, answer=self._answer_then_kill, count=1))
         elif point == "during-poll":
-            proxy.add_rule(Rule("GET", "/_stats$", answer=self._kill_then_nothing, upstream=False, count=1))
+            proxy.add_rule(Rule("GET", STATS_POLL_RE, answer=self._kill_then_nothing, upstream=False, count=1))
 
     def fire(self) -> None:
         with self._lock:
