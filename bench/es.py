@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,22 @@ def _parse(raw: dict[str, Any]) -> EsRequest:
     return EsRequest(
         raw["method"], path, float(raw["wall_time"]), deployment, int(allocations) if allocations is not None else None
     )
+
+
+def per_interval(requests: Sequence[EsRequest], window: float, interval: float) -> float:
+    """Requests per ``interval``, from the spacing of polls (bursts less than 0.5 s apart are one poll).
+
+    Counting whole polls between the first and the last one avoids the edge
+    effect of a fixed window (6 or 7 polls in 60 s at a 10 s interval).
+    """
+    times = sorted(r.wall_time for r in requests)
+    if not times:
+        return 0.0
+    starts = [t for i, t in enumerate(times) if i == 0 or t - times[i - 1] > 0.5]
+    if len(starts) < 2:
+        return len(times) * interval / window
+    before_last = sum(1 for t in times if t < starts[-1])
+    return before_last / ((starts[-1] - starts[0]) / interval)
 
 
 class SimApi:

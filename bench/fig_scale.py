@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import procs
-from bench.es import EsRequest, SimApi
+from bench.es import EsRequest, SimApi, per_interval
+from bench.fig_capacity import capacity_note, capacity_reads, capacity_rows, short_cluster
 from bench.figures import Figure, Row
 from bench.kube import delta
 from bench.run import Run, mdep, operator_default
@@ -24,6 +25,7 @@ class Steady:
     """One process's cost over a quiet window."""
 
     es_per_interval: list[float]  # per cluster
+    capacity_per_interval: float  # _ml/info + _ml/memory/_stats per cluster (mean)
     es_writes: int
     api_writes: dict[str, int]  # by resource
     window: float
@@ -34,22 +36,6 @@ class Steady:
     @property
     def api_writes_per_minute(self) -> float:
         return sum(self.api_writes.values()) * 60 / self.window
-
-
-def per_interval(requests: Sequence[EsRequest], window: float, interval: float) -> float:
-    """Requests per ``interval``, from the spacing of polls (bursts less than 0.5 s apart are one poll).
-
-    Counting whole polls between the first and the last one avoids the edge
-    effect of a fixed window (6 or 7 polls in 60 s at a 10 s interval).
-    """
-    times = sorted(r.wall_time for r in requests)
-    if not times:
-        return 0.0
-    starts = [t for i, t in enumerate(times) if i == 0 or t - times[i - 1] > 0.5]
-    if len(starts) < 2:
-        return len(times) * interval / window
-    before_last = sum(1 for t in times if t < starts[-1])
-    return before_last / ((starts[-1] - starts[0]) / interval)
 
 
 async def steady_window(run: Run, pid: int, sims: Sequence[SimApi], window: float, label: str) -> Steady:
@@ -64,6 +50,7 @@ async def steady_window(run: Run, pid: int, sims: Sequence[SimApi], window: floa
     dump_requests(run.dir / f"es-requests-{label}.json", sims, logs)
     return Steady(
         es_per_interval=[per_interval(log, elapsed, run.sizes.resync) for log in logs],
+        capacity_per_interval=statistics.mean(capacity_reads(log, elapsed, run.sizes.resync) for log in logs),
         es_writes=sum(1 for log in logs for r in log if r.is_write),
         api_writes=writes,
         window=elapsed,
@@ -114,6 +101,7 @@ async def scale_restart(run: Run) -> list[Figure]:
     await asyncio.sleep(s.resync)  # one resync pass after the last Ready: steady from here
     op = await steady_window(run, operator.proc.pid, sims, s.steady_window, "steady")
     drift = await drift_correction(run, sims, namespaces)
+    short = await short_cluster(run, sims, namespaces[0])
 
     fig2 = Figure(2, "scale", f"Scale ({total} ModelDeployments on {s.scale_clusters} clusters)")
     fig3 = Figure(3, "restart", f"Restart (SIGKILL with {total} idle resources, start again)")
@@ -136,7 +124,8 @@ async def scale_restart(run: Run) -> list[Figure]:
         run.fleet.stop(sim.sim.proc)
 
     fig2.rows = scale_rows(run, op, naive, total, to_ready, created, ready, drift)
-    fig2.notes += scale_notes(run, op, naive, total)
+    fig2.rows += capacity_rows(op.capacity_per_interval, op.es_per_interval[0], short)
+    fig2.notes += [*scale_notes(run, op, naive, total), capacity_note(short)]
     fig2.seconds = time.monotonic() - started - fig3.seconds  # the naive baseline is part of figure 2
     return [fig2, fig3]
 

@@ -6,6 +6,7 @@ way: one keep-alive httpx client, JSON bodies, nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import ssl
@@ -85,6 +86,16 @@ class Kube:
 
     async def get_mdep(self, namespace: str, name: str) -> dict[str, Any]:
         return dict(await self._send("GET", f"{MDEP_API}/namespaces/{namespace}/{PLURAL}/{name}"))
+
+    async def delete_mdep(self, namespace: str, name: str) -> None:
+        """Delete a ModelDeployment and wait (at most 30 s) until it is gone, finalizers done."""
+        path = f"{MDEP_API}/namespaces/{namespace}/{PLURAL}/{name}"
+        await self._send("DELETE", path, ok=(200, 202))
+        async with asyncio.timeout(30):
+            while True:
+                if (await self.http.get(path)).status_code == 404:
+                    return
+                await asyncio.sleep(0.25)
 
     async def list_mdeps(self, namespace: str | None = None) -> list[dict[str, Any]]:
         path = f"{MDEP_API}/namespaces/{namespace}/{PLURAL}" if namespace else f"{MDEP_API}/{PLURAL}"
