@@ -1,4 +1,7 @@
-"""Sending one planned action and recording its outcome (shared by reconcile and deletion passes)."""
+"""Sending one planned action and recording its outcome (shared by reconcile and deletion passes).
+
+:func:`apply_action` is the thin "act" step: one planned action, one Elasticsearch call.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,25 @@ import random
 from collections import defaultdict
 from datetime import UTC, datetime
 
+from esml_operator.controller import timing
+from esml_operator.controller.changes import ChangeLog
+from esml_operator.controller.polling import Poller
+from esml_operator.controller.registry import Entry
 from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.errors import ElasticsearchError
-from esml_operator.elasticsearch.models import EsVersion
-from esml_operator.handlers import timing
-from esml_operator.handlers.actions import apply_action
-from esml_operator.handlers.changes import ChangeLog
-from esml_operator.handlers.polling import Poller
-from esml_operator.handlers.registry import Entry
-from esml_operator.reconcile import Action, ActionFailure, ClaimKey, Failed, Outcome, Succeeded, UpdateInferenceEndpoint
+from esml_operator.elasticsearch.models import UNSET, Assignment, EsVersion
+from esml_operator.reconcile import (
+    Action,
+    ActionFailure,
+    ClaimKey,
+    Failed,
+    Outcome,
+    StartDeployment,
+    StopDeployment,
+    Succeeded,
+    UpdateDeployment,
+    UpdateInferenceEndpoint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +69,42 @@ class Actor:
         if isinstance(action, UpdateInferenceEndpoint) and self._poller is not None:
             self._poller.forget_endpoints(client)
         return Succeeded(action, assignment)
+
+
+async def apply_action(client: ElasticsearchClient, version: EsVersion, action: Action) -> Assignment | None:
+    """Run ``action``; the resulting assignment for start/update, ``None`` for stop and for an inference
+    endpoint's ``_update`` (which answers with the endpoint's stored configuration, not an assignment)."""
+    if isinstance(action, StartDeployment):
+        return await client.start_deployment(
+            action.model_id,
+            version=version,
+            deployment_id=action.deployment_id,
+            number_of_allocations=action.number_of_allocations,
+            threads_per_allocation=action.threads_per_allocation,
+            queue_capacity=action.queue_capacity,
+            cache_size=action.cache_size,
+            priority=action.priority,
+            adaptive_allocations=action.adaptive,
+            wait_for="starting",
+        )
+    if isinstance(action, UpdateDeployment):
+        return await client.update_deployment(
+            action.deployment_id,
+            version=version,
+            number_of_allocations=action.number_of_allocations,
+            adaptive_allocations=action.adaptive if action.send_adaptive else UNSET,
+        )
+    if isinstance(action, UpdateInferenceEndpoint):
+        update = action.update
+        await client.update_inference_endpoint(
+            action.task_type,
+            action.inference_id,
+            version=version,
+            num_allocations=update.number_of_allocations,
+            adaptive_allocations=update.adaptive if update.send_adaptive and update.adaptive else UNSET,
+        )
+        return None
+    if isinstance(action, StopDeployment):
+        await client.stop_deployment(action.deployment_id, force=action.force)
+        return None
+    raise TypeError(f"unknown action {action!r}")

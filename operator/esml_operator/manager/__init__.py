@@ -1,1 +1,1 @@
-"""kopf wiring: fetch, decide, apply, report."""
+"""The process: kopf registration, settings, wiring, logging and start-up checks."""
