@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import AsyncElasticsearch
 
-from esml_operator.simulator.__main__ import build_parser, config_from_args
+from esml_simulator.cli import build_parser, config_from_args
 
 from .conftest import MODEL, Http, SimFactory
 
@@ -40,10 +40,7 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
     state = tmp_path / "state.json"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "esml_operator.cli",
-            "simulator",
+            str(Path(sys.executable).with_name("esml-simulator")),  # the console script of the distribution
             "--port",
             "0",
             "--ready-file",
@@ -265,7 +262,7 @@ async def test_start_body_model_id_must_match(http: Http) -> None:
 
 def test_module_entry_point_help() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "esml_operator.simulator", "--help"],
+        [sys.executable, "-m", "esml_simulator", "--help"],
         capture_output=True,
         text=True,
         check=True,

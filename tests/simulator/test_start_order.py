@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http, SimFactory, settle
 

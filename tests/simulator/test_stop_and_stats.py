@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from esml_operator.simulator import EsVersion
+from esml_simulator import EsVersion
 
 from .conftest import MODEL, Http, SimFactory
 
