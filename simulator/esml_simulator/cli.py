@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from esml_simulator.config import INFERENCE_UPDATE_STYLES, MERGE, SimulatorConfig
 from esml_simulator.errors import EsError
@@ -71,7 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--port", type=int, default=9200, help="port; 0 picks a free one (default: 9200)")
     net.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
     net.add_argument("--tls-key", help="PEM private key for --tls-cert")
-    net.add_argument("--ready-file", help='write {"url": ..., "pid": ...} here (atomically) once listening')
+    net.add_argument(
+        "--clusters",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve N independent clusters from this process on ports PORT..PORT+N-1 (each a free port with --port 0), "
+        "each with its own state, nodes, credentials and cluster_uuid, named CLUSTER_NAME-0.. (default: 1)",
+    )
+    net.add_argument(
+        "--ready-file",
+        help='write {"url": ..., "urls": [...], "pid": ...} here (atomically) once listening ("urls": one per cluster)',
+    )
     es = p.add_argument_group("emulated cluster")
     es.add_argument(
         "--es-version",
@@ -187,13 +199,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def state_file_of(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> str | None:
-    """``--state-file``, else none with ``--ephemeral``, else the per-port default (none for ``--port 0``)."""
+def state_file_of(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None, port: int | None = None
+) -> str | None:
+    """``--state-file``, else none with ``--ephemeral``, else the per-port default (none for ``--port 0``).
+
+    ``port``: the cluster's own port when the process serves several (``--port`` otherwise).
+    """
     if args.state_file:
         return str(args.state_file)
     if args.ephemeral:
         return None
-    default = default_state_file(args.port, environ)
+    default = default_state_file(args.port if port is None else port, environ)
     return None if default is None else str(default)
 
 
@@ -228,22 +245,52 @@ def config_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None
     )
 
 
-async def serve(config: SimulatorConfig, ready_file: str | None) -> None:
-    simulator = Simulator(config)
-    await simulator.start()
+def configs_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> list[SimulatorConfig]:
+    """One config per cluster. ``--clusters N`` (N > 1): ports PORT+i (0: each a free port), names CLUSTER_NAME-i,
+    the per-port state files; every cluster gets its own copies of the users, API keys and models to start with."""
+    config = config_from_args(args, environ)
+    if args.clusters == 1:
+        return [config]
+    return [
+        replace(
+            config,
+            port=args.port + i if args.port else 0,
+            cluster_name=f"{args.cluster_name}-{i}",
+            state_file=state_file_of(args, environ, args.port + i if args.port else 0),
+            users=list(config.users),
+            api_keys=list(config.api_keys),
+            models=list(config.models),
+        )
+        for i in range(args.clusters)
+    ]
+
+
+async def serve(configs: Sequence[SimulatorConfig], ready_file: str | None) -> None:
+    """Serve each cluster until SIGTERM or SIGINT; if one cannot start, none is left running."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    started: list[Simulator] = []
     try:
-        print(f"esml-simulator listening on {simulator.url}", flush=True)
-        where = f"in {config.state_file}" if config.state_file else "none (every start is a fresh cluster)"
-        print(f"esml-simulator: state {where}", file=sys.stderr, flush=True)
+        for config in configs:
+            simulator = Simulator(config)
+            await simulator.start()
+            started.append(simulator)
+        for simulator in started:
+            print(f"esml-simulator listening on {simulator.url}", flush=True)
+        for simulator in started:
+            state = simulator.config.state_file
+            where = f"in {state}" if state else "none (every start is a fresh cluster)"
+            of = f" of {simulator.url}" if len(started) > 1 else ""
+            print(f"esml-simulator: state{of} {where}", file=sys.stderr, flush=True)
         if ready_file:
-            write_json_atomic(ready_file, {"url": simulator.url, "pid": os.getpid()})
+            urls = [simulator.url for simulator in started]
+            write_json_atomic(ready_file, {"url": urls[0], "urls": urls, "pid": os.getpid()})
         await stop.wait()
     finally:
-        await simulator.stop()
+        for simulator in started:
+            await simulator.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,8 +300,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--tls-cert and --tls-key go together")
     if args.nodes < 0 or args.processors < 1:
         parser.error("--nodes must be >= 0 and --processors >= 1")
+    if args.clusters < 1:
+        parser.error("--clusters must be >= 1")
+    if args.clusters > 1 and args.state_file:
+        parser.error("--state-file names one cluster's file: with --clusters use the per-port files or --ephemeral")
+    if args.clusters > 1 and args.port and args.port + args.clusters - 1 > 65535:
+        parser.error("--port + --clusters - 1 must be a port number (<= 65535)")
     try:
-        asyncio.run(serve(config_from_args(args), args.ready_file))
+        asyncio.run(serve(configs_from_args(args), args.ready_file))
     except OSError as exc:
         print(f"esml-simulator: {exc}", file=sys.stderr)
         return 1
@@ -264,4 +317,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["build_parser", "config_from_args", "json", "main"]
+__all__ = ["build_parser", "config_from_args", "configs_from_args", "json", "main"]

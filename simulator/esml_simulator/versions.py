@@ -1,4 +1,4 @@
-"""The emulated Elasticsearch version and what it changes (fact sheet section 9)."""
+"""The emulated Elasticsearch version and what it changes (the release notes of each 8.x and 9.x version)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-#: The newest 9.x behaviour of the fact sheet.
+#: The newest 9.x behaviour the simulator knows.
 DEFAULT_VERSION = "9.2.0"
 OLDEST_SUPPORTED = (8, 0, 0)
 
@@ -112,7 +112,7 @@ class EsVersion:
     def has_finish_pending_work(self) -> bool:
         return self.major >= 9
 
-    # -- inference endpoints (INFERENCE_ENDPOINTS fact sheet, section 5) ---------------------
+    # -- inference endpoints (the inference API pages of each release) ---------------------------
     @property
     def has_inference(self) -> bool:
         """``_inference`` PUT/GET/DELETE (service ``elser``)."""

@@ -1,4 +1,4 @@
-"""Cluster privilege lists per user and per API key, enforced per API as Elasticsearch does (fact sheets 7, 4)."""
+"""Cluster privilege lists per user and per API key, enforced per API as Elasticsearch does."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One test per step of the start processing order (fact sheet 2.1), each showing it runs before the next."""
+"""One test per step of the start processing order (the transport action's), each showing it runs before the next."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""State transitions (fact sheet 4): routes, assignment state, allocation status, stopping, failed, adaptive."""
+"""State transitions: routes, assignment state, allocation status, stopping, failed, adaptive."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stop (fact sheet 2.3) and stats / get models (2.4, 2.5)."""
+"""Stop, and stats / get models."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One test per step of the update processing order (fact sheet 2.2)."""
+"""One test per step of the update processing order (as Elasticsearch's transport action runs it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Version emulation (fact sheet 9) and REST compatibility headers (fact sheet 8)."""
+"""Version emulation and REST compatibility headers (``compatible-with``)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 Elasticsearch downloads a built-in model the first time an inference endpoint
 names it. The simulator "downloads" it at once. Sizes are simulator choices
-(the fact sheets give none), except that ELSER needs a fixed 2004 MiB of native
-memory (ML_DEPLOYMENTS 3.2). The simulated ML nodes are ``linux-x86_64``, so
+(the reference gives none), except that ELSER needs a fixed 2004 MiB of native
+memory ("ELSER" in the Elasticsearch Guide). The simulated ML nodes are ``linux-x86_64``, so
 both the portable and the ``_linux-x86_64`` variants are available.
 """
 

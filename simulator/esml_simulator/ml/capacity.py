@@ -10,7 +10,7 @@ the numbers a client reads agree with what ``_start``/``_update`` accept:
   memory estimate (see :meth:`~.models.TrainedModel.required_native_memory`);
 * free native memory on a node = ``max - native_code_overhead - native_inference``.
 
-Scaling (fact sheet 5.3, and Elasticsearch's own check): the tier may grow when
+Scaling (Elasticsearch's own check, as "Machine learning settings" describes it): the tier may grow when
 ``xpack.ml.max_lazy_ml_nodes`` exceeds the number of ML nodes (horizontal), or when
 ``xpack.ml.max_ml_node_size`` is set and the smallest ML node is below it (vertical). The simulator's
 ``can_scale`` flag stands for "scales some other way" (a hosted autoscaler) and also counts.

@@ -39,6 +39,8 @@ class ClusterSettings:
     #: ``xpack.ml.max_lazy_ml_nodes`` and ``xpack.ml.max_ml_node_size`` (bytes; 0 = unset)
     max_lazy_ml_nodes: int = 0
     max_ml_node_size: int = 0
+    #: Seeds the node ids: clusters with different seeds have different node ids.
+    node_seed: str = "esml-simulator"
 
     @property
     def scaling(self) -> ScalingSettings:
@@ -64,7 +66,7 @@ class MlCluster:
     # -- nodes ---------------------------------------------------------------------------
     def add_node(self, processors: int, memory: int, name: str | None = None) -> Node:
         index = len(self.nodes)
-        node = Node(index, node_id_for(index), name or f"ml-{index}", processors, memory)
+        node = Node(index, node_id_for(index, self.settings.node_seed), name or f"ml-{index}", processors, memory)
         self.nodes.append(node)
         self.advance()
         self.rebalance()

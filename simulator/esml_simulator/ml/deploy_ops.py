@@ -1,4 +1,4 @@
-"""Start, update and stop as the transport actions run them (the ordered checks of fact sheet 2.1-2.3)."""
+"""Start, update and stop as the transport actions run them (their checks in the order Elasticsearch runs them)."""
 
 from __future__ import annotations
 
@@ -250,7 +250,7 @@ def stop_checks(cluster: MlCluster, deployment_id: str, allow_no_match: bool, fo
 def endpoint_refusal(cluster: MlCluster, deployment_id: str) -> None:
     """PR 129325: a deployment that an inference endpoint created or uses is stopped only with ``force``.
 
-    The status (409) and the text after the endpoint id are simulator choices (UNCONFIRMED in the fact sheet).
+    The status (409) and the text after the endpoint id are simulator choices (UNCONFIRMED by the reference).
     """
     owner = cluster.inference.owner_of(deployment_id)
     users = cluster.inference.users_of(deployment_id)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def validate_start(v: EsVersion, p: StartParams, explicit_number: bool) -> None:
-    """Start request validation (400 ``action_request_validation_exception``, fact sheet 5.1)."""
+    """Start request validation (400 ``action_request_validation_exception``)."""
     errors: list[str] = []
     number = p.number_of_allocations
     if explicit_number and number is not None and number < 1:
@@ -42,7 +42,7 @@ def validate_start(v: EsVersion, p: StartParams, explicit_number: bool) -> None:
 
 
 async def wait_for_start(engine: Engine, deployment_id: str, p: StartParams) -> None:
-    """Wait as ``_start?wait_for=`` does (fact sheet 4.4); 500 and removal if a node fails to load."""
+    """Wait as ``_start?wait_for=`` does (the start API); 500 and removal if a node fails to load."""
     cluster, clock = engine.cluster, engine.clock
     created = cluster.deployments[deployment_id]
     deadline = clock.now() + p.timeout.seconds

@@ -47,6 +47,7 @@ class Engine:
             can_scale=c.can_scale,
             max_lazy_ml_nodes=c.max_lazy_ml_nodes,
             max_ml_node_size=c.max_ml_node_size,
+            node_seed=c.cluster_name,
         )
         return MlCluster(self.clock, self.version, settings)
 

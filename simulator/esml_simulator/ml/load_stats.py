@@ -1,7 +1,7 @@
 """Per-node inference load of a deployment, as ``_stats`` reports it: simulated traffic or injected values.
 
 Elasticsearch reports load per routed node and sums some of it per
-deployment (ML_DEPLOYMENTS 3.2). The simulator computes the node values from
+deployment ("Get trained models statistics API"). The simulator computes the node values from
 the simulated traffic (``/_sim/deployments/{id}/_load``, queued per node as
 ``queueing`` models it) unless a test injects
 them (``/_sim/deployments/{id}/_inference_stats``). Injected deployment-level

@@ -1,4 +1,4 @@
-"""Response shapes: the ``assignment`` object (start/update) and ``_stats`` entries (fact sheet 3.1, 3.2)."""
+"""Response shapes: the ``assignment`` object (start/update) and ``_stats`` entries (the statistics API)."""
 
 from __future__ import annotations
 

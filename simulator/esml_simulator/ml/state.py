@@ -178,7 +178,7 @@ class Deployment:
             return
         self.max_assigned = max(self.max_assigned, self.total_current)
         if not self.routes and self.number_of_allocations == 0 and self.state == "started":
-            return  # adaptive scale-to-zero keeps the stored state (UNCONFIRMED in the fact sheet)
+            return  # adaptive scale-to-zero keeps the stored state (UNCONFIRMED by the reference)
         self.state = "started" if any(r.state == "started" for r in self.routes.values()) else "starting"
 
     def stats_state(self) -> str:

@@ -1,4 +1,4 @@
-"""Authentication (basic users, API keys) and cluster-privilege authorization (fact sheet section 7)."""
+"""Authentication (basic users, API keys) and cluster-privilege authorization ("Security privileges")."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ An endpoint either *owns* its deployment (``service_settings.model_id``, no
 ``deployment_id``: the deployment id is the inference id) or is *attached* to
 an existing one (``service_settings.deployment_id``). Elasticsearch stores no
 ownership in ML state; it infers it from the ids, and so does the simulator
-(INFERENCE_ENDPOINTS fact sheet, section 1).
+("Inference APIs" in the REST API reference).
 """
 
 from __future__ import annotations

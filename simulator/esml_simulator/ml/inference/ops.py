@@ -1,4 +1,4 @@
-"""The inference endpoint transport actions: create, read and delete (INFERENCE_ENDPOINTS fact sheet 2.1, 2.2, 2.4)."""
+"""The inference endpoint transport actions: create, read and delete ("Create", "Get", "Delete inference API")."""
 
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def _attached(cluster: MlCluster, inference_id: str, spec: EndpointSpec) -> Infe
 async def put_endpoint(
     engine: Engine, inference_id: str, path_task_type: str | None, body: dict[str, Any], max_wait: TimeValue
 ) -> dict[str, Any]:
-    """PUT in the order of fact sheet 2.1. A failure after the endpoint is stored leaves it stored (issue 137127)."""
+    """PUT in its transport action's order. A failure after the endpoint is stored leaves it stored (issue 137127)."""
     cluster, version = engine.cluster, engine.version
     cluster.advance()
     if cluster.inference.is_reserved(inference_id):

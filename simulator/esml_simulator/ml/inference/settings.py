@@ -1,4 +1,4 @@
-"""Parsing inference endpoint configs the way the ``elasticsearch`` service does (fact sheet 2.1 step 5, 2.3)."""
+"""Parsing inference endpoint configs the way the ``elasticsearch`` service does ("Create inference API")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``PUT _inference/{task_type}/{inference_id}/_update`` (INFERENCE_ENDPOINTS fact sheet 2.3).
+"""``PUT _inference/{task_type}/{inference_id}/_update`` ("Update inference API").
 
 Three generations:
 
