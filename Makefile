@@ -53,15 +53,15 @@ lock: venv
 		-c $(REQ)/runtime.txt -c $(REQ)/build.txt pyproject.toml $(REQ)/build.in
 
 controlplane:
-	@bash tests/controlplane/build.sh
+	@bash harness/build.sh
 
 # helm (the chart's tests) and promtool (the alert rules' tests), each built from the Go module proxy into a
-# cache slot of its own (tests/controlplane/build-tool.sh, versions in tests/controlplane/versions.env);
+# cache slot of its own (harness/build-tool.sh, versions in harness/versions.env);
 # separate targets so that `make -j` builds them side by side.
 tools: helm promtool
 
 helm promtool:
-	@bash tests/controlplane/build-tool.sh $@
+	@bash harness/build-tool.sh $@
 
 # The chart's CRDs are a generated copy of the single source in crds/ (tests/integration/test_helm_chart.py
 # fails while they differ).
@@ -79,14 +79,14 @@ chart-files:
 	cp manifests/grafana/esml-operator.json $(CHART)/files/grafana-dashboard.json
 
 cluster-up: venv controlplane
-	@$(PY) -m tests.controlplane up --state-dir "$(ESML_CLUSTER_DIR)" --kubeconfig "$(ESML_KUBECONFIG)"
+	@$(PY) -m harness up --state-dir "$(ESML_CLUSTER_DIR)" --kubeconfig "$(ESML_KUBECONFIG)"
 
 cluster-down: venv
-	@$(PY) -m tests.controlplane down --state-dir "$(ESML_CLUSTER_DIR)"
+	@$(PY) -m harness down --state-dir "$(ESML_CLUSTER_DIR)"
 
 lint: venv
-	$(VENV)/bin/ruff check operator simulator tests bench scripts
-	$(VENV)/bin/ruff format --check operator simulator tests bench scripts
+	$(VENV)/bin/ruff check operator simulator harness tests bench scripts
+	$(VENV)/bin/ruff format --check operator simulator harness tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -44,7 +44,7 @@ from bench.fig_latency import latency_and_churn
 from bench.fig_scale import scale_restart
 from bench.figures import Figure, table
 from bench.run import FULL, QUICK, Run, Sizes
-from tests.controlplane.runner import REPO, ControlPlane
+from harness.runner import REPO, ControlPlane
 
 Scenario = Callable[[Run], Awaitable[list[Figure]]]
 # Figure 6 compares against figure 1, so it runs after it. Scale runs last: it is the longest.

@@ -9,6 +9,7 @@ from datetime import datetime
 from bench import procs
 from bench.figures import Figure, Row
 from bench.run import Run, mdep
+from harness.polling import wait_for_async
 
 NAMESPACE = "bench-failover"
 LEASE = "bench-operator"
@@ -48,7 +49,7 @@ async def failover(run: Run) -> list[Figure]:
             return lease if lease and (lease.get("spec") or {}).get("holderIdentity") else None
 
         try:
-            await procs.wait_for(held, within=s.lease_duration + 3 * s.retry_period, what="a held Lease", every=0.2)
+            await wait_for_async(held, within=s.lease_duration + 3 * s.retry_period, what="a held Lease", interval=0.2)
         except TimeoutError:
             fig.measured = False
             others = [x["metadata"]["name"] for x in await run.kube.list_leases(NAMESPACE)]

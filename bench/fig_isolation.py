@@ -11,7 +11,8 @@ from bench.blackhole import BlackHole
 from bench.fig_latency import measure_latency
 from bench.figures import Figure, Row
 from bench.latency import Target
-from bench.run import Run, is_ready, mdep
+from bench.run import Run, mdep
+from harness.status import is_ready
 
 DEAD, LIVE = "bench-iso-dead", "bench-iso-live"
 

@@ -20,7 +20,8 @@ from bench.es import SimApi
 from bench.figures import Figure, Row
 from bench.latency import Summary, Target, add_watch_delivery, collect, send_changes, summarize
 from bench.run import Run, mdep
-from tests.controlplane.process import Process
+from harness.polling import wait_for_async
+from harness.process import Process
 
 NAMESPACE = "bench-latency"
 CHURN = "churn-0"
@@ -162,7 +163,7 @@ async def latency_and_churn(run: Run) -> list[Figure]:
     fig5.seconds = time.monotonic() - started
     run.fleet.stop(operator.proc)
     if spy is not None:  # py-spy writes its profile when the operator has exited
-        await procs.wait_for(lambda: not spy.alive(), within=30, what="py-spy's profile")
+        await wait_for_async(lambda: not spy.alive(), within=30, what="py-spy's profile")
     if s.resync != SHORT_RESYNC:
         started_short = time.monotonic()
         rows, notes = await at_short_resync(run, targets, sims)

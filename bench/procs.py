@@ -1,6 +1,6 @@
 """The processes a bench run starts: simulators, operators, the naive baseline, the bare watcher.
 
-Every child is a ``tests.controlplane.process.Process``: its own process group,
+Every child is a ``harness.process.Process``: its own process group,
 and ``PR_SET_PDEATHSIG`` so the kernel kills it if the bench dies, even by
 SIGKILL. They are all spawned from the main thread (the death signal follows
 the thread that forked), and ``Fleet`` stops them in reverse order on exit.
@@ -8,7 +8,6 @@ the thread that forked), and ``Fleet`` stops them in reverse order on exit.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
@@ -21,12 +20,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from bench.kube import Credentials
-from tests.controlplane.process import Process, stop_pid
+from harness.polling import wait_for_async
+from harness.process import Process, stop_pid
 
 MODEL = "bench-model"
 API_KEY_ID, API_KEY_SECRET = "bench", "bench-api-key-secret"
@@ -108,28 +107,6 @@ class Fleet:
                 print(f"bench: could not stop {proc.name} ({proc.pid}): {error}", file=sys.stderr)
 
 
-async def wait_for(check: Any, *, within: float, what: str, procs: Sequence[Process] = (), every: float = 0.1) -> Any:
-    """Await ``check()`` (sync or async) until truthy; fail fast if a process died."""
-    deadline = time.monotonic() + within
-    while True:
-        for proc in procs:
-            if not proc.alive():
-                raise RuntimeError(
-                    f"{proc.name} exited ({proc.popen.returncode}) waiting for {what}:\n{proc.log_tail()}"
-                )
-        try:
-            result = check()
-            if asyncio.iscoroutine(result):
-                result = await result
-        except (OSError, httpx.HTTPError):
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(every)
-
-
 # -- the Elasticsearch simulator ----------------------------------------------------------------
 @dataclass
 class Simulator:
@@ -162,7 +139,7 @@ def spawn_simulators(
 
 async def wait_simulators(sims: Sequence[Simulator]) -> None:
     for sim in sims:
-        await wait_for(sim.ready_file.exists, within=60, what=f"simulator {sim.name}", procs=[sim.proc])
+        await wait_for_async(sim.ready_file.exists, within=60, what=f"simulator {sim.name}", processes=[sim.proc])
         sim.url = json.loads(sim.ready_file.read_text())["url"]
 
 
@@ -179,7 +156,9 @@ class Operator:
             return response.status_code == 200
 
     async def wait_healthy(self, within: float = 90) -> float:
-        await wait_for(self.healthy, within=within, what="the operator's liveness endpoint", procs=[self.proc])
+        await wait_for_async(
+            self.healthy, within=within, what="the operator's liveness endpoint", processes=[self.proc]
+        )
         return time.time() - self.started
 
     @property

@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,11 @@ from bench import procs
 from bench.es import SimApi
 from bench.kube import Credentials, Kube
 from esml_operator.settings import Settings
-from tests.controlplane.certs import Pair, TinyCA
-from tests.controlplane.process import Process
-from tests.controlplane.runner import ControlPlane
+from harness.certs import Pair, TinyCA
+from harness.polling import wait_for_async
+from harness.process import Process
+from harness.runner import ControlPlane
+from harness.status import is_ready
 
 
 def operator_default(name: str, fallback: float) -> float:
@@ -99,11 +101,6 @@ def mdep(name: str, url: str, deployment: str, replicas: int = 1) -> dict[str, A
     }
 
 
-def is_ready(obj: Mapping[str, Any], want: str = "True") -> bool:
-    status = obj.get("status") or {}
-    return any(c.get("type") == "Ready" and c.get("status") == want for c in status.get("conditions", []))
-
-
 class Run:
     def __init__(self, sizes: Sizes, workdir: Path, fleet: procs.Fleet, plane: ControlPlane) -> None:
         self.sizes = sizes
@@ -123,7 +120,7 @@ class Run:
         proc, self.watch_log = procs.spawn_watcher(self.fleet, self.dir / "watcher", self.creds)
         self.watcher = proc
         ready = self.watch_log.with_suffix(".ready")
-        await procs.wait_for(ready.exists, within=30, what="the bare watcher", procs=[proc])
+        await wait_for_async(ready.exists, within=30, what="the bare watcher", processes=[proc])
 
     async def simulators(self, count: int, prefix: str, *, allocation_delay: float = 0.2) -> list[SimApi]:
         sims = procs.spawn_simulators(

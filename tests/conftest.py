@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.controlplane.runner import REPO, ControlPlane
+from harness.runner import REPO, ControlPlane
 
 CLUSTER_DIRS = ("integration", "e2e", "faults")
 # Under pytest-xdist (make test: one control plane per worker), whole files are handed out in

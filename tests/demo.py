@@ -37,8 +37,8 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.controlplane.process import stop_from_pid_files
-from tests.controlplane.runner import DEFAULT_BIN, REPO, ControlPlane
+from harness.process import stop_from_pid_files
+from harness.runner import DEFAULT_BIN, REPO, ControlPlane
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.controlplane.certs import TinyCA
-from tests.controlplane.process import Process
-from tests.controlplane.runner import DEFAULT_BIN, REPO, free_port
+from harness.certs import TinyCA
+from harness.process import Process
+from harness.runner import DEFAULT_BIN, REPO, free_port
 from tests.demo import NAME, NAMESPACE, Demo, DemoFailed, _interrupt
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL

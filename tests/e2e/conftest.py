@@ -8,7 +8,6 @@ behind. Helpers wait for conditions with deadlines; there are no fixed sleeps.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.controlplane.runner import ControlPlane
+from harness.runner import ControlPlane
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
-
-DEFAULT_TIMEOUT = 45.0
 
 
 class Kube:
@@ -68,24 +65,6 @@ class Kube:
     def events(self, name: str) -> list[dict[str, Any]]:
         out = self.kubectl("get", "events", "--field-selector", f"involvedObject.name={name}", "-o", "json")
         return list(json.loads(out.stdout)["items"])
-
-
-def wait_for(
-    check: Callable[[], Any], *, timeout: float = DEFAULT_TIMEOUT, what: str = "condition", interval: float = 0.2
-) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except AssertionError as error:
-            last = error
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def model_deployment(

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
-from tests.e2e.test_lifecycle import converged, es_deployment, updates, wait_polls
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment, ready
+from tests.e2e.test_lifecycle import es_deployment, updates, wait_polls
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import SimulatorProcess
 
@@ -40,7 +42,7 @@ def test_switching_adaptive_on_and_off(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=2))
-    wait_for(lambda: converged(kube, "ner", 2), what="2 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="2 allocations, Ready")
 
     patch(kube, "ner", {"adaptiveAllocations": ADAPTIVE})
     # Without load the scaler brings the count down to the minimum: Elasticsearch owns the count now.
@@ -68,7 +70,7 @@ def test_switching_adaptive_on_and_off(
 
     # Back to a fixed count: one _update with both fields, as Kibana does.
     patch(kube, "ner", {"adaptiveAllocations": {"enabled": False}})
-    wait_for(lambda: converged(kube, "ner", 3), what="3 fixed allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 3), what="3 fixed allocations, Ready")
     sent = updates(simulator)
     assert len(sent) == 2, sent
     assert sent[1]["body"] == {"number_of_allocations": 3, "adaptive_allocations": {"enabled": False}}

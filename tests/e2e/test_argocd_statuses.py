@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.conftest import Kube, model_deployment, ready, stalled_with, wait_for
+from harness.polling import wait_for
+from tests.e2e.conftest import Kube, model_deployment, ready, stalled_with
 from tests.e2e.test_kstatus import kstatus
 from tests.support.argocd import CUSTOMIZATION, run_health
 from tests.support.operator import OperatorProcess

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.controlplane.runner import REPO
+from harness.runner import REPO
 
 FIGURES = {1, 2, 3, 4, 5, 6}
 FAILOVER = 4

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.conftest import Kube, model_deployment, wait_for
-from tests.e2e.test_lifecycle import converged, polls, wait_polls
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment
+from tests.e2e.test_lifecycle import polls, wait_polls
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 from tests.unit.test_reconcile_capacity import ISSUE_EXAMPLE
@@ -59,7 +61,7 @@ def test_a_refused_start_reports_the_processor_shortfall_and_clears_once_a_node_
     assert len(warnings) == 1, warnings  # one event for the shortfall, however many retries
 
     simulator.admin("POST", "nodes", {"processors": 4})
-    done = wait_for(lambda: converged(kube, "ner", 4), timeout=180, what="4 allocations after the node came")
+    done = wait_for(lambda: converged(kube.mdep("ner"), 4), timeout=180, what="4 allocations after the node came")
     assert "capacity" not in done
     assert done["vcpus"] == 8
     assert kube.condition("ner", "Stalled")["status"] == "False"  # type: ignore[index]
@@ -84,7 +86,7 @@ def test_a_refused_update_reports_its_shortfall(
 ) -> None:
     manifest = model_deployment("ner", es_url, allocations=2, threadsPerAllocation=2, deploymentId="ner")
     kube.apply(manifest)
-    wait_for(lambda: converged(kube, "ner", 2), timeout=60, what="2 allocations")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), timeout=60, what="2 allocations")
     manifest["spec"]["numberOfAllocations"] = 8  # 16 processors on 8
     kube.apply(manifest)
     status = wait_for(lambda: _capacity(kube, "ner", "InsufficientCapacity", "processors"), timeout=60, what="short")
@@ -109,7 +111,7 @@ def test_a_running_deployment_whose_node_leaves_is_short_of_its_target(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=2, threadsPerAllocation=4, deploymentId="ner"))
-    wait_for(lambda: converged(kube, "ner", 2), timeout=60, what="2 allocations, one per node")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), timeout=60, what="2 allocations, one per node")
     simulator.admin("POST", "nodes/ml-1/_fail", {"mode": "leave"})
     status = wait_for(lambda: _capacity(kube, "ner", "InsufficientCapacity", "processors"), timeout=60, what="short")
     assert status["ready"]["message"].startswith(
@@ -117,7 +119,7 @@ def test_a_running_deployment_whose_node_leaves_is_short_of_its_target(
         "0 used by other deployments: 4 free. Add 4 processors, or lower numberOfAllocations to 1"
     )
     simulator.admin("POST", "nodes/ml-1/_restore")
-    done = wait_for(lambda: converged(kube, "ner", 2), timeout=120, what="2 allocations after the node came back")
+    done = wait_for(lambda: converged(kube.mdep("ner"), 2), timeout=120, what="2 allocations after the node came back")
     assert "capacity" not in done
 
 
@@ -134,7 +136,7 @@ def test_a_cluster_that_can_scale_is_reported_as_waiting(
     assert kube.condition("ner", "Reconciling")["reason"] == "WaitingForCapacity"  # type: ignore[index]
     assert not [e for e in kube.events("ner") if e["type"] == "Warning"]  # waiting is no problem
     simulator.admin("POST", "nodes", {"processors": 4})
-    done = wait_for(lambda: converged(kube, "ner", 4), timeout=120, what="4 allocations once the tier grew")
+    done = wait_for(lambda: converged(kube.mdep("ner"), 4), timeout=120, what="4 allocations once the tier grew")
     assert "capacity" not in done
 
 
@@ -164,7 +166,7 @@ def test_a_node_shutting_down_is_the_limiting_factor(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=2, threadsPerAllocation=4, deploymentId="ner"))
-    wait_for(lambda: converged(kube, "ner", 2), timeout=60, what="2 allocations, one per node")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), timeout=60, what="2 allocations, one per node")
     simulator.admin("POST", "nodes/ml-1/_shutdown")
     status = wait_for(
         lambda: _capacity(kube, "ner", "InsufficientCapacity", "nodeShuttingDown"), timeout=60, what="short"
@@ -172,5 +174,5 @@ def test_a_node_shutting_down_is_the_limiting_factor(
     assert status["capacity"]["availableProcessors"] == 4  # the node shutting down takes nothing new
     assert "it would fit but for ML nodes that are shutting down" in status["ready"]["message"]
     simulator.admin("POST", "nodes/ml-1/_restore")
-    done = wait_for(lambda: converged(kube, "ner", 2), timeout=120, what="2 allocations once the node is back")
+    done = wait_for(lambda: converged(kube.mdep("ner"), 2), timeout=120, what="2 allocations once the node is back")
     assert "capacity" not in done

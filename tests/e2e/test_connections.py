@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.controlplane.certs import TinyCA
-from tests.e2e.conftest import Kube, model_deployment, ready, require_condition, stalled_with, wait_for
+from harness.certs import TinyCA
+from harness.polling import wait_for
+from tests.e2e.conftest import Kube, model_deployment, ready, require_condition, stalled_with
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, ELASTIC_PASSWORD, SimulatorProcess
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.controlplane.runner import REPO
+from harness.runner import REPO
 
 
 def _processes_mentioning(text: str) -> list[str]:

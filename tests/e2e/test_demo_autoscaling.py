@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.controlplane.runner import REPO
+from harness.runner import REPO
 from tests.e2e.test_demo import _processes_mentioning, _wait_gone
 
 

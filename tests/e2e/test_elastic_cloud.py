@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 
-from tests.e2e.conftest import Kube, ready, stalled_with, wait_for
+from harness.polling import wait_for
+from tests.e2e.conftest import Kube, ready, stalled_with
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from tests.controlplane.runner import ControlPlane
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
+from harness.polling import wait_for
+from harness.runner import ControlPlane
+from tests.e2e.conftest import Kube, model_deployment, ready
 from tests.support.helm import Helm
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.controlplane.certs import TinyCA
-from tests.controlplane.process import Process
-from tests.controlplane.runner import REPO, ControlPlane, free_port
-from tests.e2e.conftest import Kube, model_deployment, wait_for
-from tests.e2e.test_lifecycle import converged
+from harness.certs import TinyCA
+from harness.polling import wait_for
+from harness.process import Process
+from harness.runner import REPO, ControlPlane, free_port
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
@@ -146,7 +147,7 @@ def example_hpa(
     operator_factory(*external_metrics.flags())
     external_metrics.register()
     kube.apply(model_deployment(NAME, es_url, allocations=1))
-    wait_for(lambda: converged(kube, NAME, 1), what="Ready with 1 allocation")
+    wait_for(lambda: converged(kube.mdep(NAME), 1), what="Ready with 1 allocation")
     example = apply_example_hpa(kube)
     wait_for(lambda: metric_is(kube, NAME, "0"), what="the external metric at 0")
     return example
@@ -161,7 +162,7 @@ def test_a_real_hpa_scales_a_model_deployment_up_and_down_on_pending_requests(
     set_pending(simulator, 35)  # 35 queued requests, 10 per allocation wanted: 4 allocations
     wait_for(lambda: metric_is(kube, NAME, "35"), what="the external metric rising to 35")
     wait_for(lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 4, what="the HPA writing /scale")
-    wait_for(lambda: converged(kube, NAME, 4), timeout=60, what="Elasticsearch at 4 allocations")
+    wait_for(lambda: converged(kube.mdep(NAME), 4), timeout=60, what="Elasticsearch at 4 allocations")
     assert allocations_in_es(simulator) == 4
     assert {"number_of_allocations": 4} in update_bodies(simulator)
 
@@ -185,7 +186,7 @@ def test_a_real_hpa_scales_a_model_deployment_up_and_down_on_pending_requests(
         lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 1,
         timeout=DOWNSCALE_WINDOW + 45, what="the HPA scaling down after its stabilisation window",
     )  # fmt: skip
-    wait_for(lambda: converged(kube, NAME, 1), timeout=60, what="Elasticsearch back at 1 allocation")
+    wait_for(lambda: converged(kube.mdep(NAME), 1), timeout=60, what="Elasticsearch back at 1 allocation")
     assert allocations_in_es(simulator) == 1
     assert update_bodies(simulator)[-1] == {"number_of_allocations": 1}
     events = [(e["reason"], e.get("message", "")) for e in kube.events(NAME)]
@@ -207,7 +208,7 @@ def test_an_hpa_and_adaptive_allocations_never_fight(
     external_metrics.register()
     adaptive = {"enabled": True, "minNumberOfAllocations": 1, "maxNumberOfAllocations": 4}
     kube.apply(model_deployment(NAME, es_url, allocations=1, adaptiveAllocations=adaptive))
-    wait_for(lambda: converged(kube, NAME, 1), what="Ready with adaptive allocations at 1")
+    wait_for(lambda: converged(kube.mdep(NAME), 1), what="Ready with adaptive allocations at 1")
     apply_example_hpa(kube)
 
     def conflict() -> dict[str, Any] | None:
@@ -263,4 +264,4 @@ def test_real_inference_calls_drive_the_hpa_up_and_back_down(
         lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 1,
         timeout=DOWNSCALE_WINDOW + 60, what="the HPA scaling back down",
     )  # fmt: skip
-    wait_for(lambda: converged(kube, NAME, 1), timeout=60, what="Elasticsearch back at 1 allocation")
+    wait_for(lambda: converged(kube.mdep(NAME), 1), timeout=60, what="Elasticsearch back at 1 allocation")

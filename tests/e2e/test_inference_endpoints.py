@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
-from tests.e2e.test_lifecycle import RESYNC, STATS_POLL, converged, es_deployment, wait_polls
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment, ready
+from tests.e2e.test_lifecycle import RESYNC, STATS_POLL, es_deployment, wait_polls
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
@@ -85,7 +87,7 @@ def test_an_elser_endpoints_deployment_is_managed_without_a_single_409(
     through_endpoint = version == "9.2.0"  # before 9.2 the trained-model _update works and is kept
     put_endpoint(simulator)
     kube.apply(elser_deployment("elser", es_url, 1))
-    status = wait_for(lambda: converged(kube, "elser", 1), what="Ready with 1 allocation")
+    status = wait_for(lambda: converged(kube.mdep("elser"), 1), what="Ready with 1 allocation")
     assert status["inferenceEndpoint"] == {"id": ENDPOINT, "taskType": "sparse_embedding", "service": "elasticsearch"}
     ready_message = kube.condition("elser", "Ready")["message"]  # type: ignore[index]
     assert f"of inference endpoint [{ENDPOINT}]" in ready_message
@@ -95,7 +97,7 @@ def test_an_elser_endpoints_deployment_is_managed_without_a_single_409(
     # kubectl scale up and down: Elasticsearch reaches the count.
     for count in (3, 2):
         kube.kubectl("scale", "mdep/elser", f"--replicas={count}")
-        wait_for(lambda c=count: converged(kube, "elser", c), what=f"{count} allocations")  # type: ignore[misc]
+        wait_for(lambda c=count: converged(kube.mdep("elser"), c), what=f"{count} allocations")  # type: ignore[misc]
         assert es_deployment(simulator, ENDPOINT)["number_of_allocations"] == count
     if through_endpoint:
         assert [r["body"] for r in inference_updates(simulator)] == [
@@ -127,7 +129,7 @@ def test_an_elser_endpoints_deployment_is_managed_without_a_single_409(
     )
     patch(kube, "elser", {"adaptiveAllocations": {"enabled": False}, "numberOfAllocations": 2})
     wait_for(
-        lambda: not adaptive_in_es(simulator).get("enabled") and converged(kube, "elser", 2),
+        lambda: not adaptive_in_es(simulator).get("enabled") and converged(kube.mdep("elser"), 2),
         what="adaptive allocations off, 2 allocations",
     )
 
@@ -135,7 +137,7 @@ def test_an_elser_endpoints_deployment_is_managed_without_a_single_409(
     drift = simulator.es("PUT", UPDATE_PATH, {"service_settings": {"num_allocations": 4}})
     assert drift.status_code == 200, drift.text
     wait_for(lambda: es_deployment(simulator, ENDPOINT)["number_of_allocations"] == 2, what="the drift corrected")
-    wait_for(lambda: converged(kube, "elser", 2), what="Ready with 2 again")
+    wait_for(lambda: converged(kube.mdep("elser"), 2), what="Ready with 2 again")
 
     sent = inference_updates(simulator) if through_endpoint else model_updates(simulator)
     assert len(sent) == 5  # 3, 2, adaptive on, adaptive off, the correction: one call per change
@@ -147,7 +149,7 @@ def test_an_elser_endpoints_deployment_is_managed_without_a_single_409(
     kube.kubectl("delete", "mdep", "elser", "--timeout=40s")
     # deletionPolicy Stop: the operator never stops an endpoint's deployment, and the deletion completes.
     kube.apply(elser_deployment("elser-stop", es_url, 2, deletionPolicy="Stop"))
-    wait_for(lambda: converged(kube, "elser-stop", 2), what="the second resource Ready")
+    wait_for(lambda: converged(kube.mdep("elser-stop"), 2), what="the second resource Ready")
     kube.kubectl("delete", "mdep", "elser-stop", "--timeout=40s")
     assert kube.get("modeldeployment", "elser-stop") is None
     skipped = [e for e in kube.events("elser-stop") if e["reason"] == "StopSkippedForInferenceEndpoint"]
@@ -168,7 +170,7 @@ def test_endpoint_owned_and_ordinary_deployments_share_one_poll_per_resync(
     for name in ("ner-a", "ner-b"):
         kube.apply(model_deployment(name, es_url, model=DEMO_MODEL, allocations=1, deploymentId=name))
     names = ("elser", "ner-a", "ner-b")
-    wait_for(lambda: all(converged(kube, n, 2 if n == "elser" else 1) for n in names), what="all three Ready")
+    wait_for(lambda: all(converged(kube.mdep(n), 2 if n == "elser" else 1) for n in names), what="all three Ready")
     for name in ("ner-a", "ner-b"):
         assert "inferenceEndpoint" not in kube.mdep(name)["status"]
 
@@ -187,7 +189,7 @@ def test_endpoint_owned_and_ordinary_deployments_share_one_poll_per_resync(
     # Changes to both kinds in one namespace: each takes its own path.
     kube.kubectl("scale", "mdep/elser", "--replicas=3")
     kube.kubectl("scale", "mdep/ner-a", "--replicas=2")
-    wait_for(lambda: converged(kube, "elser", 3) and converged(kube, "ner-a", 2), what="both scaled")
+    wait_for(lambda: converged(kube.mdep("elser"), 3) and converged(kube.mdep("ner-a"), 2), what="both scaled")
     assert [r["body"]["service_settings"] for r in inference_updates(simulator)] == [
         {"num_allocations": 2},  # the endpoint was created with 1
         {"num_allocations": 3},
@@ -229,7 +231,7 @@ def test_after_an_upgrade_to_92_a_stale_endpoint_count_does_not_stop_a_scale(
         kube.secret("es-ca", {"ca.crt": old.ca_pem})
         put_endpoint(old)  # stored num_allocations: 1
         kube.apply(elser_deployment("elser", old.url.replace("127.0.0.1", "localhost"), 3))
-        wait_for(lambda: converged(kube, "elser", 3), what="3 allocations on 9.1")
+        wait_for(lambda: converged(kube.mdep("elser"), 3), what="3 allocations on 9.1")
         assert [r["body"] for r in model_updates(old)] == [{"number_of_allocations": 3}]
         old.stop()  # the state (deployment, endpoint, API key) is saved: the "upgrade"
         new = SimulatorProcess(workdir, es_version="9.2.0", extra=("--state-file", str(state)))
@@ -238,7 +240,7 @@ def test_after_an_upgrade_to_92_a_stale_endpoint_count_does_not_stop_a_scale(
         wait_for(lambda: kube.mdep("elser")["status"].get("elasticsearchVersion") == "9.2.0", what="9.2 seen")
 
         kube.kubectl("scale", "mdep/elser", "--replicas=1")
-        wait_for(lambda: converged(kube, "elser", 1), what="1 allocation on 9.2")
+        wait_for(lambda: converged(kube.mdep("elser"), 1), what="1 allocation on 9.2")
         sent = [r["body"]["service_settings"] for r in inference_updates(new)]
         assert sent == [{"num_allocations": 1}, {"num_allocations": 2}, {"num_allocations": 1}], sent
         assert es_deployment(new, ENDPOINT)["number_of_allocations"] == 1

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.controlplane.runner import REPO, ControlPlane
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
+from harness.polling import wait_for
+from harness.runner import REPO, ControlPlane
+from tests.e2e.conftest import Kube, model_deployment, ready
 from tests.e2e.test_connections import ECK_NAME, eck_manifest, eck_objects
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.controlplane.runner import REPO
-from tests.e2e.conftest import Kube, model_deployment, ready, stalled_with, wait_for
+from harness.polling import wait_for
+from harness.runner import REPO
+from tests.e2e.conftest import Kube, model_deployment, ready, stalled_with
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import SimulatorProcess
 

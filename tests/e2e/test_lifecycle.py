@@ -8,8 +8,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.controlplane.runner import ControlPlane
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
+from harness.polling import wait_for
+from harness.runner import ControlPlane
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment, ready
 from tests.support.operator import OperatorProcess
 from tests.support.polls import STATS_POLL, stats_polls
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
@@ -39,17 +41,6 @@ def es_deployment(simulator: SimulatorProcess, deployment_id: str = DEMO_MODEL) 
     return stats
 
 
-def converged(kube: Kube, name: str, allocations: int) -> dict[str, Any] | None:
-    """The status once it reports ``allocations`` for the current generation and Ready is True."""
-    obj = kube.mdep(name)
-    status = obj.get("status", {})
-    if status.get("observedGeneration") != obj["metadata"]["generation"]:
-        return None
-    if status.get("allocations") != allocations or status.get("allocationState") != "fully_allocated":
-        return None
-    return status if ready(kube, name) else None
-
-
 def event_reasons(kube: Kube, name: str) -> list[str]:
     return sorted(e["reason"] for e in kube.events(name))
 
@@ -77,12 +68,12 @@ def test_changing_number_of_allocations_sends_exactly_one_update(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=1))
-    wait_for(lambda: converged(kube, "ner", 1), what="1 allocation, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="1 allocation, Ready")
     wait_polls(simulator, 3)
     assert not updates(simulator), "a converged resource must never get a no-op _update"
 
     kube.kubectl("patch", "mdep", "ner", "--type=merge", "-p", json.dumps({"spec": {"numberOfAllocations": 3}}))
-    status = wait_for(lambda: converged(kube, "ner", 3), what="3 allocations, Ready again")
+    status = wait_for(lambda: converged(kube.mdep("ner"), 3), what="3 allocations, Ready again")
     sent = updates(simulator)
     assert [r["body"] for r in sent] == [{"number_of_allocations": 3}]
     assert not sent[0]["query"].get("number_of_allocations")
@@ -96,7 +87,7 @@ def test_changing_number_of_allocations_sends_exactly_one_update(
 
     # The same change through `kubectl apply` of the whole manifest.
     kube.apply(model_deployment("ner", es_url, allocations=2))
-    wait_for(lambda: converged(kube, "ner", 2), what="2 allocations, Ready again")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="2 allocations, Ready again")
     assert [r["body"] for r in updates(simulator)] == [{"number_of_allocations": 3}, {"number_of_allocations": 2}]
 
     # Steady across several resync passes: no further _update, no _start.
@@ -110,7 +101,7 @@ def test_drift_made_behind_the_operators_back_is_corrected(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=2))
-    wait_for(lambda: converged(kube, "ner", 2), what="2 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="2 allocations, Ready")
     # A Kibana user changes the count (the admin API is not recorded as an Elasticsearch request).
     changed_at = time.time()
     simulator.admin("POST", f"deployments/{DEMO_MODEL}/_set_allocations", {"number_of_allocations": 3})
@@ -118,7 +109,7 @@ def test_drift_made_behind_the_operators_back_is_corrected(
     assert [r["body"] for r in sent] == [{"number_of_allocations": 2}]
     # Within a resync interval (plus the poll and a little scheduling slack).
     assert sent[0]["wall_time"] - changed_at < RESYNC + 2.0
-    wait_for(lambda: converged(kube, "ner", 2), what="back to 2 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="back to 2 allocations, Ready")
     assert es_deployment(simulator)["number_of_allocations"] == 2
     wait_for(
         lambda: [e for e in kube.events("ner") if e["reason"] == "DeploymentUpdated"],
@@ -135,9 +126,9 @@ def test_one_event_per_elasticsearch_action_not_per_poll(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=1))
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready")
     kube.kubectl("patch", "mdep", "ner", "--type=merge", "-p", '{"spec":{"numberOfAllocations":2}}')
-    wait_for(lambda: converged(kube, "ner", 2), what="2 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="2 allocations, Ready")
     wait_polls(simulator, 5)
     events = kube.events("ner")
     by_reason: dict[str, list[dict[str, Any]]] = {}
@@ -169,9 +160,9 @@ def test_the_operator_writes_only_status_and_its_finalizer(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=1, deletionPolicy="Stop"))
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready")
     kube.kubectl("patch", "mdep", "ner", "--type=merge", "-p", '{"spec":{"numberOfAllocations":2}}')
-    wait_for(lambda: converged(kube, "ner", 2), what="2 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="2 allocations, Ready")
     wait_polls(simulator, 2)
     obj = json.loads(kube.kubectl("get", "mdep", "ner", "-o", "json", "--show-managed-fields").stdout)
     meta = obj["metadata"]
@@ -207,7 +198,7 @@ def test_polling_is_per_cluster_not_per_resource(
     names = [f"ner-{i}" for i in range(5)]
     for name in names:
         kube.apply(model_deployment(name, es_url, deploymentId=name))
-    wait_for(lambda: all(converged(kube, name, 1) for name in names), what="all five Ready")
+    wait_for(lambda: all(converged(kube.mdep(name), 1) for name in names), what="all five Ready")
     assert len(simulator.requests("/deployment/_start", method="POST")) == 5
     before, started = polls(simulator), time.monotonic()
     # Measuring a rate needs elapsed time: watch for 5 resync intervals.

@@ -10,8 +10,9 @@ from collections.abc import Callable
 import yaml
 
 from esml_operator.metrics.cgroup import memory_limit_bytes
-from tests.e2e.conftest import Kube, model_deployment, wait_for
-from tests.e2e.test_lifecycle import converged
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment
 from tests.e2e.test_metrics_replicas import samples, value
 from tests.support.operator import OperatorProcess
 from tests.support.promql import series_names
@@ -31,7 +32,7 @@ def test_real_scrapes_lint_clean_and_feed_every_alert_and_panel(
     lease = f"esml-{uuid.uuid4().hex[:8]}"
     replicas = [operator_factory("--lease-name", lease) for _ in range(2)]
     kube.apply(model_deployment("ner", es_url, allocations=2))
-    wait_for(lambda: converged(kube, "ner", 2), what="Ready with 2")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="Ready with 2")
     leader = wait_for(
         lambda: next((op for op in replicas if value(samples(op), "esml_leader_election_leader") == 1.0), None),
         what="a leader",

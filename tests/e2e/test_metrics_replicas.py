@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import Kube, model_deployment, wait_for
-from tests.e2e.test_lifecycle import converged
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
@@ -43,7 +44,7 @@ def test_two_replicas_serve_metrics_and_only_the_leader_polls(
     lease = f"esml-{uuid.uuid4().hex[:8]}"
     replicas = [operator_factory("--lease-name", lease, "--log-format", "json") for _ in range(2)]
     kube.apply(model_deployment("ner", es_url, allocations=2))
-    wait_for(lambda: converged(kube, "ner", 2), what="Ready with 2")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="Ready with 2")
     ner = {"namespace": kube.namespace, "name": "ner", "deployment_id": DEMO_MODEL}
 
     def leader_and_follower() -> tuple[OperatorProcess, OperatorProcess] | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
-from tests.e2e.test_lifecycle import converged, updates, wait_polls
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment, ready
+from tests.e2e.test_lifecycle import updates, wait_polls
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
@@ -56,7 +58,7 @@ def test_start_policy_never_only_adopts(
     assert [e["reason"] for e in warnings] == ["DeploymentNotFound"]  # once, not once per poll
 
     start_out_of_band(simulator, 1)
-    status = wait_for(lambda: converged(kube, "ner", 1), what="the deployment adopted, Ready")
+    status = wait_for(lambda: converged(kube.mdep("ner"), 1), what="the deployment adopted, Ready")
     assert status["taskParameters"]["deploymentId"] == DEMO_MODEL
     assert condition(kube, "ner", "Stalled")["status"] == "False"
     assert len(starts(simulator)) == 1  # the out-of-band one only
@@ -67,7 +69,7 @@ def test_deletion_policy_stop_stops_the_deployment(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=1, deletionPolicy="Stop"))
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready")
     assert kube.mdep("ner")["metadata"]["finalizers"] == [FINALIZER]
     kube.kubectl("delete", "mdep", "ner", "--timeout=40s")
     assert kube.get("modeldeployment", "ner") is None
@@ -80,7 +82,7 @@ def test_deletion_policy_retain_leaves_the_deployment_running(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=1))  # deletionPolicy defaults to Retain
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready")
     obj = kube.mdep("ner")
     assert obj["spec"]["deletionPolicy"] == "Retain"
     assert not obj["metadata"].get("finalizers")
@@ -96,7 +98,7 @@ def test_switching_deletion_policy_adds_and_removes_the_finalizer(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=1))
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready")
     assert not kube.mdep("ner")["metadata"].get("finalizers")
     kube.kubectl("patch", "mdep", "ner", "--type=merge", "-p", '{"spec":{"deletionPolicy":"Stop"}}')
     wait_for(lambda: kube.mdep("ner")["metadata"].get("finalizers") == [FINALIZER], what="the finalizer added")
@@ -138,7 +140,7 @@ def test_paused_observes_but_changes_nothing(
     assert kube.mdep("ner")["status"]["allocations"] == 2
 
     kube.kubectl("patch", "mdep", "ner", "--type=merge", "-p", json.dumps({"spec": {"paused": False}}))
-    wait_for(lambda: converged(kube, "ner", 1), what="unpaused: back to 1 allocation, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="unpaused: back to 1 allocation, Ready")
     assert [r["body"] for r in updates(simulator)] == [{"number_of_allocations": 1}]
     assert condition(kube, "ner", "Reconciling")["reason"] == "Reconciled"
     reasons = [e["reason"] for e in kube.events("ner")]

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.controlplane.runner import ControlPlane
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
-from tests.e2e.test_lifecycle import converged, es_deployment, updates, wait_polls
+from harness.polling import wait_for
+from harness.runner import ControlPlane
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment, ready
+from tests.e2e.test_lifecycle import es_deployment, updates, wait_polls
 from tests.support.operator import OperatorProcess
 from tests.support.polls import STATS_POLL  # the operator's cluster-wide poll
 from tests.support.simulator import SimulatorProcess
@@ -65,11 +67,11 @@ def test_two_replicas_one_actor_takeover_after_sigkill_and_handover_on_sigterm(
     for name in ("a", "b", "c"):
         kube.apply(model_deployment(name, es_url, allocations=1, deploymentId=f"dep-{name}"))
     for name in ("a", "b", "c"):
-        wait_for(lambda n=name: converged(kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     for n, name in enumerate(("a", "b", "c")):
         kube.kubectl("scale", f"mdep/{name}", f"--replicas={n + 2}")
     for n, name in enumerate(("a", "b", "c")):
-        wait_for(lambda m=name, c=n + 2: converged(kube, m, c), what=f"{name} scaled")  # type: ignore[misc]
+        wait_for(lambda m=name, c=n + 2: converged(kube.mdep(m), c), what=f"{name} scaled")  # type: ignore[misc]
     assert len(starts(simulator)) == 3  # one _start per resource, never one per replica
     assert len(updates(simulator)) == 3
 
@@ -133,9 +135,9 @@ def test_a_hung_and_a_refusing_cluster_do_not_delay_a_healthy_one(
             kube.apply(model_deployment(f"gone-{n}", f"http://127.0.0.1:{refused_port()}", credentials=None, ca=None))
         kube.apply(model_deployment("healthy", es_url, allocations=2))
         # Ready well within one request timeout of the hung cluster's first connect attempt.
-        wait_for(lambda: converged(kube, "healthy", 2), timeout=15, what="the healthy resource Ready")
+        wait_for(lambda: converged(kube.mdep("healthy"), 2), timeout=15, what="the healthy resource Ready")
         kube.kubectl("scale", "mdep/healthy", "--replicas=3")
-        wait_for(lambda: converged(kube, "healthy", 3), timeout=10, what="the healthy resource scaled")
+        wait_for(lambda: converged(kube.mdep("healthy"), 3), timeout=10, what="the healthy resource scaled")
 
         def unreachable(name: str) -> bool:
             cond = kube.condition(name, "ElasticsearchReachable")
@@ -157,7 +159,7 @@ def test_back_to_back_changes_each_reach_elasticsearch_and_bursts_coalesce(
     kube.apply(model_deployment("ner", es_url, allocations=1))
     # Changes right after the create: the deployment is started exactly once (never twice on a stale poll).
     kube.kubectl("scale", "mdep/ner", "--replicas=2")
-    wait_for(lambda: converged(kube, "ner", 2), what="Ready with 2")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="Ready with 2")
     assert len(starts(simulator)) == 1
     before = len(updates(simulator))
     # The operator's polls (cluster-wide); the test's own reads of one deployment's _stats do not count.
@@ -176,7 +178,7 @@ def test_back_to_back_changes_each_reach_elasticsearch_and_bursts_coalesce(
             "patch", "mdep", "ner", "--type=merge", "-p", json.dumps({"spec": {"numberOfAllocations": 1 + n % 5}})
         )
     final = 1 + 39 % 5
-    wait_for(lambda: converged(kube, "ner", final), timeout=20, what="the burst's final value")
+    wait_for(lambda: converged(kube.mdep("ner"), final), timeout=20, what="the burst's final value")
     assert es_deployment(simulator)["number_of_allocations"] == final
     assert len(updates(simulator)) - before <= 40  # never more calls than changes ...
     assert len(starts(simulator)) == 1
@@ -191,7 +193,7 @@ def test_a_restart_writes_nothing_that_did_not_change(
     for name in names:
         kube.apply(model_deployment(name, es_url, allocations=1, deploymentId=f"dep-{name}"))
     for name in names:
-        wait_for(lambda n=name: converged(kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     wait_polls(simulator, 2)
     versions = {item["metadata"]["name"]: item["metadata"]["resourceVersion"] for item in _items(kube)}
     op.process.popen.send_signal(signal.SIGKILL)

@@ -9,9 +9,11 @@ from typing import Any
 import kubernetes
 import pytest
 
-from tests.controlplane.runner import ControlPlane
-from tests.e2e.conftest import Kube, model_deployment, wait_for
-from tests.e2e.test_lifecycle import converged, es_deployment, updates, wait_polls
+from harness.polling import wait_for
+from harness.runner import ControlPlane
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment
+from tests.e2e.test_lifecycle import es_deployment, updates, wait_polls
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import SimulatorProcess
 
@@ -35,10 +37,10 @@ def test_kubectl_scale_updates_the_deployment(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=1))
-    wait_for(lambda: converged(kube, "ner", 1), what="1 allocation, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="1 allocation, Ready")
     kube.kubectl("scale", "mdep/ner", "--replicas=4")
     assert kube.mdep("ner")["spec"]["numberOfAllocations"] == 4
-    status = wait_for(lambda: converged(kube, "ner", 4), what="4 allocations, Ready")
+    status = wait_for(lambda: converged(kube.mdep("ner"), 4), what="4 allocations, Ready")
     assert [r["body"] for r in updates(simulator)] == [{"number_of_allocations": 4}]
     assert sum(r["currentAllocations"] for r in status["routingTable"]) == 4
     assert es_deployment(simulator)["allocation_status"]["allocation_count"] == 4
@@ -49,7 +51,7 @@ def test_kubectl_scale_updates_the_deployment(
     assert got["status"] == {"replicas": 4, "selector": "esml.io/model-deployment=ner"}
     # A `kubectl scale` with a precondition on the current size, as scripts use it.
     kube.kubectl("scale", "mdep/ner", "--current-replicas=4", "--replicas=2")
-    wait_for(lambda: converged(kube, "ner", 2), what="2 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="2 allocations, Ready")
     assert [r["body"] for r in updates(simulator)] == [{"number_of_allocations": 4}, {"number_of_allocations": 2}]
     wait_polls(simulator, 3)
     assert len(updates(simulator)) == 2
@@ -64,14 +66,14 @@ def test_scale_subresource_through_the_kubernetes_client(
     custom_api: Any,
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=2))
-    wait_for(lambda: converged(kube, "ner", 2), what="2 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="2 allocations, Ready")
     before = custom_api.get_namespaced_custom_object_scale(GROUP, VERSION, kube.namespace, PLURAL, "ner")
     assert before["spec"]["replicas"] == 2 and before["status"]["replicas"] == 2
 
     custom_api.patch_namespaced_custom_object_scale(
         GROUP, VERSION, kube.namespace, PLURAL, "ner", {"spec": {"replicas": 4}}
     )
-    wait_for(lambda: converged(kube, "ner", 4), what="4 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 4), what="4 allocations, Ready")
     assert [r["body"] for r in updates(simulator)] == [{"number_of_allocations": 4}]
     after = custom_api.get_namespaced_custom_object_scale(GROUP, VERSION, kube.namespace, PLURAL, "ner")
     assert after["spec"]["replicas"] == 4

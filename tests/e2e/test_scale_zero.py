@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Kube, model_deployment, wait_for
-from tests.e2e.test_lifecycle import converged
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
@@ -12,7 +13,7 @@ def test_kubectl_scale_to_zero_and_back(
     kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str], operator: OperatorProcess
 ) -> None:
     kube.apply(model_deployment("ner", es_url, allocations=2, threadsPerAllocation=2))
-    wait_for(lambda: converged(kube, "ner", 2), what="Ready with 2")
+    wait_for(lambda: converged(kube.mdep("ner"), 2), what="Ready with 2")
     kube.kubectl("scale", "mdep/ner", "--replicas=0")
 
     def scaled_to_zero() -> bool:
@@ -28,7 +29,7 @@ def test_kubectl_scale_to_zero_and_back(
     assert "DeploymentStopped" in reasons
 
     kube.kubectl("scale", "mdep/ner", "--replicas=3")
-    wait_for(lambda: converged(kube, "ner", 3), what="Ready with 3 again")
+    wait_for(lambda: converged(kube.mdep("ner"), 3), what="Ready with 3 again")
     started = simulator.deployment(DEMO_MODEL)
     assert started is not None and started["threads_per_allocation"] == 2  # the spec's start parameters
     assert len(simulator.requests("/deployment/_start", method="POST")) == 2

@@ -13,8 +13,9 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tests.controlplane.certs import TinyCA
-from tests.e2e.conftest import Kube, model_deployment, ready, wait_for
+from harness.certs import TinyCA
+from harness.polling import wait_for
+from tests.e2e.conftest import Kube, model_deployment, ready
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import ELASTIC_PASSWORD, SimulatorProcess
 

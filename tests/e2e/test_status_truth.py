@@ -6,8 +6,10 @@ import signal
 from datetime import datetime
 from typing import Any
 
-from tests.e2e.conftest import Kube, model_deployment, ready, stalled_with, wait_for
-from tests.e2e.test_lifecycle import converged, wait_polls
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment, ready, stalled_with
+from tests.e2e.test_lifecycle import wait_polls
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
@@ -22,11 +24,11 @@ def test_a_resource_recreated_right_after_its_deployment_was_stopped_starts_it_a
 ) -> None:
     manifest = model_deployment("ner", es_url, allocations=1, deletionPolicy="Stop")
     kube.apply(manifest)
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready")
     kube.kubectl("delete", "mdep", "ner", "--wait=true", "--timeout=30s")
     assert simulator.deployment(DEMO_MODEL) is None  # the finalizer stopped it before letting go
     kube.apply(manifest)  # at once: the operator's last poll still lists the deployment
-    status = wait_for(lambda: converged(kube, "ner", 1), what="Ready again")
+    status = wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready again")
     assert simulator.deployment(DEMO_MODEL) is not None  # Ready rests on a deployment that exists
     assert len(simulator.requests("/deployment/_start", method="POST")) == 2
     assert status["assignmentState"] == "started"
@@ -45,7 +47,7 @@ def test_a_frozen_elasticsearch_turns_ready_false_then_recovers(
 ) -> None:  # fmt: skip
     operator_factory("--request-timeout", "3", resync_interval=1.0)
     kube.apply(model_deployment("ner", es_url, allocations=1))
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready")
     simulator.process.popen.send_signal(signal.SIGSTOP)
     try:
 
@@ -57,7 +59,7 @@ def test_a_frozen_elasticsearch_turns_ready_false_then_recovers(
         assert cond["reason"] == "TransportTimeoutError", cond
     finally:
         simulator.process.popen.send_signal(signal.SIGCONT)
-    wait_for(lambda: converged(kube, "ner", 1), what="Ready after thawing")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready after thawing")
 
 
 def test_two_urls_of_one_cluster_are_one_cluster(

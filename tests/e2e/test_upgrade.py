@@ -31,11 +31,13 @@ from typing import Any
 
 import pytest
 
+from harness.polling import wait_for
+from harness.runner import REPO, ControlPlane
+from harness.status import converged
 from scripts.release import changelog
-from tests.controlplane.runner import REPO, ControlPlane
-from tests.e2e.conftest import Kube, model_deployment, wait_for
+from tests.e2e.conftest import Kube, model_deployment
 from tests.e2e.test_install_rbac import bind_user_like_the_install
-from tests.faults.conftest import converged, from_operator, writes
+from tests.faults.conftest import from_operator, writes
 from tests.faults.watch import StatusWatch, Version
 from tests.support.operator import OperatorProcess
 from tests.support.polls import stats_polls
@@ -178,7 +180,7 @@ def test_upgrade_from_the_previous_release_writes_nothing_to_elasticsearch_and_h
             kube.apply(model_deployment(name, url, **spec))
         kube.kubectl("scale", "mdep", "scaled", "--replicas=2")
         for name, (_, allocations) in RESOURCES.items():
-            wait_for(lambda n=name, a=allocations: converged(kube, n, a), what=f"{name} settled")  # type: ignore[misc]
+            wait_for(lambda n=name, a=allocations: converged(kube.mdep(n), a), what=f"{name} settled")  # type: ignore[misc]
         wait_for(lambda: kube.mdep("stop")["metadata"].get("finalizers"), what="the Stop policy's finalizer")
         settled_writes = writes(sim)
         before = {name: kube.mdep(name) for name in RESOURCES}
@@ -224,7 +226,7 @@ def test_upgrade_from_the_previous_release_writes_nothing_to_elasticsearch_and_h
 
         # And the new leader acts: a change reaches Elasticsearch, once.
         kube.kubectl("scale", "mdep", "plain", "--replicas=3")
-        wait_for(lambda: converged(kube, "plain", 3), what="plain scaled by the new leader")
+        wait_for(lambda: converged(kube.mdep("plain"), 3), what="plain scaled by the new leader")
         assert [w["path"] for w in writes(sim, since=quiet)] == ["/_ml/trained_models/plain-dep/deployment/_update"]
     finally:
         if watch is not None:

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Kube, model_deployment, wait_for
-from tests.e2e.test_lifecycle import converged, updates, wait_polls
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment
+from tests.e2e.test_lifecycle import updates, wait_polls
 from tests.support.operator import OperatorProcess
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
@@ -38,12 +40,12 @@ def test_create_and_update_on_every_supported_version(
 ) -> None:
     version = simulator.es("GET", "/").json()["version"]["number"]
     kube.apply(model_deployment("ner", es_url, allocations=1))
-    status = wait_for(lambda: converged(kube, "ner", 1), what=f"Ready on {version}")
+    status = wait_for(lambda: converged(kube.mdep("ner"), 1), what=f"Ready on {version}")
     assert status["elasticsearchVersion"] == version
     assert len(simulator.requests("/deployment/_start", method="POST")) == 1
 
     kube.kubectl("patch", "mdep", "ner", "--type=merge", "-p", json.dumps({"spec": {"numberOfAllocations": 2}}))
-    status = wait_for(lambda: converged(kube, "ner", 2), what=f"2 allocations on {version}")
+    status = wait_for(lambda: converged(kube.mdep("ner"), 2), what=f"2 allocations on {version}")
     (update,) = updates(simulator)
     assert update["body"] == {"number_of_allocations": 2} and not update["query"]
     assert sum(r["currentAllocations"] for r in status["routingTable"]) == 2

@@ -21,8 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.controlplane.runner import ControlPlane
-from tests.e2e.conftest import Kube, ready, wait_for
+from harness.polling import wait_for
+from harness.runner import ControlPlane
+from tests.e2e.conftest import Kube
 from tests.faults.leaks import Planted, exception_texts, scan
 from tests.faults.proxy import FaultProxy
 from tests.faults.records import Recorder
@@ -86,7 +87,7 @@ class Env:
 
     def proxy(self, sim: SimulatorProcess, identities: int = 1) -> FaultProxy:
         """A proxy for ``sim`` whose certificates come from the simulator's CA (and, past the first, other CAs)."""
-        from tests.controlplane.certs import TinyCA
+        from harness.certs import TinyCA
 
         assert sim.ca is not None
         pairs = [sim.ca.server(f"proxy{len(self.proxies)}", ["localhost", "127.0.0.1"])]
@@ -197,17 +198,6 @@ def mdep(name: str, url: str, *, model: str = DEMO_MODEL, allocations: int = 1, 
     es.update(spec.pop("elasticsearch", {}))
     body: dict[str, Any] = {"modelId": model, "numberOfAllocations": allocations, "elasticsearch": es, **spec}
     return {"apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": name}, "spec": body}
-
-
-def converged(kube: Kube, name: str, allocations: int) -> dict[str, Any] | None:
-    """The status once it reports ``allocations`` fully allocated for the current generation, with Ready True."""
-    obj = kube.mdep(name)
-    status = obj.get("status", {})
-    if status.get("observedGeneration") != obj["metadata"]["generation"]:
-        return None
-    if status.get("allocations") != allocations or status.get("allocationState") != "fully_allocated":
-        return None
-    return status if ready(kube, name) else None
 
 
 def condition(kube: Kube, name: str, type_: str, status: str | None = None) -> dict[str, Any] | None:

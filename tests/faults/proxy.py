@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 import httpx
 from aiohttp import web
 
-from tests.controlplane.certs import Pair
+from harness.certs import Pair
 
 T = TypeVar("T")
 FORWARDED_HEADERS = ("content-type", "x-elastic-product", "retry-after", "www-authenticate", "warning")

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Kube, wait_for
-from tests.faults.conftest import RESYNC, Env, condition, converged, deployment, mdep, patch_spec, writes
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube
+from tests.faults.conftest import RESYNC, Env, condition, deployment, mdep, patch_spec, writes
 from tests.support.simulator import DEMO_MODEL
 
 FINALIZER = "esml.io/stop-deployment"
@@ -41,7 +43,7 @@ def test_deletion_while_elasticsearch_is_down(env: Env) -> None:
     for name, policy in policies.items():
         env.kube.apply(mdep(name, proxy.url, deploymentId=f"dep-{name}", deletionPolicy=policy))
     for name in policies:
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     for name in ("annotated", "paused", "waits"):
         wait_for(lambda n=name: env.kube.mdep(n)["metadata"].get("finalizers") == [FINALIZER],  # type: ignore[misc]
                  what=f"{name} has the finalizer")  # fmt: skip
@@ -86,7 +88,7 @@ def test_a_namespace_deleted_with_resources_in_it(env: Env) -> None:
     env.kube.apply(mdep("stopper", sim.local_url, deploymentId="dep-stopper", deletionPolicy="Stop"))
     env.kube.apply(mdep("keeper", sim.local_url, deploymentId="dep-keeper"))
     for name in ("stopper", "keeper"):
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     wait_for(lambda: env.kube.mdep("stopper")["metadata"].get("finalizers") == [FINALIZER], what="the finalizer")
     manager = env.plane.start_controller_manager()  # the namespace controller empties and removes namespaces
     try:
@@ -111,12 +113,12 @@ def test_a_spec_flip_flopping_100_times(env: Env) -> None:
     env.secrets(sim)
     env.operator()
     env.kube.apply(mdep("ner", sim.local_url, allocations=1))
-    wait_for(lambda: converged(env.kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready")
     start = time.time()
     for n in range(100):
         patch_spec(env.kube, "ner", numberOfAllocations=2 + n % 2)
     flipped = time.time() - start
-    wait_for(lambda: converged(env.kube, "ner", 3), timeout=30, what="the final value, 3")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 3), timeout=30, what="the final value, 3")
     assert deployment(sim)["number_of_allocations"] == 3  # type: ignore[index]
     sent = writes(sim, since=start)
     values = [r["body"]["number_of_allocations"] for r in sent]

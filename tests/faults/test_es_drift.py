@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import RESYNC, Env, PlantedSimulator, condition, converged, deployment, mdep, writes
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import RESYNC, Env, PlantedSimulator, condition, deployment, mdep, writes
 from tests.support.polls import stats_polls
 from tests.support.simulator import DEMO_MODEL
 
@@ -32,7 +33,7 @@ def test_an_ml_node_leaving_is_reported_and_the_count_comes_back(env: Env) -> No
     watch = env.watch()
     env.operator()
     env.kube.apply(mdep("ner", sim.local_url, allocations=8))
-    wait_for(lambda: converged(env.kube, "ner", 8), what="8 allocations, Ready")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 8), what="8 allocations, Ready")
     left = time.time()
     sim.admin("POST", "nodes/ml-0/_fail", {"mode": "leave"})
     shown = wait_for(
@@ -45,7 +46,7 @@ def test_an_ml_node_leaving_is_reported_and_the_count_comes_back(env: Env) -> No
     steady_for(sim, 2)
     assert writes(sim, since=left) == []  # nothing to change: Elasticsearch keeps the count of 8 as its target
     sim.admin("POST", "nodes", {"name": "ml-2"})  # a replacement node joins
-    wait_for(lambda: converged(env.kube, "ner", 8), timeout=30, what="8 allocations again")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 8), timeout=30, what="8 allocations again")
     assert writes(sim, since=left) == []
     env.record(scenario="ML node leaves", faults=1, resources=1, converged=1,
                detection={"node left": shown.seen - left})  # fmt: skip
@@ -56,7 +57,7 @@ def test_the_model_deleted_under_a_live_deployment(env: Env) -> None:
     env.secrets(sim)
     env.operator()
     env.kube.apply(mdep("ner", sim.local_url))
-    wait_for(lambda: converged(env.kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready")
     deleted = time.time()
     response = sim.es("DELETE", f"/_ml/trained_models/{DEMO_MODEL}", force="true")
     assert response.status_code == 200, response.text
@@ -69,7 +70,7 @@ def test_the_model_deleted_under_a_live_deployment(env: Env) -> None:
     assert len(starts) <= 3, f"{len(starts)} _start attempts for a missing model: a hot loop"
     assert condition(env.kube, "ner", "Ready", "False") is not None
     sim.admin("POST", "models", {"model_id": DEMO_MODEL})  # uploaded again
-    wait_for(lambda: converged(env.kube, "ner", 1), timeout=60, what="Ready once the model is back")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), timeout=60, what="Ready once the model is back")
     assert deployment(sim) is not None
     env.record(scenario="model deleted under a live deployment", faults=1, resources=1, converged=1,
                start_attempts_while_missing=len(starts))  # fmt: skip
@@ -84,12 +85,12 @@ def test_a_deployment_stopped_out_of_band_follows_start_policy(env: Env) -> None
     env.kube.apply(mdep("managed", sim.local_url, deploymentId="dep-managed"))
     env.kube.apply(mdep("adopted", sim.local_url, deploymentId="dep-adopted", startPolicy="Never"))
     for name in ("managed", "adopted"):
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     stopped = time.time()
     kibana(sim, "_stop", "dep-managed")
     kibana(sim, "_stop", "dep-adopted")
     # IfMissing: started again, once. Never: reported, left alone.
-    wait_for(lambda: converged(env.kube, "managed", 1), timeout=RESYNC + 20, what="managed started again")
+    wait_for(lambda: converged(env.kube.mdep("managed"), 1), timeout=RESYNC + 20, what="managed started again")
     stalled = wait_for(lambda: condition(env.kube, "adopted", "Stalled", "True"), timeout=RESYNC + 10,
                        what="adopted Stalled")  # fmt: skip
     assert stalled["reason"] == "DeploymentNotFound", stalled

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import RESYNC, Env, PlantedSimulator, condition, converged, mdep, poll_gaps, reaction
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import RESYNC, Env, PlantedSimulator, condition, mdep, poll_gaps, reaction
 
 pytestmark = pytest.mark.faults_smoke
 
@@ -44,7 +45,7 @@ def test_a_hung_cluster_does_not_slow_two_healthy_ones(env: Env) -> None:
             mdep(name, sim.local_url, deploymentId=f"dep-{name}", elasticsearch={"caSecretRef": {"name": ca}})
         )
     for name in [*stuck, "east", "west"]:
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     targets = [("east", east), ("west", west)]
 
     before = measure(env, targets, [2, 3, 2])
@@ -59,7 +60,7 @@ def test_a_hung_cluster_does_not_slow_two_healthy_ones(env: Env) -> None:
     hung_requests = [r for r in hung.requests() if hang_start <= r["wall_time"] <= hang_end]
     hung.admin("DELETE", "faults")
     for name in stuck:
-        wait_for(lambda n=name: converged(env.kube, n, 1), timeout=60, what=f"{name} Ready after the hang")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), timeout=60, what=f"{name} Ready after the hang")  # type: ignore[misc]
 
     print(f"reaction before {before}, during {during}; longest poll gaps {gaps}")
     assert statistics.median(during) <= statistics.median(before) + SLACK / 2, (before, during)

@@ -13,8 +13,9 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import REQUEST_TIMEOUT, RESYNC, Env, converged, deployment, mdep, patch_spec, writes
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import REQUEST_TIMEOUT, RESYNC, Env, deployment, mdep, patch_spec, writes
 from tests.faults.watch import StatusWatch
 
 PHASE = 30.0  # seconds of each kind of outage
@@ -54,7 +55,7 @@ def test_sixty_seconds_unreachable_then_convergence_without_manual_action(env: E
     for name in names:
         env.kube.apply(mdep(name, proxy.url, deploymentId=f"dep-{name}"))
     for name in names:
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
 
     # -- 30 s refusing connections ------------------------------------------------------------------
     start = time.time()
@@ -90,7 +91,7 @@ def test_sixty_seconds_unreachable_then_convergence_without_manual_action(env: E
     back = time.time()
     proxy.set_mode("pass")
     for name, count in {**dict.fromkeys(names, 1), "c": 2}.items():
-        wait_for(lambda n=name, c=count: converged(env.kube, n, c), timeout=90, what=f"{name} converged")  # type: ignore[misc]
+        wait_for(lambda n=name, c=count: converged(env.kube.mdep(n), c), timeout=90, what=f"{name} converged")  # type: ignore[misc]
     recovered = time.time() - back
     assert deployment(sim, "dep-b")["number_of_allocations"] == 1  # type: ignore[index]
     assert deployment(sim, "dep-c")["number_of_allocations"] == 2  # type: ignore[index]

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import Env, condition, converged, deployment, mdep, patch_spec, poll_gaps, reaction, seeded
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import Env, condition, deployment, mdep, patch_spec, poll_gaps, reaction, seeded
 from tests.faults.proxy import Rule
 
 REQUEST_TIMEOUT = 8.0
@@ -35,7 +36,7 @@ def test_slow_answers_time_out_without_piling_up_and_leave_other_clusters_alone(
     env.kube.apply(mdep("fast", healthy.local_url, deploymentId="dep-fast",
                         elasticsearch={"caSecretRef": {"name": "healthy-ca"}}))  # fmt: skip
     for name in [*names, "fast"]:
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     before = [reaction(env.kube, healthy, "fast", "dep-fast", n) for n in (2, 1)]
 
     start = time.time()
@@ -58,9 +59,9 @@ def test_slow_answers_time_out_without_piling_up_and_leave_other_clusters_alone(
     end = time.time()
     seen = proxy.seen(since=start)
     proxy.clear_rules()
-    wait_for(lambda: converged(env.kube, "s0", 2), timeout=60, what="s0 scaled once answers are fast again")
+    wait_for(lambda: converged(env.kube.mdep("s0"), 2), timeout=60, what="s0 scaled once answers are fast again")
     for name in names[1:]:
-        wait_for(lambda n=name: converged(env.kube, n, 1), timeout=30, what=f"{name} Ready again")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), timeout=30, what=f"{name} Ready again")  # type: ignore[misc]
     assert deployment(slow, "dep-s0")["number_of_allocations"] == 2  # type: ignore[index]
 
     at_once = proxy.concurrency(since=start)

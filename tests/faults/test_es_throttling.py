@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import RESYNC, Env, converged, mdep, patch_spec
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import RESYNC, Env, mdep, patch_spec
 from tests.support.polls import stats_polls
 
 
@@ -24,13 +25,13 @@ def test_update_429_retry_after_is_honoured(env: Env) -> None:
     watch = env.watch()
     env.operator()
     env.kube.apply(mdep("ner", sim.local_url))
-    wait_for(lambda: converged(env.kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready")
     retry_after, throttled = 3, 3
     sim.admin("POST", "faults", {"endpoint": "update", "kind": "status", "status": 429, "retry_after": retry_after,
                                  "count": throttled})  # fmt: skip
     start = time.time()
     patch_spec(env.kube, "ner", numberOfAllocations=2)
-    wait_for(lambda: converged(env.kube, "ner", 2), timeout=throttled * retry_after + 30, what="Ready with 2")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 2), timeout=throttled * retry_after + 30, what="Ready with 2")
     updates = sim.requests("/deployment/_update", method="POST")
     assert [r["status"] for r in updates] == [429] * throttled + [200], updates
     gaps = spacing([r["wall_time"] for r in updates])
@@ -51,7 +52,7 @@ def test_bursts_of_503_with_and_without_retry_after_cause_no_storm(env: Env) -> 
     for name in names:
         env.kube.apply(mdep(name, sim.local_url, deploymentId=f"dep-{name}"))
     for name in names:
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
 
     bursts = []
     for retry_after in (None, 5):
@@ -71,7 +72,7 @@ def test_bursts_of_503_with_and_without_retry_after_cause_no_storm(env: Env) -> 
         assert min(gaps) >= floor - 0.05, f"polled again {min(gaps):.2f}s after a 503 (floor {floor}s): {gaps}"
         bursts.append({"retry_after": retry_after, "gaps": gaps})
         for name in names:
-            wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready again")  # type: ignore[misc]
+            wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready again")  # type: ignore[misc]
     assert not [r for r in sim.requests("/deployment/_", method="POST")][4:], "a 503 on _stats caused a change"
     env.record(scenario="bursts of 503 on _stats", faults=2, resources=len(names), converged=len(names),
                bursts=bursts)  # fmt: skip

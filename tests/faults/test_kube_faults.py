@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import RESYNC, Env, condition, converged, deployment, mdep, patch_spec, writes
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import RESYNC, Env, condition, deployment, mdep, patch_spec, writes
 
 
 def target(request: dict[str, Any]) -> str:
@@ -22,7 +23,7 @@ def test_kube_apiserver_restart_the_watch_resumes_and_changes_are_reconciled(env
     for name in ("a", "b"):
         env.kube.apply(mdep(name, sim.local_url, deploymentId=f"dep-{name}"))
     for name in ("a", "b"):
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
 
     def while_down() -> None:
         # Kibana scales dep-a while the operator cannot even read its resources.
@@ -35,7 +36,7 @@ def test_kube_apiserver_restart_the_watch_resumes_and_changes_are_reconciled(env
     patch_spec(env.kube, "b", numberOfAllocations=2)
     env.kube.apply(mdep("c", sim.local_url, deploymentId="dep-c"))
     for name, count in (("a", 1), ("b", 2), ("c", 1)):
-        wait_for(lambda n=name, k=count: converged(env.kube, n, k), timeout=60, what=f"{name} converged")  # type: ignore[misc]
+        wait_for(lambda n=name, k=count: converged(env.kube.mdep(n), k), timeout=60, what=f"{name} converged")  # type: ignore[misc]
     resumed = time.time() - back
     assert op.process.alive(), op.process.log_tail()
     assert deployment(sim, "dep-a")["number_of_allocations"] == 1  # type: ignore[index]
@@ -54,7 +55,7 @@ def test_credentials_secret_deleted_then_recreated(env: Env) -> None:
     env.secrets(sim)
     op = env.operator()
     env.kube.apply(mdep("ner", sim.local_url))
-    wait_for(lambda: converged(env.kube, "ner", 1), what="Ready")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready")
     gone = time.time()
     env.kube.kubectl("delete", "secret", "es-credentials")
     stalled = wait_for(lambda: condition(env.kube, "ner", "Stalled", "True"), timeout=3 * RESYNC + 10,
@@ -66,7 +67,7 @@ def test_credentials_secret_deleted_then_recreated(env: Env) -> None:
     during = [r for r in sim.requests() if r["wall_time"] >= missing_at]
     assert len(during) <= 1, f"{len(during)} requests without credentials"  # at most a poll already under way
     env.kube.secret("es-credentials", {"api_key": env.planted.api_key})
-    wait_for(lambda: converged(env.kube, "ner", 1), timeout=3 * RESYNC + 15, what="Ready after the Secret is back")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), timeout=3 * RESYNC + 15, what="Ready after the Secret is back")
     assert op.process.alive()
     assert op.process.pid == env.operators[0].process.pid  # the same process: no restart
     assert writes(sim, since=gone) == []  # the deployment kept running; nothing was stopped or restarted
@@ -80,7 +81,7 @@ def test_ca_rotation_new_connections_use_the_new_ca(env: Env) -> None:
     new_ca = proxy.identities[1].cert.parent / "ca.crt"
     env.operator()
     env.kube.apply(mdep("ner", proxy.url))
-    wait_for(lambda: converged(env.kube, "ner", 1), what="Ready with the first CA")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready with the first CA")
 
     proxy.use_identity(1)  # the server rotates first: verification must fail, not be skipped
     refused = wait_for(lambda: condition(env.kube, "ner", "Stalled", "True"), timeout=RESYNC + 15,
@@ -88,7 +89,7 @@ def test_ca_rotation_new_connections_use_the_new_ca(env: Env) -> None:
     assert refused["reason"] == "TLSError" and "certificate" in refused["message"], refused
     new_ca_key = new_ca.with_name("ca.key").read_bytes()
     env.kube.secret("es-ca", {"ca.crt": new_ca.read_bytes(), "ca.key": new_ca_key})
-    wait_for(lambda: converged(env.kube, "ner", 1), timeout=3 * RESYNC + 15, what="Ready with the new CA")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), timeout=3 * RESYNC + 15, what="Ready with the new CA")
 
     proxy.use_identity(0)  # the old CA is no longer trusted: the Secret replaced it
     again = wait_for(lambda: condition(env.kube, "ner", "Stalled", "True"), timeout=RESYNC + 15,

@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import RESYNC, Env, converged, mdep, writes
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import RESYNC, Env, mdep, writes
 from tests.faults.proxy import Reply, Rule, html_page, json_edit, truncated
 
 STATS = "/_ml/trained_models/_all/_stats$"
@@ -94,7 +95,7 @@ def test_malformed_answers_give_clear_conditions_and_recovery(env: Env) -> None:
             env.kube.apply(mdep(case.name, proxies[case.name].url, deploymentId=f"dep-{case.name}"))
     for case in CASES:
         if case not in later:
-            wait_for(lambda n=case.name: converged(env.kube, n, 1), what=f"{case.name} Ready")  # type: ignore[misc]
+            wait_for(lambda n=case.name: converged(env.kube.mdep(n), 1), what=f"{case.name} Ready")  # type: ignore[misc]
 
     broken = time.time()
     for case in CASES:
@@ -133,7 +134,7 @@ def test_malformed_answers_give_clear_conditions_and_recovery(env: Env) -> None:
     for proxy in proxies.values():
         proxy.clear_rules()
     for case in CASES:
-        wait_for(lambda n=case.name: converged(env.kube, n, 1), timeout=60, what=f"{case.name} recovered")  # type: ignore[misc]
+        wait_for(lambda n=case.name: converged(env.kube.mdep(n), 1), timeout=60, what=f"{case.name} recovered")  # type: ignore[misc]
     env.record(scenario="malformed Elasticsearch answers", faults=len(CASES), resources=len(CASES),
                converged=len(CASES), requests_per_case=counts)  # fmt: skip
 
@@ -145,7 +146,7 @@ def test_a_truncated_start_answer_is_not_a_reason_to_start_twice(env: Env) -> No
     proxy.add_rule(Rule("POST", "/deployment/_start$", answer=truncated, count=1))  # Elasticsearch did start it
     env.operator()
     env.kube.apply(mdep("ner", proxy.url))
-    wait_for(lambda: converged(env.kube, "ner", 1), what="Ready despite the garbled _start answer")
+    wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready despite the garbled _start answer")
     starts = [r for r in writes(sim) if r["path"].endswith("/_start")]
     assert len(starts) == 1, starts
     env.record(scenario="truncated _start answer", faults=1, resources=1, converged=1)

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import wait_for
+from harness.polling import wait_for
 from tests.faults.conftest import RESYNC, Env, PlantedSimulator
 from tests.faults.proxy import FaultProxy
 from tests.support.simulator import DEMO_MODEL
@@ -88,7 +88,7 @@ def stalled(obj: dict[str, Any]) -> dict[str, Any] | None:
 
 def setup_world(env: Env) -> tuple[dict[str, str], dict[str, PlantedSimulator]]:
     """The clusters and Secrets the catalogue refers to: the placeholder values (but ``$URL``) and the simulators."""
-    from tests.controlplane.certs import TinyCA
+    from harness.certs import TinyCA
 
     sim = env.simulator(models=(DEMO_MODEL, OTHER_MODEL))
     plain = env.simulator(tls=False)

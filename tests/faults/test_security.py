@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import Env, condition, converged, mdep
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import Env, condition, mdep
 from tests.faults.leaks import Planted, exception_texts, scan
 
 
@@ -55,7 +56,7 @@ def test_tls_verification_is_on_by_default(env: Env) -> None:
     refused = wait_for(lambda: condition(env.kube, "no-ca", "Stalled", "True"), what="no-ca refused")
     assert refused["reason"] == "TLSError" and "not trusted" in refused["message"], refused
     assert env.kube.mdep("no-ca")["spec"]["elasticsearch"]["insecureSkipTLSVerify"] is False  # the CRD default
-    wait_for(lambda: converged(env.kube, "with-ca", 1), what="with-ca Ready")
+    wait_for(lambda: converged(env.kube.mdep("with-ca"), 1), what="with-ca Ready")
     # The scan below (and at teardown) really reads the metrics: they are there, and they name the requests.
     assert "esml_elasticsearch_requests_total" in op.metrics()
 
@@ -71,5 +72,5 @@ def test_plain_http_with_credentials_is_refused_unless_allowed(env: Env) -> None
     assert plain.requests() == []  # the credentials never left the operator
     refusing.stop()
     env.operator("--allow-plain-http-credentials")
-    wait_for(lambda: converged(env.kube, "plain", 1), what="Ready once plain http is allowed")
+    wait_for(lambda: converged(env.kube.mdep("plain"), 1), what="Ready once plain http is allowed")
     env.record(scenario="plain http with credentials", faults=1, resources=1, converged=1)

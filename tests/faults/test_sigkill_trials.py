@@ -29,8 +29,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import wait_for
-from tests.faults.conftest import Env, PlantedSimulator, converged, deployment, from_operator, mdep, seeded
+from harness.polling import wait_for
+from harness.status import converged
+from tests.faults.conftest import Env, PlantedSimulator, deployment, from_operator, mdep, seeded
 from tests.faults.proxy import FaultProxy, Reply, Rule
 from tests.faults.watch import StatusWatch
 from tests.support.operator import OperatorProcess
@@ -94,7 +95,7 @@ class Killer:
 
 def everything_converged(env: Env, sim: PlantedSimulator, desired: dict[str, int]) -> bool:
     for name, count in desired.items():
-        if not converged(env.kube, name, count):
+        if not converged(env.kube.mdep(name), count):
             return False
         found = deployment(sim, f"dep-{name}")
         if found is None or found["number_of_allocations"] != count:

@@ -17,8 +17,10 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import Kube, wait_for
-from tests.faults.conftest import Env, converged, deployment, mdep, seeded
+from harness.polling import wait_for
+from harness.status import converged
+from tests.e2e.conftest import Kube
+from tests.faults.conftest import Env, deployment, mdep, seeded
 
 LEASE = "esml-ha"
 LEASE_DURATION = 3.0  # conftest.FAST
@@ -45,7 +47,7 @@ def test_two_replicas_one_killed_at_random_one_actor_and_takeover_measured(env: 
     for name in NAMES:
         env.kube.apply(mdep(name, proxy.url, deploymentId=f"dep-{name}"))
     for name in NAMES:
-        wait_for(lambda n=name: converged(env.kube, n, 1), what=f"{name} Ready")  # type: ignore[misc]
+        wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
 
     kills: list[tuple[float, int, bool]] = []  # (time, pid, was the leader)
     takeovers: list[float] = []
@@ -70,7 +72,7 @@ def test_two_replicas_one_killed_at_random_one_actor_and_takeover_measured(env: 
             leader_kills += 1
             wait_for(lambda s=survivor: holder(env.kube) == s.identity, timeout=LEASE_DURATION + 15, what="takeover")  # type: ignore[misc]
         for n, count in desired.items():
-            wait_for(lambda n=n, c=count: converged(env.kube, n, c), timeout=30, what=f"{n} converged")  # type: ignore[misc]
+            wait_for(lambda n=n, c=count: converged(env.kube.mdep(n), c), timeout=30, what=f"{n} converged")  # type: ignore[misc]
         if kill_leader:
             first = [s for s in proxy.seen(since=killed) if s.pid == survivor.process.pid]
             assert first, "the new leader sent nothing"

@@ -23,9 +23,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.controlplane.runner import ControlPlane, free_port
-from tests.e2e.conftest import Kube, model_deployment, wait_for
-from tests.e2e.test_lifecycle import converged, es_deployment, updates
+from harness.polling import wait_for
+from harness.runner import ControlPlane, free_port
+from harness.status import converged
+from tests.e2e.conftest import Kube, model_deployment
+from tests.e2e.test_lifecycle import es_deployment, updates
 from tests.image.container import SERVICE_ACCOUNT_DIR, Container, PodSpec, require_image
 from tests.support.dockerfile import REPO
 from tests.support.simulator import SimulatorProcess
@@ -144,10 +146,10 @@ def test_reconciles_start_and_a_scale_change(
 ) -> None:
     wait_for_leader(pod, control_plane)
     kube.apply(model_deployment("ner", es_url, allocations=1))
-    wait_for(lambda: converged(kube, "ner", 1), timeout=START_TIMEOUT, what="1 allocation, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 1), timeout=START_TIMEOUT, what="1 allocation, Ready")
     assert len(simulator.requests("/deployment/_start", method="POST")) == 1
     kube.kubectl("scale", "mdep/ner", "--replicas=3")
-    wait_for(lambda: converged(kube, "ner", 3), timeout=START_TIMEOUT, what="3 allocations, Ready")
+    wait_for(lambda: converged(kube.mdep("ner"), 3), timeout=START_TIMEOUT, what="3 allocations, Ready")
     assert [r["body"] for r in updates(simulator)] == [{"number_of_allocations": 3}]
     assert es_deployment(simulator)["allocation_status"]["allocation_count"] == 3
     assert "Read-only file system" not in pod.container.logs()

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.controlplane.runner import REPO, ControlPlane, strict_context
+from harness.runner import REPO, ControlPlane, strict_context
 
 
 def pinned_kubernetes() -> str:
-    for line in (REPO / "tests/controlplane/versions.env").read_text().splitlines():
+    for line in (REPO / "harness/versions.env").read_text().splitlines():
         if line.startswith("KUBERNETES="):
             return "v" + line.split("=", 1)[1].strip()
     raise AssertionError("versions.env has no KUBERNETES line")
@@ -128,7 +128,7 @@ def test_children_die_when_the_test_process_is_killed(tmp_path: Path) -> None:
         import json, sys, time
         sys.path.insert(0, {str(REPO)!r})
         from pathlib import Path
-        from tests.controlplane.runner import ControlPlane
+        from harness.runner import ControlPlane
         plane = ControlPlane(Path({str(tmp_path / "state")!r}), crds_dir=None)
         plane.start()
         print(json.dumps([p.pid for p in plane.processes]), flush=True)

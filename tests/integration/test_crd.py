@@ -10,13 +10,13 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from harness.polling import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "esml.io_modeldeployments.yaml"
@@ -81,17 +81,6 @@ def rejected(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
     assert proc.returncode != 0, f"expected a rejection, got success:\n{proc.stdout}"
     for text in expected:
         assert text in proc.stderr, f"{text!r} not in kubectl's stderr:\n{proc.stderr}"
-
-
-def poll(check: Callable[[], Any], *, timeout: float = 30, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last result: {last!r}")
 
 
 def table(text: str) -> list[dict[str, str]]:
@@ -476,7 +465,7 @@ def explain(cp: Any, field: str, *needles: str) -> str:
         proc = cp.kubectl("explain", field, check=False)
         return proc.stdout if proc.returncode == 0 and all(n in proc.stdout for n in needles) else None
 
-    return str(poll(attempt, what=f"kubectl explain {field} to show {needles}"))
+    return str(wait_for(attempt, what=f"kubectl explain {field} to show {needles}"))
 
 
 def test_kubectl_explain_documents_the_fields(control_plane: Any) -> None:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from esml_operator.settings import Settings
-from tests.controlplane.runner import DEFAULT_BIN, REPO
+from harness.runner import DEFAULT_BIN, REPO
 from tests.support import helm as helm_support
 from tests.support.helm import CHART, NAMESPACE, Helm, documents, find
 

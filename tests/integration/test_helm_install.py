@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.controlplane.runner import ControlPlane
-from tests.integration.test_install import poll
+from harness.polling import wait_for
+from harness.runner import ControlPlane
 from tests.support.helm import CHART, Helm, documents
 
 pytestmark = pytest.mark.cluster
@@ -150,7 +150,7 @@ def test_install_upgrade_and_uninstall(
         left[:] = [item for item in gone if get(cp, *item) is not None]
         return not left
 
-    poll(all_gone, timeout=60, what=f"the release's objects to go (left: {left})")
+    wait_for(all_gone, timeout=60, what=f"the release's objects to go (left: {left})")
     assert json.loads(helm.run("list", "--namespace", ns, "-o", "json").stdout) == []
     assert get(cp, "crd", "modeldeployments.esml.io") is not None
 
@@ -240,6 +240,6 @@ def test_namespace_scoped_operator_may_do_exactly_what_it_needs(
         return not wrong
 
     try:
-        poll(settled, timeout=30, what="the chart's namespace-scoped RBAC to take effect")
+        wait_for(settled, timeout=30, what="the chart's namespace-scoped RBAC to take effect")
     except AssertionError:
         pytest.fail("RBAC mismatches:\n" + "\n".join(wrong))

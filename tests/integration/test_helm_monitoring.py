@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.controlplane.runner import DEFAULT_BIN, REPO
+from harness.runner import DEFAULT_BIN, REPO
 from tests.support.helm import CHART, Helm, find
 
 RULE_SOURCE = REPO / "manifests" / "prometheus" / "prometheusrule.yaml"

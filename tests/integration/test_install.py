@@ -13,15 +13,14 @@ from __future__ import annotations
 import copy
 import json
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.controlplane.runner import REPO, ControlPlane
+from harness.polling import wait_for
+from harness.runner import REPO, ControlPlane
 
 MANIFESTS = REPO / "manifests"
 CRD_FILE = REPO / "crds" / "esml.io_modeldeployments.yaml"
@@ -51,17 +50,6 @@ def kustomize(cp: ControlPlane, path: Path) -> str:
 
 def documents(text: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(text) if d]
-
-
-def poll(check: Callable[[], Any], *, timeout: float = 30, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last result: {last!r}")
 
 
 def ensure_namespace(cp: ControlPlane, name: str) -> None:
@@ -287,7 +275,7 @@ def test_installed_operator_may_do_exactly_what_it_needs(control_plane: ControlP
         return not wrong
 
     try:
-        poll(settled, timeout=30, what="the operator's RBAC to take effect")
+        wait_for(settled, timeout=30, what="the operator's RBAC to take effect")
     except AssertionError:
         pytest.fail("RBAC mismatches:\n" + "\n".join(wrong))
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.controlplane.runner import ControlPlane, strict_context
+from harness.runner import ControlPlane, strict_context
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGUE = REPO / "tests" / "invalid"

@@ -1,7 +1,7 @@
 """manifests/examples/keda-scaledobject.yaml against KEDA's own CRDs (server-side dry run).
 
-The CRDs come from KEDA's Go module at the version pinned in tests/controlplane/versions.env,
-fetched by `make controlplane` (tests/controlplane/build.sh) into .local/keda-crds: never from
+The CRDs come from KEDA's Go module at the version pinned in harness/versions.env,
+fetched by `make controlplane` (harness/build.sh) into .local/keda-crds: never from
 the network at test time.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.controlplane.runner import REPO, ControlPlane
+from harness.runner import REPO, ControlPlane
 
 KEDA_CRDS = REPO / ".local" / "keda-crds"
 EXAMPLE = REPO / "manifests" / "examples" / "keda-scaledobject.yaml"
@@ -22,7 +22,7 @@ EXAMPLE = REPO / "manifests" / "examples" / "keda-scaledobject.yaml"
 @pytest.fixture(scope="module")
 def keda_crds(control_plane: ControlPlane) -> Iterator[list[str]]:
     files = sorted(KEDA_CRDS.glob("keda.sh_*.yaml"))
-    assert files, f"no KEDA CRDs in {KEDA_CRDS}: run `make controlplane` (tests/controlplane/build.sh)"
+    assert files, f"no KEDA CRDs in {KEDA_CRDS}: run `make controlplane` (harness/build.sh)"
     control_plane.kubectl("apply", "--server-side", *[f"-f={f}" for f in files])
     names = [yaml.safe_load(f.read_text())["metadata"]["name"] for f in files]
     for name in names:

@@ -15,7 +15,7 @@ import pytest
 
 from esml_operator.kube.leases import KubernetesLeases, LeaseConflict, LeaseError, LeaseRecord
 from esml_operator.leaderelection.elector import LeaderElector
-from tests.controlplane.runner import ControlPlane
+from harness.runner import ControlPlane
 
 LEASE, RENEW, RETRY = 3.0, 2.0, 0.5
 LATENCY = 0.5  # allowance for API round trips and scheduling on a busy test machine

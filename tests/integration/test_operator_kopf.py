@@ -15,7 +15,7 @@ from kopf.testing import KopfRunner
 
 from esml_operator.manager.registration import build_registry
 from esml_operator.settings import Settings
-from tests.controlplane.runner import ControlPlane
+from harness.runner import ControlPlane
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
 

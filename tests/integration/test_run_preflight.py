@@ -18,7 +18,7 @@ import pytest
 from esml_operator.leaderelection.elector import lease_namespace
 from esml_operator.manager import preflight
 from esml_operator.settings import Settings
-from tests.controlplane.runner import ControlPlane
+from harness.runner import ControlPlane
 
 TIMEOUT = 120.0  # generous: the machine is shared; the command ends in seconds
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.controlplane.runner import DEFAULT_BIN, REPO
+from harness.runner import DEFAULT_BIN, REPO
 
 CHART = REPO / "charts" / "esml-operator"
 RELEASE = "esml-operator"

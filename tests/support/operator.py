@@ -10,7 +10,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from tests.controlplane.process import Process, wait_until
+from harness.polling import wait_for
+from harness.process import Process
 
 
 def _free_port() -> int:
@@ -63,7 +64,7 @@ class OperatorProcess:
         finally:
             os.environ.clear()
             os.environ.update(old_env)
-        wait_until(self.healthy, timeout=60, what="the operator's liveness endpoint", processes=[self.process])
+        wait_for(self.healthy, timeout=60, what="the operator's liveness endpoint", processes=[self.process])
 
     def healthy(self) -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=1) as resp:

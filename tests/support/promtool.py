@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.controlplane.runner import DEFAULT_BIN, REPO
+from harness.runner import DEFAULT_BIN, REPO
 
 PROMETHEUS_RULE = REPO / "manifests" / "prometheus" / "prometheusrule.yaml"
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from tests.controlplane.certs import TinyCA
-from tests.controlplane.process import Process, wait_until
+from harness.certs import TinyCA
+from harness.polling import wait_for
+from harness.process import Process
 
 DEMO_MODEL = "elastic__distilbert-base-uncased-finetuned-conll03-english"
 ELASTIC_PASSWORD = "sim-elastic-Pa55"  # a test-only secret; asserted never to leak
@@ -56,7 +57,7 @@ class SimulatorProcess:
             "simulator", argv, self.dir / "simulator.log", detach=detach, pid_file=self.dir / "simulator.pid"
         )
         ready = self.dir / "ready.json"
-        wait_until(ready.exists, timeout=30, what="the simulator's ready file", processes=[self.process])
+        wait_for(ready.exists, timeout=30, what="the simulator's ready file", processes=[self.process])
         self.url: str = json.loads(ready.read_text())["url"]
         self.port = int(self.url.rsplit(":", 1)[1])
 

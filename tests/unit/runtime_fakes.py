@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +14,7 @@ from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.kube.api import KubeApi, SecretData
 from esml_operator.manager.operator import Operator, build
 from esml_operator.settings import Settings
+from harness.polling import wait_for_async
 
 MODEL = "my-model"
 HEADERS = {"X-Elastic-Product": "Elasticsearch", "content-type": "application/json"}
@@ -173,10 +175,5 @@ def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: boo
     return build(Settings(**values), kube, pool, leading=lambda: leading)
 
 
-async def until(check: Any, *, within: float = 5.0, what: str = "condition") -> None:
-    """Wait for ``check()`` to be truthy (event-loop friendly; fails with ``what``)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
+# Checks here are in-process and cheap: poll every 5 ms, and give up after 5 s.
+until = functools.partial(wait_for_async, within=5.0, interval=0.005)

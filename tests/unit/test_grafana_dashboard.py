@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tests.controlplane.runner import REPO
+from harness.runner import REPO
 from tests.support.promql import series_names
 from tests.support.promtool import promtool, write_rules
 from tests.unit.exposition import real_exposition, sample_names

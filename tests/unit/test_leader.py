@@ -25,7 +25,7 @@ from esml_operator.leaderelection.elector import (
 )
 from esml_operator.leaderelection.leases import LeaseApi
 from esml_operator.settings import Settings
-from tests.controlplane.runner import REPO
+from harness.runner import REPO
 
 LEASE, RENEW, RETRY = 15.0, 10.0, 2.0
 EPOCH = datetime(2030, 1, 1, tzinfo=UTC)

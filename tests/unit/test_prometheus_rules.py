@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from tests.controlplane.runner import REPO
+from harness.runner import REPO
 from tests.support.promql import series_names
 from tests.support.promtool import PROMETHEUS_RULE, promtool, rule_groups, write_rules
 from tests.unit.exposition import real_exposition, sample_names

@@ -8,7 +8,7 @@ import re
 import yaml
 
 from esml_operator.metrics.external import METRICS
-from tests.controlplane.runner import REPO
+from harness.runner import REPO
 from tests.unit.exposition import real_exposition, sample_names
 
 OBSERVABILITY = REPO / "docs" / "operations" / "observability.md"

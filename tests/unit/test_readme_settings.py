@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from esml_operator.settings import Settings
-from tests.controlplane.runner import REPO
+from harness.runner import REPO
 
 
 def _row(flag: str, env: str, default: str, help: str) -> str:

@@ -17,7 +17,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
+repo=$(cd "$here/.." && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
 
@@ -131,7 +131,7 @@ finish() {
   fetch_keda_crds
 }
 
-# Flux's kstatus as a tiny CLI (tests/controlplane/kstatus/main.go), in its own module and cache slot.
+# Flux's kstatus as a tiny CLI (harness/kstatus/main.go), in its own module and cache slot.
 build_kstatus() {
   local kdest="$cache_root/kstatus-${KSTATUS}-${GOVER}"
   if [ ! -x "$kdest/bin/kstatus" ]; then

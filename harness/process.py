@@ -16,7 +16,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -117,22 +117,3 @@ def stop_from_pid_files(directory: Path) -> list[str]:
             stopped.append(pid_file.stem)
         pid_file.unlink(missing_ok=True)
     return stopped
-
-
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str, processes: Sequence[Process] = ()) -> None:
-    """Poll ``check`` every 100 ms; fail fast (with the log tail) if a process died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for proc in processes:
-            if not proc.alive():
-                raise RuntimeError(
-                    f"{proc.name} exited with code {proc.popen.returncode} while waiting for {what}; "
-                    f"last lines of {proc.log}:\n{proc.log_tail()}"
-                )
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        if time.monotonic() > deadline:
-            tails = "\n".join(f"--- {p.name} ({p.log}):\n{p.log_tail()}" for p in processes)
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
-        time.sleep(0.1)

@@ -1,4 +1,4 @@
-"""``python -m tests.controlplane up|down|status``: the backend of ``make cluster-up`` / ``make cluster-down``."""
+"""``python -m harness up|down|status``: the backend of ``make cluster-up`` / ``make cluster-down``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from tests.controlplane.process import stop_from_pid_files
-from tests.controlplane.runner import REPO, ControlPlane
+from harness.process import stop_from_pid_files
+from harness.runner import REPO, ControlPlane
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.controlplane")
+    parser = argparse.ArgumentParser(prog="python -m harness")
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--state-dir", type=Path, default=REPO / ".local" / "cluster")
     parser.add_argument("--kubeconfig", type=Path, default=REPO / ".local" / "kubeconfig")

@@ -22,10 +22,11 @@ from typing import Any, cast
 
 import yaml
 
-from tests.controlplane.certs import TinyCA, service_account_keys
-from tests.controlplane.process import Process, stop_from_pid_files, wait_until
+from harness.certs import TinyCA, service_account_keys
+from harness.polling import wait_for
+from harness.process import Process, stop_from_pid_files
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BIN = REPO / ".local" / "bin"
 START_TIMEOUT = float(os.environ.get("ESML_CONTROLPLANE_START_TIMEOUT", "60"))
 FRONT_PROXY_CLIENT = "front-proxy-client"  # the common name extension API servers are told to accept
@@ -68,7 +69,7 @@ class ControlPlane:
         path = self.bin_dir / name
         if not path.exists():
             raise FileNotFoundError(
-                f"{path} is missing: build the control plane with `make controlplane` (tests/controlplane/build.sh)"
+                f"{path} is missing: build the control plane with `make controlplane` (harness/build.sh)"
             )
         return str(path)
 
@@ -86,7 +87,7 @@ class ControlPlane:
             self._start_apiserver(detach)
             self.timings["apiserver"] = time.monotonic() - t0
             self._write_kubeconfig(self.kubeconfig, "admin", self.admin_cert)
-            wait_until(
+            wait_for(
                 lambda: self._get("/api/v1/namespaces/default") is not None,
                 timeout=START_TIMEOUT, what="the default namespace", processes=self.processes,
             )  # fmt: skip
@@ -147,7 +148,7 @@ class ControlPlane:
             with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=1) as resp:  # noqa: S310
                 return bool(json.load(resp).get("health") == "true")
 
-        wait_until(healthy, timeout=START_TIMEOUT, what="etcd /health", processes=[etcd])
+        wait_for(healthy, timeout=START_TIMEOUT, what="etcd /health", processes=[etcd])
 
     def _start_apiserver(self, detach: bool) -> None:
         port = free_port()
@@ -176,7 +177,7 @@ class ControlPlane:
             ],
             detach,
         )  # fmt: skip
-        wait_until(
+        wait_for(
             lambda: self._get("/readyz", raw=True) == "ok",
             timeout=START_TIMEOUT, what="kube-apiserver /readyz", processes=self.processes,
         )  # fmt: skip
@@ -211,7 +212,7 @@ class ControlPlane:
             with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=ctx, timeout=2) as resp:
                 return bool(resp.read().decode() == "ok")
 
-        wait_until(healthy, timeout=START_TIMEOUT, what="kube-controller-manager /healthz", processes=[proc])
+        wait_for(healthy, timeout=START_TIMEOUT, what="kube-controller-manager /healthz", processes=[proc])
         return proc
 
     def restart_apiserver(self, while_down: Callable[[], None] | None = None) -> float:
@@ -227,7 +228,7 @@ class ControlPlane:
         if while_down is not None:
             while_down()
         self._spawn("kube-apiserver", argv, detach=False)
-        wait_until(
+        wait_for(
             lambda: self._get("/readyz", raw=True) == "ok",
             timeout=START_TIMEOUT, what="kube-apiserver /readyz after a restart", processes=self.processes,
         )  # fmt: skip
@@ -302,4 +303,5 @@ class ControlPlane:
     def api_client(self) -> Any:
         import kubernetes
 
-        return kubernetes.config.new_client_from_config(config_file=str(self.kubeconfig))
+        config: Any = kubernetes.config  # untyped
+        return config.new_client_from_config(config_file=str(self.kubeconfig))
