@@ -7,7 +7,7 @@
 # --require-hashes: nothing unpinned, nothing unhashed) into /opt/esml-operator;
 # the final stage copies only that virtual environment onto the same slim
 # Python, adds no packages (no compilers, no curl, no package installer), and
-# runs as the non-root user 65532. tests/unit/test_dockerfile.py and
+# runs as the non-root user 65532. tests/repo/test_dockerfile.py and
 # tests/packaging/test_wheel.py check what can be checked without a Docker engine;
 # `make image` builds it with podman and `make test-image` runs it as the install's
 # Deployment does (tests/image, docs/operations/image.md).

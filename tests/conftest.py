@@ -22,7 +22,7 @@ CLUSTER_DIRS = ("integration", "e2e", "faults")
 # Under pytest-xdist (make test: one control plane per worker), whole files are handed out in
 # collection order, so the slowest tiers go first and the many short unit files fill the gaps at
 # the end instead of a long e2e file running alone at the tail.
-TIER_ORDER = ("faults", "e2e", "integration", "packaging", "simulator", "client", "unit")
+TIER_ORDER = ("faults", "e2e", "integration", "packaging", "simulator", "client", "repo", "unit")
 
 
 def _tier_dir(item: pytest.Item) -> str:

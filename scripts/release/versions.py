@@ -2,7 +2,7 @@
 
 ``pyproject.toml``'s ``[project] version`` is the source; every other site must
 agree with it. A site is a file and a pattern whose group ``v`` is the version;
-all of a site's matches are rewritten at a release. ``tests/unit/test_release.py``
+all of a site's matches are rewritten at a release. ``tests/repo/test_release.py``
 fails when the current version appears in a tracked file outside these sites, so
 a new mention cannot go stale unnoticed.
 """

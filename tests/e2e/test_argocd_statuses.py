@@ -4,7 +4,7 @@ The objects judged here are also the source of the Argo CD testdata: run with
 ``ESML_CAPTURE_ARGOCD_TESTDATA=1`` to rewrite
 ``manifests/argocd/resource_customizations/esml.io/ModelDeployment/testdata``
 from this run (namespace and URLs normalized, server bookkeeping dropped);
-tests/unit/test_argocd_health.py then checks health_test.yaml against them.
+tests/repo/test_argocd_health.py then checks health_test.yaml against them.
 """
 
 from __future__ import annotations

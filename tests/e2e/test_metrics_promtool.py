@@ -19,7 +19,7 @@ from tests.support.promql import series_names
 from tests.support.promtool import PROMETHEUS_RULE, promtool
 from tests.support.simulator import SimulatorProcess
 from tests.unit.exposition import sample_names
-from tests.unit.test_grafana_dashboard import expanded, queries
+from tests.repo.test_grafana_dashboard import expanded, queries
 
 
 def test_real_scrapes_lint_clean_and_feed_every_alert_and_panel(
