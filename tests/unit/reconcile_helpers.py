@@ -114,6 +114,7 @@ def observation(
     last_failure: ActionFailure | None = None,
     recent: RecentAction | None = None,
     throttle_wait: float = 0.0,
+    failed_polls: int = 0,
 ) -> Observation:
     if snapshot is _MISSING:
         snapshot = ClusterSnapshot(
@@ -131,6 +132,7 @@ def observation(
         selector=SELECTOR,
         recent=recent,
         throttle_wait=throttle_wait,
+        failed_polls=failed_polls,
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from esml_operator.elasticsearch.errors import ApiError, ConnectionConfigError
+from esml_operator.elasticsearch.errors import ApiError, ConnectionConfigError, ElasticsearchError
 from esml_operator.elasticsearch.models import ClusterInfo, DeploymentStats
 
 from . import conditions as c
@@ -24,7 +24,17 @@ from .autoscaling import autoscaler_condition, autoscaler_conditions, surface_on
 from .backoff import UNSUPPORTED_VERSION, advise, error_reason
 from .conditions import ConditionValue, Verdict
 from .gate import AWAIT_REQUEUE_SECONDS, PROGRESS_REQUEUE_SECONDS, Context, gate
-from .model import Action, Decision, Event, Observation, ResourceRef, Settle, StopDeployment, UpdateInferenceEndpoint
+from .model import (
+    Action,
+    Decision,
+    Event,
+    Observation,
+    ResourceRef,
+    Settle,
+    StopDeployment,
+    UpdateDeployment,
+    UpdateInferenceEndpoint,
+)
 from .observed import AWAITING, View, current_view
 from .plan import (
     describe_adaptive,
@@ -221,18 +231,7 @@ def _assess(ctx: Context, view: View | None) -> Action | None:
         verdict.stalled(problem.reason, problem.message)
         return None
     if observation.fetch_error is not None:
-        error = observation.fetch_error
-        reason, message = error_reason(error), f"Cannot use Elasticsearch: {error.message}"
-        verdict.not_ready(reason, message, warning=True)
-        advice = advise(
-            error, attempts=1, action="poll", start_policy=spec.start_policy,
-            resync_interval=ctx.resync_interval, jitter=ctx.jitter,
-        )  # fmt: skip
-        if not advice.permanent:
-            verdict.progressing("ProgressingWithRetry", "Waiting for Elasticsearch to become reachable")
-            verdict.requeue(error.retry_after)
-        else:
-            verdict.stalled(reason, message)
+        _poll_failed(ctx, observation.fetch_error)
         return None
     if observation.snapshot is None:
         verdict.not_ready("AwaitingObservation", "Elasticsearch has not been polled yet", status=c.UNKNOWN)
@@ -276,6 +275,26 @@ def _assess(ctx: Context, view: View | None) -> Action | None:
             return None
         return _missing(ctx)
     return _existing(ctx, stats)
+
+
+def _poll_failed(ctx: Context, error: ElasticsearchError) -> None:
+    """Connecting or polling failed: retried with back-off (``Retry-After`` a floor), or stalled if permanent.
+
+    The ``failed_polls + 1``-th consecutive failure backs off like an action's would, so an unreachable
+    cluster is retried soon at first and then ever more rarely (never less often than the resync loop).
+    """
+    reason, message = error_reason(error), f"Cannot use Elasticsearch: {error.message}"
+    ctx.verdict.not_ready(reason, message, warning=True)
+    advice = advise(
+        error, attempts=ctx.observation.failed_polls + 1, action="poll", start_policy=ctx.spec.start_policy,
+        resync_interval=ctx.resync_interval, jitter=ctx.jitter,
+    )  # fmt: skip
+    if advice.permanent:
+        ctx.verdict.stalled(reason, message)
+    else:
+        ctx.verdict.progressing(
+            "ProgressingWithRetry", "Waiting for Elasticsearch to become reachable", requeue_after=advice.delay
+        )
 
 
 def _scaled_to_zero(ctx: Context, stats: DeploymentStats | None) -> Action | None:
@@ -418,110 +437,165 @@ def _allocations_text(stats: DeploymentStats) -> str:
 
 
 def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
-    spec, verdict = ctx.spec, ctx.verdict
-    deployment, paused = spec.deployment_id, spec.paused
-    es_reason = f": {stats.reason}" if stats.reason else ""
-    if stats.state == "failed":
-        message = f"Deployment [{deployment}] failed on every node{es_reason or ' (see routingTable)'}"
-        verdict.not_ready("DeploymentFailed", message, warning=True)
-        verdict.stalled("DeploymentFailed", message)
+    """A deployment Elasticsearch has: the first finding about its state wins Ready (see :class:`Verdict`)."""
+    if _failed(ctx, stats) or _stopping(ctx, stats):
         return None
-    if stats.state == "stopping":
-        verdict.not_ready(
-            "Stopping",
-            f"Deployment [{deployment}] is being stopped in Elasticsearch{es_reason}",
-            warning=True,
-        )
-        if not paused:
-            then = "started again" if spec.start_policy == "IfMissing" else "reported missing"
-            verdict.progressing(
-                "WaitingForStop",
-                f"Waiting for the stop to complete; the deployment will then be {then}",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
-        return None
-    candidate = plan_update(spec, stats)
-    if stats.state != "started":
-        pending = f"; then updating {describe_update(candidate)}" if candidate and not paused else ""
-        verdict.not_ready("Starting", f"Deployment [{deployment}] is starting ({_allocations_text(stats)}){pending}")
-        if not paused:
-            verdict.progressing(
-                "Starting",
-                "Waiting for the deployment to reach the started state",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
+    candidate = plan_update(ctx.spec, stats)
+    if _starting(ctx, stats, candidate):
         return None
     if _restarts_for_parameters(ctx, stats):
         return _restart(ctx, stats)
+    action = _update(ctx, candidate)
+    _endpoint_refuses(ctx, stats)
+    _start_parameters_differ(ctx, stats)
+    if not (_allocating(ctx, stats) or _scaling_down(ctx, stats)):
+        _fully_allocated(ctx, stats)
+    return action
+
+
+def _es_reason(stats: DeploymentStats) -> str:
+    return f": {stats.reason}" if stats.reason else ""
+
+
+def _failed(ctx: Context, stats: DeploymentStats) -> bool:
+    if stats.state != "failed":
+        return False
+    message = f"Deployment [{ctx.spec.deployment_id}] failed on every node{_es_reason(stats) or ' (see routingTable)'}"
+    ctx.verdict.not_ready("DeploymentFailed", message, warning=True)
+    ctx.verdict.stalled("DeploymentFailed", message)
+    return True
+
+
+def _converging(
+    ctx: Context, reason: str, message: str, waiting: str, *, progress: str = "", warning: bool = False
+) -> bool:
+    """Not ready while Elasticsearch gets there by itself; Reconciling (``progress`` or ``reason``) unless paused."""
+    ctx.verdict.not_ready(reason, message, warning=warning)
+    if not ctx.spec.paused:
+        ctx.verdict.progressing(progress or reason, waiting, requeue_after=PROGRESS_REQUEUE_SECONDS)
+    return True
+
+
+def _stopping(ctx: Context, stats: DeploymentStats) -> bool:
+    """Stopped by someone else: the operator waits for the stop, then starts it again (or reports it missing)."""
+    if stats.state != "stopping":
+        return False
+    then = "started again" if ctx.spec.start_policy == "IfMissing" else "reported missing"
+    return _converging(
+        ctx,
+        "Stopping",
+        f"Deployment [{ctx.spec.deployment_id}] is being stopped in Elasticsearch{_es_reason(stats)}",
+        f"Waiting for the stop to complete; the deployment will then be {then}",
+        progress="WaitingForStop",
+        warning=True,
+    )
+
+
+def _starting(ctx: Context, stats: DeploymentStats, candidate: UpdateDeployment | None) -> bool:
+    """Not yet started: nothing is changed until it is (the pending update is named)."""
+    if stats.state == "started":
+        return False
+    pending = f"; then updating {describe_update(candidate)}" if candidate and not ctx.spec.paused else ""
+    return _converging(
+        ctx,
+        "Starting",
+        f"Deployment [{ctx.spec.deployment_id}] is starting ({_allocations_text(stats)}){pending}",
+        "Waiting for the deployment to reach the started state",
+    )
+
+
+def _update(ctx: Context, candidate: UpdateDeployment | None) -> Action | None:
+    """The update the spec asks for (through the inference endpoint that owns the deployment, if one does)."""
+    if candidate is None:
+        return None
+    spec, verdict, observation = ctx.spec, ctx.verdict, ctx.observation
+    routed = ep.step_through(ep.route_update(candidate, observation), observation)
+    action = gate(ctx, routed) if not spec.paused else None
+    reason = "AdaptiveAllocationsDiffer" if candidate.send_adaptive else "AllocationsDiffer"
+    difference = f"Elasticsearch has {describe_difference(candidate)}"
+    verdict.not_ready(reason, f"{difference}; reconciliation is paused" if spec.paused else difference)
+    if action is not None:
+        verdict.progressing(
+            "Updating",
+            f"Updating deployment [{spec.deployment_id}]{_through(action)}: {describe_update(candidate)}",
+            requeue_after=PROGRESS_REQUEUE_SECONDS,
+        )
+    return action
+
+
+def _through(action: Action) -> str:
+    """How an update reaches the deployment, when not directly."""
+    if not isinstance(action, UpdateInferenceEndpoint):
+        return ""
+    through = f" through inference endpoint [{action.inference_id}]"
+    if action.stepping_to is not None:
+        through += (
+            f" (Elasticsearch skipped number_of_allocations {action.stepping_to}, which the endpoint's "
+            f"stored configuration already had: going through {action.update.number_of_allocations})"
+        )
+    return through
+
+
+def _endpoint_refuses(ctx: Context, stats: DeploymentStats) -> None:
+    """Parameters an inference endpoint's deployment cannot take (Elasticsearch refuses them)."""
     endpoint = ctx.observation.inference_endpoint
-    routed = ep.step_through(ep.route_update(candidate, ctx.observation), ctx.observation) if candidate else None
-    action = gate(ctx, routed) if routed is not None and not paused else None
-    if candidate is not None:
-        reason = "AdaptiveAllocationsDiffer" if candidate.send_adaptive else "AllocationsDiffer"
-        difference = f"Elasticsearch has {describe_difference(candidate)}"
-        verdict.not_ready(reason, f"{difference}; reconciliation is paused" if paused else difference)
-        if action is not None:
-            through = ""
-            if isinstance(action, UpdateInferenceEndpoint):
-                through = f" through inference endpoint [{action.inference_id}]"
-                if action.stepping_to is not None:
-                    through += (
-                        f" (Elasticsearch skipped number_of_allocations {action.stepping_to}, which the endpoint's "
-                        f"stored configuration already had: going through {action.update.number_of_allocations})"
-                    )
-            verdict.progressing(
-                "Updating",
-                f"Updating deployment [{deployment}]{through}: {describe_update(candidate)}",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
-    if endpoint is not None:
-        refusals = ep.endpoint_refusals(spec, stats, endpoint)
-        if refusals:
-            message = ep.refusal_message(deployment, endpoint, refusals)
-            verdict.not_ready(ep.ENDPOINT_PARAMETERS_DIFFER, message, warning=True)
-            verdict.stalled(ep.ENDPOINT_PARAMETERS_DIFFER, message)
-    differences = start_parameter_differences(spec, stats) if endpoint is None else []
+    refusals = ep.endpoint_refusals(ctx.spec, stats, endpoint) if endpoint is not None else []
+    if endpoint is not None and refusals:
+        message = ep.refusal_message(ctx.spec.deployment_id, endpoint, refusals)
+        ctx.verdict.not_ready(ep.ENDPOINT_PARAMETERS_DIFFER, message, warning=True)
+        ctx.verdict.stalled(ep.ENDPOINT_PARAMETERS_DIFFER, message)
+
+
+def _start_parameters_differ(ctx: Context, stats: DeploymentStats) -> None:
+    """Start-time parameters that differ and are not being restarted for."""
+    spec = ctx.spec
+    differences = start_parameter_differences(spec, stats) if ctx.observation.inference_endpoint is None else []
     if differences:
         message = (
-            f"Start-time parameters of deployment [{deployment}] differ from the spec: "
+            f"Start-time parameters of deployment [{spec.deployment_id}] differ from the spec: "
             f"{'; '.join(differences)}. They are fixed when a deployment starts: {_restart_advice(spec)}"
         )
-        verdict.not_ready("StartParametersDiffer", message, warning=True)
-        verdict.stalled("StartParametersDiffer", message)
+        ctx.verdict.not_ready("StartParametersDiffer", message, warning=True)
+        ctx.verdict.stalled("StartParametersDiffer", message)
+
+
+def _allocating(ctx: Context, stats: DeploymentStats) -> bool:
     allocation = stats.allocation_status
-    if allocation is None or allocation.state != "fully_allocated":
-        verdict.not_ready("Allocating", f"Deployment [{deployment}] has {_allocations_text(stats)}{es_reason}")
-        if not paused:
-            verdict.progressing(
-                "Allocating",
-                "Waiting for Elasticsearch to allocate all allocations",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
-        return action
-    if allocation.allocation_count > allocation.target_allocation_count:
-        # Elasticsearch says fully_allocated as soon as count >= target: a scale-down still in progress.
-        verdict.not_ready(
-            "ScalingDown",
-            f"Deployment [{deployment}] still runs {allocation.allocation_count} allocations; "
-            f"Elasticsearch is removing them down to {allocation.target_allocation_count}",
-        )
-        if not paused:
-            verdict.progressing(
-                "ScalingDown",
-                "Waiting for Elasticsearch to remove surplus allocations",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
-        return action
+    if allocation is not None and allocation.state == "fully_allocated":
+        return False
+    return _converging(
+        ctx,
+        "Allocating",
+        f"Deployment [{ctx.spec.deployment_id}] has {_allocations_text(stats)}{_es_reason(stats)}",
+        "Waiting for Elasticsearch to allocate all allocations",
+    )
+
+
+def _scaling_down(ctx: Context, stats: DeploymentStats) -> bool:
+    """Elasticsearch says fully_allocated as soon as count >= target: a scale-down still in progress."""
+    allocation = stats.allocation_status
+    if allocation is None or allocation.allocation_count <= allocation.target_allocation_count:
+        return False
+    return _converging(
+        ctx,
+        "ScalingDown",
+        f"Deployment [{ctx.spec.deployment_id}] still runs {allocation.allocation_count} allocations; "
+        f"Elasticsearch is removing them down to {allocation.target_allocation_count}",
+        "Waiting for Elasticsearch to remove surplus allocations",
+    )
+
+
+def _fully_allocated(ctx: Context, stats: DeploymentStats) -> None:
+    spec, endpoint = ctx.spec, ctx.observation.inference_endpoint
     adaptive = ""
     if spec.adaptive_enabled:
         adaptive = (
             f", adaptive allocations {describe_adaptive(stats.adaptive_allocations)}; numberOfAllocations "
             f"({spec.number_of_allocations}) is ignored while adaptive allocations are enabled"
         )
-    suffix = "; reconciliation is paused" if paused else ""
+    suffix = "; reconciliation is paused" if spec.paused else ""
     owner = f" of {ep.describe_endpoint(endpoint)}" if endpoint is not None else ""
-    verdict.is_ready(
+    ctx.verdict.is_ready(
         "FullyAllocated",
-        f"Deployment [{deployment}]{owner} is fully allocated: {_allocations_text(stats)}{adaptive}{suffix}",
+        f"Deployment [{spec.deployment_id}]{owner} is fully allocated: {_allocations_text(stats)}{adaptive}{suffix}",
     )
-    return action

@@ -81,6 +81,8 @@ class Observation:
     inference_unknown: str | None = None
     # _ml/info and _ml/memory/_stats, fetched only while this deployment is short of capacity (see .shortfall).
     capacity: MlCapacity | None = None
+    # Consecutive failed observations (connect or poll) before this one: a failed one backs off by this count.
+    failed_polls: int = 0
 
 
 @dataclass(frozen=True)
