@@ -26,6 +26,7 @@ from esml_operator.reconcile import (
     RecentAction,
     ResourceRef,
     decide,
+    parse_or_error,
 )
 
 NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
@@ -163,7 +164,7 @@ def run(
     resync: float = RESYNC,
 ) -> Decision:
     return decide(
-        spec() if raw_spec is None else raw_spec,
+        parse_or_error(spec() if raw_spec is None else raw_spec),
         REF,
         observation(stats()) if obs is None else obs,
         previous,

@@ -44,7 +44,7 @@ from .plan import (
     start_action,
     start_parameter_differences,
 )
-from .spec import ModelDeploymentSpec, SpecError, parse_spec
+from .spec import ModelDeploymentSpec, SpecError
 from .status import OBSERVED_KEYS, carried, deployment_status, desired_allocations
 from .timeutil import as_utc, format_time
 
@@ -53,7 +53,7 @@ SCALED_TO_ZERO = "ScaledToZero"
 
 
 def decide(
-    spec: Mapping[str, Any],
+    spec: ModelDeploymentSpec | SpecError,
     ref: ResourceRef,
     observation: Observation,
     previous_status: Mapping[str, Any] | None,
@@ -62,7 +62,7 @@ def decide(
     resync_interval: float,
     jitter: float,
 ) -> Decision:
-    """Plan the actions and compute the complete new status for one resource."""
+    """Plan the actions and compute the complete new status for one resource (``spec`` as parsed, or its error)."""
     now = as_utc(now)
     verdict = Verdict()
     status: dict[str, Any] = {"observedGeneration": ref.generation}
@@ -70,19 +70,17 @@ def decide(
     paused = False
     reachable = reachability(observation)
     settle: Settle | None = None
-    try:
-        parsed = parse_spec(spec)
-    except SpecError as error:
-        message = f"Invalid spec: {error.message}"
-        verdict.not_ready(error.reason, message, warning=True)
-        verdict.stalled(error.reason, message)
+    if isinstance(spec, SpecError):
+        message = f"Invalid spec: {spec.message}"
+        verdict.not_ready(spec.reason, message, warning=True)
+        verdict.stalled(spec.reason, message)
         status.update(_observed_fields(AWAITING, observation, previous_status))
     else:
-        paused = parsed.paused
-        view = _view(parsed, observation)
-        context = Context(parsed, ref, observation, previous_status, now, resync_interval, jitter, verdict)
+        paused = spec.paused
+        view = _view(spec, observation)
+        context = Context(spec, ref, observation, previous_status, now, resync_interval, jitter, verdict)
         observed = _observed_fields(view, observation, previous_status)
-        status["desiredAllocations"] = desired_allocations(parsed, observed.get("adaptiveAllocations"))
+        status["desiredAllocations"] = desired_allocations(spec, observed.get("adaptiveAllocations"))
         status.update(observed)
         action = _assess(context, view)
         shortfall.apply(context, view, status)
@@ -135,7 +133,7 @@ def _view(spec: ModelDeploymentSpec, observation: Observation) -> View | None:
     return current_view(observation, spec.deployment_id) if _observed(observation) else None
 
 
-def decide_deletion(spec: Mapping[str, Any], observation: Observation) -> tuple[Action, ...]:
+def decide_deletion(spec: ModelDeploymentSpec | SpecError, observation: Observation) -> tuple[Action, ...]:
     """The actions for a resource being deleted: stop iff ``deletionPolicy: Stop`` and the deployment exists.
 
     When the deployment's existence is unknown (no snapshot) the stop is planned
@@ -146,26 +144,22 @@ def decide_deletion(spec: Mapping[str, Any], observation: Observation) -> tuple[
     (see :func:`.endpoints.deletion_notice`). A deployment the operator started or updated
     (``last_assignment``) is stopped even if the snapshot predates it.
     """
-    try:
-        parsed = parse_spec(spec)
-    except SpecError:
-        return ()
-    if parsed.deletion_policy != "Stop" or parsed.paused:
+    if isinstance(spec, SpecError) or spec.deletion_policy != "Stop" or spec.paused:
         return ()
     if ep.deletion_notice(spec, observation) is not None:
         return ()  # inference endpoints need the deployment: it is left running
     snapshot = observation.snapshot
     if snapshot is not None and observation.fetch_error is None:
-        stats = snapshot.deployments.get(parsed.deployment_id)
-        if stats is not None and stats.model_id != parsed.model_id:
+        stats = snapshot.deployments.get(spec.deployment_id)
+        if stats is not None and stats.model_id != spec.model_id:
             return ()
         started_here = observation.last_assignment is not None and (
-            observation.last_assignment.task_parameters.deployment_id == parsed.deployment_id
+            observation.last_assignment.task_parameters.deployment_id == spec.deployment_id
         )
         # A deployment started after the snapshot was taken is stopped too.
         if stats is None and not started_here:
             return ()
-    return (StopDeployment(deployment_id=parsed.deployment_id),)
+    return (StopDeployment(deployment_id=spec.deployment_id),)
 
 
 def _observed(observation: Observation) -> bool:

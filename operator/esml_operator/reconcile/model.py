@@ -17,6 +17,8 @@ from esml_operator.elasticsearch.models import (
     InferenceEndpoint,
 )
 
+from .spec import ModelDeploymentSpec, SpecError
+
 
 @dataclass(frozen=True)
 class ResourceRef:
@@ -161,7 +163,7 @@ class Event:
 class Settle:
     """The inputs of the pass that planned the action: :func:`~.outcome.settle` decides again with its failure."""
 
-    spec: Mapping[str, Any]  # the raw spec
+    spec: ModelDeploymentSpec | SpecError
     ref: ResourceRef
     observation: Observation
     previous_status: Mapping[str, Any] | None
