@@ -17,10 +17,6 @@ from tests.controlplane.runner import REPO
 #: (container paths such as the image's /root are fine: they exist where they are used).
 FORBIDDEN = re.compile("|".join([r"\bshared" + "/reference", r"(?<![\w.])/(?:home" + "/[a-z]|work/|Users/)"]))
 
-#: The simulator's page is being rewritten as simulator/README.md by its own change (issue 19 §3); it is
-#: left out until then, and only while it exists under this name.
-BEING_MOVED = {"docs/simulator.md"}
-
 
 def citations(text: str) -> list[str]:
     return [m.group(0) for m in FORBIDDEN.finditer(text)]
@@ -31,7 +27,7 @@ def test_no_tracked_file_cites_a_path_outside_the_repository() -> None:
     found = {}
     for name in tracked.decode().split("\0"):
         path = REPO / name
-        if not name or name in BEING_MOVED or not path.is_file():
+        if not name or not path.is_file():
             continue
         hits = citations(path.read_bytes().decode("utf-8", errors="replace"))
         if hits:

@@ -13,8 +13,6 @@ from tests.controlplane.runner import REPO
 
 README = REPO / "README.md"
 CRD = REPO / "crds" / "esml.io_modeldeployments.yaml"
-#: Being rewritten as simulator/README.md (issue 19 §3), which the index links instead.
-BEING_MOVED = {"docs/simulator.md"}
 
 
 def _version() -> dict[str, Any]:
@@ -46,11 +44,12 @@ def test_the_kubectl_get_output_has_the_crds_default_columns() -> None:
     assert console.split() == columns
 
 
-def test_the_index_links_every_page_of_the_docs_and_each_exists() -> None:
-    linked = set(re.findall(r"\]\((docs/[^)#]+)", README.read_text()))
+def test_the_index_links_every_page_of_the_docs_and_every_link_exists() -> None:
+    linked = set(re.findall(r"\]\(([^):#]+)", README.read_text()))  # relative links (no scheme)
     missing = {link for link in linked if not (REPO / link).exists()}
     assert not missing, missing
-    pages = {str(p.relative_to(REPO)) for p in (REPO / "docs").rglob("*.md")} - BEING_MOVED
+    assert {"simulator/README.md", "manifests/README.md"} <= linked
+    pages = {str(p.relative_to(REPO)) for p in (REPO / "docs").rglob("*.md")}
     assert pages - linked == set(), f"pages the README's index does not reach: {sorted(pages - linked)}"
 
 
