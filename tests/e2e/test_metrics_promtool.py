@@ -14,12 +14,12 @@ from harness.polling import wait_for
 from harness.status import converged
 from tests.e2e.conftest import Kube, model_deployment
 from tests.e2e.test_metrics_replicas import samples, value
+from tests.repo.test_grafana_dashboard import expanded, queries
 from tests.support.operator import OperatorProcess
 from tests.support.promql import series_names
 from tests.support.promtool import PROMETHEUS_RULE, promtool
 from tests.support.simulator import SimulatorProcess
 from tests.unit.exposition import sample_names
-from tests.repo.test_grafana_dashboard import expanded, queries
 
 
 def test_real_scrapes_lint_clean_and_feed_every_alert_and_panel(
