@@ -1,0 +1,116 @@
+"""One pass over one resource: observe, decide (pure), act (at most once), settle (pure), report.
+
+Deletion with ``deletionPolicy: Stop`` goes through the same objects (see
+:mod:`.deleter`), so both run under the work queue's one-pass-per-resource
+rule with the resource's real memory (its last ``_start``/``_update`` answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from esml_operator.controller import logcontext, timing
+from esml_operator.controller.actor import Actor
+from esml_operator.controller.deleter import Deleter, FinalizerKeeper
+from esml_operator.controller.observer import Observer
+from esml_operator.controller.registry import Entry
+from esml_operator.controller.workqueue import preempted
+from esml_operator.controller.writer import StatusWriter
+from esml_operator.reconcile import ResourceRef, SpecError, Succeeded, decide, parse_spec, settle
+from esml_operator.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Outcomes of a pass (the ``outcome`` label of ``esml_reconcile_passes_total``); besides these,
+#: ``error`` (the pass raised), ``cancelled`` (leadership was lost during the pass) and ``preempted`` (a newer
+#: change of the resource cancelled the pass while it waited for a poll; the next pass runs at once).
+PASS_NO_ACTION = "no_action"  # nothing to send to Elasticsearch (in sync, waiting, or a problem to report)
+PASS_ACTED = "action_succeeded"
+PASS_ACTION_FAILED = "action_failed"
+PASS_NOT_LEADING = "not_leading"  # leadership was lost before the action was sent
+PASS_DELETION = "deletion"  # the resource is being deleted
+
+
+class Reconciler:
+    def __init__(
+        self,
+        settings: Settings,
+        observer: Observer,
+        actor: Actor,
+        writer: StatusWriter,
+        finalizers: FinalizerKeeper,
+        deleter: Deleter,
+        *,
+        observe_pass: Callable[[str, float], None] = lambda outcome, seconds: None,
+        autoscalers: Callable[[str, str], Awaitable[tuple[str, ...]]] | None = None,
+    ) -> None:
+        """``autoscalers(namespace, name)``: the HPAs that target a resource (None: not looked up)."""
+        self.settings, self.observer, self.actor, self.writer = settings, observer, actor, writer
+        self.finalizers, self.deleter = finalizers, deleter
+        self.observe_pass, self.autoscalers = observe_pass, autoscalers
+
+    async def run(self, entry: Entry) -> float | None:
+        """Reconcile ``entry`` once; seconds until it wants another pass (``None``: the resync will do).
+
+        Every log line of the pass carries the resource and, once known, its cluster (:mod:`.logcontext`);
+        ``observe_pass`` is told the pass's outcome and duration.
+        """
+        logcontext.bind_resource(entry.name)
+        logcontext.bind_cluster(entry.config.endpoint if entry.config is not None else None)
+        started, outcome = time.monotonic(), "error"
+        try:
+            requeue, outcome = await self._run(entry)
+            return requeue
+        except asyncio.CancelledError:
+            outcome = "preempted" if preempted() else "cancelled"
+            raise
+        finally:
+            self.observe_pass(outcome, time.monotonic() - started)
+            timing.outcome(outcome)
+
+    async def _run(self, entry: Entry) -> tuple[float | None, str]:
+        if entry.meta.get("deletionTimestamp"):
+            return await self.deleter.run(entry), PASS_DELETION
+        # One version of the resource for the whole pass: the watch may replace entry.body during an await,
+        # and a newer generation must never be reported with this version's spec.
+        body = entry.body
+        spec = body.get("spec") or {}
+        meta = body.get("metadata") or {}
+        generation = int(meta.get("generation") or 0)
+        try:
+            parsed = parse_spec(spec)
+        except SpecError:
+            parsed = None
+        with timing.stage("finalizer"):
+            await self.finalizers.ensure(entry, parsed)
+        observed = await self.observer.observe(entry, parsed)
+        ref = ResourceRef(str(meta.get("namespace", "")), str(meta.get("name", "")), generation, entry.uid)
+        observation = observed.observation
+        if self.autoscalers is not None:
+            with timing.stage("autoscalers"):
+                observation = replace(observation, autoscalers=await self.autoscalers(ref.namespace, ref.name))
+        now = datetime.now(UTC)
+        decision = decide(
+            spec, ref, observation, entry.stored_status, now,
+            resync_interval=self.settings.resync_interval, jitter=entry.jitter,
+        )  # fmt: skip
+        entry.passed_generation = generation
+        result = PASS_NO_ACTION
+        for action in decision.actions[:1]:
+            assert observed.client is not None and observed.info is not None and observed.change_key is not None
+            if not self.writer.leading():
+                return None, PASS_NOT_LEADING
+            outcome = await self.actor.act(entry, observed.client, observed.info.version, action, observed.change_key)
+            decision = settle(decision, outcome, datetime.now(UTC), follow_up=self.settings.min_poll_interval)
+            if isinstance(outcome, Succeeded):
+                logger.info("%s: %s", entry.name, decision.events[-1].message)
+            result = PASS_ACTED if isinstance(outcome, Succeeded) else PASS_ACTION_FAILED
+        with timing.stage("status"):
+            await self.writer.write(entry, decision.status, now)
+            await self.writer.post(entry, decision.events)
+        return decision.requeue_after, result

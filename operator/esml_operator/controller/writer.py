@@ -1,0 +1,56 @@
+"""Status and events: written only when they say something new, and only by the leader."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from esml_operator.controller.registry import Entry
+from esml_operator.kube.api import KubeApi
+from esml_operator.reconcile import Event
+from esml_operator.reconcile.timeutil import parse_time
+
+logger = logging.getLogger(__name__)
+
+
+def worth_writing(status: Mapping[str, Any], previous: Mapping[str, Any], now: datetime, heartbeat: float) -> bool:
+    """Write when anything but ``lastSyncTime`` changed, or (with a ``heartbeat`` > 0) when the stored one is
+    older than ``heartbeat``.
+
+    So a steady resource costs no write at all by default (not one per poll), and a restarted operator
+    rewrites nothing that did not change.
+    """
+    if status == previous:
+        return False
+    if {k: v for k, v in status.items() if k != "lastSyncTime"} != {
+        k: v for k, v in previous.items() if k != "lastSyncTime"
+    }:
+        return True
+    if heartbeat <= 0:
+        return False
+    stored = parse_time(previous.get("lastSyncTime"))
+    return stored is None or (now - stored).total_seconds() >= heartbeat
+
+
+class StatusWriter:
+    def __init__(self, kube: KubeApi, *, heartbeat: float, leading: Callable[[], bool]) -> None:
+        self._kube, self._heartbeat, self.leading = kube, heartbeat, leading
+        self.writes = 0  # status patches sent (tests and benchmarks)
+
+    async def write(self, entry: Entry, status: Mapping[str, Any], now: datetime) -> None:
+        previous = entry.stored_status
+        if not worth_writing(status, previous, now, self._heartbeat) or not self.leading():
+            return
+        removed = {k: None for k in previous if k not in status}
+        meta = entry.meta
+        await self._kube.patch_status(str(meta.get("namespace")), str(meta.get("name")), {**status, **removed})
+        entry.written_status = dict(status)
+        self.writes += 1
+
+    async def post(self, entry: Entry, events: Iterable[Event]) -> None:
+        for event in events:
+            if not self.leading():
+                return
+            await self._kube.post_event(entry.body, type=event.type, reason=event.reason, message=event.message)

@@ -1,0 +1,209 @@
+"""The operator's own Kubernetes API calls: status patches, events, finalizers, Secrets and Services.
+
+kopf watches the resources; these are the few writes and reads the operator
+makes itself, typed by the :class:`KubeApi` protocol (tests use in-memory
+fakes). The official client is synchronous, so calls run in a bounded thread
+pool. Secrets and Service ports are cached per (namespace, name) for one TTL
+(``cachetools.TTLCache``, which evicts), shared by every resource that
+references them, and read once however many resources ask at the same moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+import kubernetes
+from cachetools import TTLCache
+
+logger = logging.getLogger(__name__)
+
+GROUP, VERSION, PLURAL = "esml.io", "v1alpha1", "modeldeployments"
+COMPONENT = "esml-operator"
+CACHE_SIZE = 4096
+
+T = TypeVar("T")
+K = TypeVar("K")
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed for a reason other than "not found"."""
+
+
+@dataclass(frozen=True)
+class SecretData:
+    resource_version: str
+    data: Mapping[str, bytes]
+
+
+class KubeApi(Protocol):
+    async def read_secret(self, namespace: str, name: str, *, fresh: bool = False) -> SecretData | None: ...
+    def forget_secret(self, namespace: str, name: str) -> None: ...
+    async def read_service_port(self, namespace: str, name: str) -> int | None: ...
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None: ...
+    async def set_finalizers(
+        self, namespace: str, name: str, *, resource_version: str, finalizers: list[str]
+    ) -> None: ...
+    async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class SingleFlightCache:
+    """A TTL cache whose misses are fetched once, however many callers ask at the same moment."""
+
+    def __init__(self, ttl: float) -> None:
+        self._values: TTLCache[Any, Any] = TTLCache(maxsize=CACHE_SIZE, ttl=ttl)
+        self._inflight: dict[Any, asyncio.Future[Any]] = {}
+
+    def forget(self, key: Any) -> None:
+        self._values.pop(key, None)
+
+    async def get(self, key: Any, fetch: Callable[[], Awaitable[T]], *, fresh: bool = False) -> T:
+        if not fresh and key in self._values:
+            return self._values[key]  # type: ignore[no-any-return]
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await fetch()
+        except BaseException as error:
+            if not isinstance(error, asyncio.CancelledError):
+                future.set_exception(error)
+                future.exception()  # retrieved: waiters may be gone
+            else:
+                future.cancel()
+            raise
+        else:
+            self._values[key] = value
+            future.set_result(value)
+            return value
+        finally:
+            self._inflight.pop(key, None)
+
+
+class KubernetesApi:
+    """:class:`KubeApi` over the official client."""
+
+    def __init__(self, api_client: Any, *, secret_ttl: float, threads: int = 8) -> None:
+        self._api = api_client
+        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._custom = kubernetes.client.CustomObjectsApi(api_client)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kube")
+        self._secrets = SingleFlightCache(secret_ttl)
+        self._service_ports = SingleFlightCache(secret_ttl)
+
+    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    async def aclose(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._api.close)
+
+    # -- reads ------------------------------------------------------------------------------
+    async def read_secret(self, namespace: str, name: str, *, fresh: bool = False) -> SecretData | None:
+        """The Secret's decoded data, or ``None`` if it does not exist."""
+
+        async def fetch() -> SecretData | None:
+            try:
+                secret = await self._run(self._core.read_namespaced_secret, name, namespace)
+            except kubernetes.client.ApiException as error:
+                if error.status == 404:
+                    return None
+                raise KubeError(f"reading Secret {namespace}/{name}: {error.status} {error.reason}") from None
+            data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+            return SecretData(secret.metadata.resource_version or "", data)
+
+        return await self._secrets.get((namespace, name), fetch, fresh=fresh)
+
+    def forget_secret(self, namespace: str, name: str) -> None:
+        self._secrets.forget((namespace, name))
+
+    async def read_service_port(self, namespace: str, name: str) -> int | None:
+        """The Service's HTTP(S) port (named ``https``/``http`` or the first), or ``None`` if missing."""
+
+        async def fetch() -> int | None:
+            try:
+                service = await self._run(self._core.read_namespaced_service, name, namespace)
+            except kubernetes.client.ApiException as error:
+                if error.status == 404:
+                    return None
+                raise KubeError(f"reading Service {namespace}/{name}: {error.status} {error.reason}") from None
+            ports = service.spec.ports or []
+            named = [int(p.port) for wanted in ("https", "http") for p in ports if p.name == wanted]
+            return named[0] if named else (int(ports[0].port) if ports else None)
+
+        return await self._service_ports.get((namespace, name), fetch)
+
+    # -- writes -----------------------------------------------------------------------------
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        """JSON merge patch of ``.status`` (keys mapped to ``None`` are removed)."""
+        try:
+            await self._run(
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)}, field_manager=COMPONENT,
+            )  # fmt: skip
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return  # deleted meanwhile
+            raise KubeError(f"patching status of {namespace}/{name}: {error.status} {error.reason}") from None
+
+    async def set_finalizers(self, namespace: str, name: str, *, resource_version: str, finalizers: list[str]) -> None:
+        """Set ``metadata.finalizers`` if the object is still at ``resource_version`` (a JSON patch with a test,
+        so a finalizer someone else added meanwhile is never lost; a conflict is retried on the next event)."""
+        patch = [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+            {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
+        ]
+        try:
+            await self._run(
+                self._custom.patch_namespaced_custom_object,
+                GROUP, VERSION, namespace, PLURAL, name, patch,
+                field_manager=COMPONENT, _content_type="application/json-patch+json",
+            )  # fmt: skip
+        except kubernetes.client.ApiException as error:
+            if error.status in (404, 409, 422):  # gone, or changed meanwhile: the next watch event retries
+                logger.debug("finalizers of %s/%s not set: %s", namespace, name, error.reason)
+                return
+            raise KubeError(f"setting finalizers of {namespace}/{name}: {error.status} {error.reason}") from None
+
+    async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
+        """A core/v1 Event about the resource. Failures are logged, never raised."""
+        meta = body.get("metadata", {})
+        now = datetime.now(UTC)
+        event = kubernetes.client.CoreV1Event(
+            metadata=kubernetes.client.V1ObjectMeta(
+                generate_name=f"{meta.get('name', 'mdep')}.", namespace=meta.get("namespace")
+            ),
+            involved_object=kubernetes.client.V1ObjectReference(
+                api_version=body.get("apiVersion", f"{GROUP}/{VERSION}"),
+                kind=body.get("kind", "ModelDeployment"),
+                name=meta.get("name"),
+                namespace=meta.get("namespace"),
+                uid=meta.get("uid"),
+                resource_version=meta.get("resourceVersion"),
+            ),
+            type=type,
+            reason=reason[:128],
+            message=message[:1024],
+            source=kubernetes.client.V1EventSource(component=COMPONENT),
+            reporting_component=COMPONENT,
+            reporting_instance=COMPONENT,
+            first_timestamp=now,
+            last_timestamp=now,
+            count=1,
+        )
+        try:
+            await self._run(self._core.create_namespaced_event, meta.get("namespace"), event)
+        except Exception as error:  # events are best effort
+            logger.warning(
+                "could not post event %s for %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error
+            )

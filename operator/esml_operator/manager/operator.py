@@ -1,0 +1,88 @@
+"""Building the runtime's objects from the settings, once, at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from esml_operator.controller.actor import Actor
+from esml_operator.controller.changes import ChangeLog
+from esml_operator.controller.deleter import Deleter, FinalizerKeeper
+from esml_operator.controller.observer import Observer
+from esml_operator.controller.reconciler import Reconciler
+from esml_operator.controller.registry import Registry
+from esml_operator.controller.runtime import Runtime
+from esml_operator.controller.snapshots import SnapshotCache
+from esml_operator.controller.writer import StatusWriter
+from esml_operator.elasticsearch.connections import ConnectionPool
+from esml_operator.kube.api import KubeApi
+from esml_operator.metrics.prometheus import Metrics
+from esml_operator.reconcile import ClaimIndex
+from esml_operator.settings import Settings
+
+
+@dataclass
+class Operator:
+    """Everything the kopf handlers need, and how to close it."""
+
+    runtime: Runtime
+    reconciler: Reconciler
+    writer: StatusWriter
+    snapshots: SnapshotCache
+    pool: ConnectionPool
+    kube: KubeApi
+    metrics: Metrics
+
+    async def close(self) -> None:
+        await self.runtime.close()
+        self.snapshots.close()
+        await self.pool.aclose()
+        await self.kube.aclose()
+
+
+def build(
+    settings: Settings,
+    kube: KubeApi,
+    pool: ConnectionPool,
+    *,
+    leading: Callable[[], bool] = lambda: True,
+    autoscalers: Callable[[str, str], Awaitable[tuple[str, ...]]] | None = None,
+) -> Operator:
+    """``autoscalers(namespace, name)`` names the HPAs that target a resource (``AutoscalerConflict``)."""
+    claims, names = ClaimIndex(), dict[str, str]()
+    snapshots = SnapshotCache(min_interval=settings.min_poll_interval)
+    changes = ChangeLog(
+        burst=settings.action_burst, rate=settings.action_rate, ttl=max(60.0, 2 * settings.resync_interval)
+    )
+    writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, leading=leading)
+    observer = Observer(settings, kube, pool, snapshots, claims, changes, names)
+    actor = Actor(changes, limit=settings.max_concurrent_reconciles, poller=observer.poller)
+    keeper = FinalizerKeeper(kube, writer)
+    reconciler = Reconciler(
+        settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper),
+        observe_pass=lambda outcome, seconds: metrics.observe_pass(outcome, seconds), autoscalers=autoscalers,
+    )  # fmt: skip
+    tasks: set[asyncio.Task[None]] = set()
+
+    def release_client(uid: str) -> None:
+        task = asyncio.create_task(pool.release(uid))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def drop_unused_snapshots(registry: Registry) -> None:
+        live = {entry.cluster_key for entry in registry if entry.cluster_key}
+        for key in snapshots.keys():  # noqa: SIM118 - a method, not a dict
+            if key not in live:
+                snapshots.forget(key)
+        metrics.keep_endpoints(entry.config.endpoint for entry in registry if entry.cluster_key and entry.config)
+
+    runtime = Runtime(
+        run_pass=reconciler.run, claims=claims, names=names, resync_interval=settings.resync_interval,
+        leading=leading, on_forget=release_client, on_resync=drop_unused_snapshots, on_round=observer.new_round,
+        on_reaction=lambda seconds: metrics.reaction_seconds.observe(seconds),
+    )  # fmt: skip
+    metrics = Metrics(runtime.registry, snapshots)
+    pool.request_observer = metrics.request_observer
+    metrics.status_writes = lambda: writer.writes
+    return Operator(runtime, reconciler, writer, snapshots, pool, kube, metrics)

@@ -1,0 +1,376 @@
+"""Prometheus metrics: what the operator does, what each ModelDeployment looks like, and its inference load.
+
+One :class:`Metrics` object (with its own ``CollectorRegistry``; nothing is
+registered globally) is built by :func:`esml_operator.manager.operator.build`. Events are counted as
+they happen (passes, Elasticsearch requests, polls, watch events); the state of
+every resource is read from the runtime's registry when Prometheus scrapes, so
+a deleted resource's series are gone from the next scrape on.
+
+Every replica serves metrics. Only the leader polls Elasticsearch, so the
+per-cluster series and the inference load come from the leader; the
+per-resource state (spec and status, as the watch delivers them) from every
+replica.
+
+Labels never carry secrets: a cluster is named by its endpoint URL, which
+cannot carry credentials (the connection refuses userinfo and query strings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+
+from esml_operator.controller.registry import Entry, Registry
+from esml_operator.controller.snapshots import SnapshotCache
+from esml_operator.elasticsearch.load import InferenceLoad
+from esml_operator.elasticsearch.operations import RequestObserver, status_class
+from esml_operator.metrics.cgroup import MemoryLimitCollector
+from esml_operator.reconcile import SpecError, parse_spec
+
+logger = logging.getLogger(__name__)
+
+RESOURCE_LABELS = ("namespace", "name", "deployment_id")
+#: Stalled reasons under which the deployment with the resource's id is not the resource's own.
+_NOT_OURS = frozenset({"DeploymentConflict", "DeploymentModelMismatch"})
+_PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class LeaderState:
+    leading: bool
+    transitions: int  # how many times this process became leader
+    lease_transitions: int | None  # the Lease's leaseTransitions as last seen (None: not read yet, or no election)
+
+
+@dataclass(frozen=True)
+class ResourceLoad:
+    """One ModelDeployment's inference load, from the last poll of its cluster."""
+
+    namespace: str
+    name: str
+    deployment_id: str
+    model_id: str
+    load: InferenceLoad
+    at: datetime  # when the poll was sent
+
+
+@dataclass(frozen=True)
+class _Resource:
+    namespace: str
+    name: str
+    deployment_id: str
+    model_id: str
+    desired: int | None
+    paused: bool
+    adaptive: bool
+    status: Mapping[str, Any]
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.namespace, self.name, self.deployment_id]
+
+    def condition(self, kind: str) -> Mapping[str, Any] | None:
+        for item in self.status.get("conditions") or []:
+            if isinstance(item, Mapping) and item.get("type") == kind:
+                return item
+        return None
+
+    def condition_true(self, kind: str) -> bool:
+        found = self.condition(kind)
+        return found is not None and found.get("status") == "True"
+
+
+def _resource(entry: Entry) -> _Resource:
+    spec = entry.body.get("spec")
+    spec = spec if isinstance(spec, Mapping) else {}
+    try:
+        parsed = parse_spec(spec)
+    except SpecError:
+        raw = spec.get("numberOfAllocations")
+        model = str(spec.get("modelId") or "")
+        return _Resource(
+            str(entry.meta.get("namespace", "")), str(entry.meta.get("name", "")),
+            str(spec.get("deploymentId") or model), model, raw if isinstance(raw, int) else None,
+            spec.get("paused") is True, False, entry.stored_status,
+        )  # fmt: skip
+    return _Resource(
+        str(entry.meta.get("namespace", "")), str(entry.meta.get("name", "")), parsed.deployment_id,
+        parsed.model_id, parsed.number_of_allocations, parsed.paused, parsed.adaptive_enabled, entry.stored_status,
+    )  # fmt: skip
+
+
+def _capacity_figure(status: Mapping[str, Any], field: str) -> float:
+    """A ``status.capacity`` number; 0 while the deployment is not short (no ``capacity``)."""
+    capacity = status.get("capacity")
+    value = capacity.get(field) if isinstance(capacity, Mapping) else None
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else 0.0
+
+
+class LoadView:
+    """The inference load of each resource, from its cluster's latest poll (no request of its own)."""
+
+    def __init__(self, registry: Registry, snapshots: SnapshotCache) -> None:
+        self._registry, self._snapshots = registry, snapshots
+
+    def loads(self, namespace: str | None = None) -> Iterator[ResourceLoad]:
+        for entry in self._registry:
+            if namespace is not None and entry.meta.get("namespace") != namespace:
+                continue
+            found = self.load_of(entry)
+            if found is not None:
+                yield found
+
+    def load_of(self, entry: Entry, resource: _Resource | None = None) -> ResourceLoad | None:
+        if entry.cluster_key is None or entry.meta.get("deletionTimestamp"):
+            return None
+        taken = self._snapshots.latest(entry.cluster_key)
+        if taken is None:
+            return None
+        resource = resource or _resource(entry)
+        stalled = resource.condition("Stalled")
+        if stalled is not None and stalled.get("status") == "True" and stalled.get("reason") in _NOT_OURS:
+            return None  # the deployment with this id is another resource's (or another model's)
+        stats = taken.snapshot.deployments.get(resource.deployment_id)
+        if stats is None or stats.model_id != resource.model_id:
+            return None
+        return ResourceLoad(
+            resource.namespace, resource.name, resource.deployment_id, resource.model_id, stats.load, taken.at
+        )
+
+
+class _StateCollector(Collector):
+    """Per-resource and leadership series, computed at scrape time."""
+
+    def __init__(self, registry: Registry, loads: LoadView, leader: Callable[[], LeaderState | None]) -> None:
+        self._registry, self._loads, self._leader = registry, loads, leader
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self._resources()
+        yield from self._leadership()
+
+    def _resources(self) -> Iterator[Metric]:
+        def gauge(name: str, documentation: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"esml_modeldeployment_{name}", documentation, labels=RESOURCE_LABELS)
+
+        def counter(name: str, documentation: str) -> CounterMetricFamily:
+            return CounterMetricFamily(f"esml_modeldeployment_{name}", documentation, labels=RESOURCE_LABELS)
+
+        desired = gauge("desired_allocations", "spec.numberOfAllocations (ignored while adaptive allocations are on).")
+        reported = gauge("allocations", "Allocations Elasticsearch reports running (status.allocations).")
+        target = gauge("target_allocations", "Allocations Elasticsearch is working towards (status.targetAllocations).")
+        ready = gauge("ready", "1 while the Ready condition is True.")
+        stalled = gauge("stalled", "1 while the Stalled condition is True (no progress without a change).")
+        paused = gauge("paused", "1 while spec.paused is true (the operator only observes).")
+        adaptive = gauge("adaptive_allocations_enabled", "1 while Elasticsearch adaptive allocations own the count.")
+        pending = gauge("inference_pending_requests", "Inference requests queued on the deployment's nodes.")
+        average = gauge("average_inference_time_seconds", "Average inference time since the start, over all nodes.")
+        last_minute = gauge("inference_throughput_last_minute", "Inferences completed in the last minute.")
+        peak = gauge("inference_peak_throughput_per_minute", "Most inferences completed in one minute.")
+        inferences = counter("inferences", "Inferences completed (Elasticsearch's inference_count).")
+        rejected = counter("inference_rejected", "Inference requests rejected because the queue was full.")
+        timeouts = counter("inference_timeouts", "Inference requests that timed out in the queue.")
+        errors = counter("inference_errors", "Inference requests that failed.")
+        short_cpu = gauge("capacity_shortfall_processors", "Processors missing for all allocations (status.capacity).")
+        short_mem = gauge("capacity_shortfall_memory_bytes", "Native ML memory missing on a node (status.capacity).")
+        for entry in self._registry:
+            resource = _resource(entry)
+            labels = resource.labels
+            if resource.desired is not None:
+                desired.add_metric(labels, resource.desired)
+            for family, key in ((reported, "allocations"), (target, "targetAllocations")):
+                value = resource.status.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    family.add_metric(labels, value)
+            ready.add_metric(labels, float(resource.condition_true("Ready")))
+            stalled.add_metric(labels, float(resource.condition_true("Stalled")))
+            paused.add_metric(labels, float(resource.paused))
+            adaptive.add_metric(labels, float(resource.adaptive))
+            for family, field in ((short_cpu, "shortfallProcessors"), (short_mem, "shortfallMemoryBytes")):
+                family.add_metric(labels, _capacity_figure(resource.status, field))
+            found = self._loads.load_of(entry, resource)
+            if found is None:
+                continue
+            load = found.load
+            pending.add_metric(labels, load.pending_requests)
+            if load.average_inference_time_ms is not None:
+                average.add_metric(labels, load.average_inference_time_ms / 1000.0)
+            last_minute.add_metric(labels, load.throughput_last_minute)
+            peak.add_metric(labels, load.peak_throughput_per_minute)
+            inferences.add_metric(labels, load.inference_count)
+            rejected.add_metric(labels, load.rejected_execution_count)
+            timeouts.add_metric(labels, load.timeout_count)
+            errors.add_metric(labels, load.error_count)
+        yield from (desired, reported, target, ready, stalled, paused, adaptive, short_cpu, short_mem)
+        yield from (pending, average, last_minute, peak, inferences, rejected, timeouts, errors)
+
+    def _leadership(self) -> Iterator[Metric]:
+        state = self._leader()
+        if state is None:
+            return
+        yield GaugeMetricFamily(
+            "esml_leader_election_leader", "1 while this replica is the elected leader (the only one that acts).",
+            value=float(state.leading),
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "esml_leader_election_acquired", "How many times this replica became leader.", value=state.transitions
+        )
+        if state.lease_transitions is not None:
+            yield GaugeMetricFamily(
+                "esml_leader_election_lease_transitions",
+                "The Lease's leaseTransitions as last seen: how often leadership changed hands, by any replica.",
+                value=state.lease_transitions,
+            )
+
+
+class _WritesCollector(Collector):
+    """``esml_status_writes_total``: every status write must come back through every replica's watch."""
+
+    def __init__(self, writes: Callable[[], int]) -> None:
+        self._writes = writes
+
+    def collect(self) -> Iterable[Metric]:
+        yield CounterMetricFamily(
+            "esml_status_writes", "ModelDeployment status patches this replica sent (only the leader writes).",
+            value=self._writes(),
+        )  # fmt: skip
+
+
+class Metrics:
+    """Every series of the operator, in one registry (``self.registry``)."""
+
+    def __init__(self, registry: Registry, snapshots: SnapshotCache, *, wall: Callable[[], float] = time.time) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.loads = LoadView(registry, snapshots)
+        #: Returns this process's leadership (set once the elector exists); None: no election series.
+        self.leader: Callable[[], LeaderState | None] = lambda: None
+        self._wall = wall
+        r = self.registry
+        self.passes = Counter("esml_reconcile_passes", "Reconcile passes by outcome.", ["outcome"], registry=r)
+        self.pass_seconds = Histogram(
+            "esml_reconcile_duration_seconds", "Duration of one reconcile pass.", buckets=_PASS_BUCKETS, registry=r
+        )
+        self.reaction_seconds = Histogram(
+            "esml_reconcile_reaction_seconds",
+            "From a watch event that needs a pass (a new resource or generation, a deletion) to the end of the "
+            "first pass that read it.", buckets=_PASS_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.requests = Counter(
+            "esml_elasticsearch_requests", "Requests sent to Elasticsearch, by operation and status class.",
+            ["operation", "status_class"], registry=r,
+        )  # fmt: skip
+        self.request_seconds = Histogram(
+            "esml_elasticsearch_request_duration_seconds", "Duration of Elasticsearch requests, by operation.",
+            ["operation"], buckets=_REQUEST_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.poll_errors = Counter(
+            "esml_elasticsearch_poll_errors", "Failed _stats polls, by cluster endpoint.", ["endpoint"], registry=r
+        )
+        self.last_poll = Gauge(
+            "esml_elasticsearch_last_successful_poll_timestamp_seconds",
+            "Unix time of the last successful _stats poll, by cluster endpoint.", ["endpoint"], registry=r,
+        )  # fmt: skip
+        self.up = Gauge(
+            "esml_elasticsearch_up",
+            "1 when the cluster's last answer came (and was not a 5xx), 0 when it was refused, timed out or a 5xx.",
+            ["endpoint"], registry=r,
+        )  # fmt: skip
+        self.watch_events = Counter(
+            "esml_watch_events", "ModelDeployment watch events received, by type.", ["type"], registry=r
+        )
+        self.last_watch_event = Gauge(
+            "esml_watch_last_event_timestamp_seconds", "Unix time of the last ModelDeployment watch event.", registry=r
+        )
+        #: Status patches this process sent (the StatusWriter's count, set by manager.operator.build).
+        self.status_writes: Callable[[], int] = lambda: 0
+        self._endpoints: set[str] = set()
+        r.register(_StateCollector(registry, self.loads, lambda: self.leader()))
+        r.register(_WritesCollector(lambda: self.status_writes()))
+        ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
+        r.register(MemoryLimitCollector())
+
+    # -- events ---------------------------------------------------------------------------------
+    def observe_pass(self, outcome: str, seconds: float) -> None:
+        self.passes.labels(outcome).inc()
+        self.pass_seconds.observe(seconds)
+
+    def observe_watch_event(self, event_type: str | None) -> None:
+        self.watch_events.labels((event_type or "LIST").upper()).inc()
+        self.last_watch_event.set(self._wall())
+
+    def request_observer(self, endpoint: str) -> RequestObserver:
+        """The observer for the client of ``endpoint`` (given to :class:`ConnectionPool`)."""
+
+        def observe(operation: str, status: int | None, seconds: float) -> None:
+            self.requests.labels(operation, status_class(status)).inc()
+            self.request_seconds.labels(operation).observe(seconds)
+            if operation not in ("info", "stats"):
+                return
+            self._endpoints.add(endpoint)
+            self.up.labels(endpoint).set(1.0 if status is not None and status < 500 else 0.0)
+            if operation == "stats":
+                if status is not None and 200 <= status < 300:
+                    self.last_poll.labels(endpoint).set(self._wall())
+                else:
+                    self.poll_errors.labels(endpoint).inc()
+
+        return observe
+
+    def keep_endpoints(self, live: Iterable[str]) -> None:
+        """Drop the series of clusters no resource uses any more."""
+        keep = set(live)
+        for endpoint in self._endpoints - keep:
+            for metric in (self.poll_errors, self.last_poll, self.up):
+                with contextlib.suppress(KeyError):
+                    metric.remove(endpoint)
+        self._endpoints &= keep
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The scrape body and its content type (OpenMetrics when the scraper asks for it)."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
+
+
+class MetricsServer:
+    """Serves ``/metrics`` (or the endpoint's path) over plain HTTP, on the operator's event loop."""
+
+    def __init__(self, metrics: Metrics, host: str, port: int, path: str) -> None:
+        self._metrics, self.host, self.port, self.path = metrics, host, port, path or "/metrics"
+        self._runner: web.AppRunner | None = None
+
+    async def _scrape(self, request: web.Request) -> web.Response:
+        body, content_type = self._metrics.exposition(request.headers.get("Accept"))
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get(self.path, self._scrape)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        logger.info("serving metrics on http://%s:%d%s", self.host, self.port, self.path)
+
+    @property
+    def bound_port(self) -> int:
+        """The port actually listened on (differs from ``port`` when that was 0)."""
+        assert self._runner is not None, "not started"
+        return int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
