@@ -120,9 +120,10 @@ go get -tool "${pkg}@${modversion}" >/dev/null 2>"$dest/get.log" \
 got=$(go list -m -f '{{.Version}}' "$module")
 [ "$got" = "$modversion" ] || die "$module resolved to $got, expected $modversion"
 
-# The control plane's versions for the modules the tool shares with it.
-cp_modules=$(bash "$here/build.sh" --modules 9>&-) || die "cannot resolve the control plane's modules"
+# The control plane's versions for the modules the tool shares with it (go.mod.upstream: before).
 : >"$dest/aligned.txt"
+cp go.mod go.mod.upstream
+cp_modules=$(bash "$here/build.sh" --modules 9>&-) || die "cannot resolve the control plane's modules"
 while read -r m v; do
   [ "$m" != "$module" ] || continue
   [ -z "$keep" ] || ! [[ $m =~ $keep ]] || continue
@@ -135,10 +136,22 @@ say "modules resolved in $(( $(date +%s) - start ))s; $(wc -l <"$dest/aligned.tx
 
 timer=()
 if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %U s user, %S s system, %M KiB peak RSS'); fi
-# shellcheck disable=SC2086
-"${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} ${tags:+-tags "$tags"} -ldflags "$ldflags" \
-    -o "$bin/$tool.tmp" "$pkg" 2>"$dest/build.log" 9>&- \
-  || { tail -n 40 "$dest/build.log" >&2; die "building $tool failed"; }
+build() {
+  # shellcheck disable=SC2086
+  "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} ${tags:+-tags "$tags"} -ldflags "$ldflags" \
+    -o "$bin/$tool.tmp" "$pkg" 2>"$dest/build.log" 9>&-
+}
+if ! build; then
+  tail -n 40 "$dest/build.log" >&2
+  [ -s "$dest/aligned.txt" ] || die "building $tool failed"
+  # A newer tool may need a newer version of a module it shares with the control plane: build it as
+  # upstream pins it instead (slower: nothing shared), and say so.
+  say "WARNING: building $tool with the control plane's module versions failed (above); building it with its own"
+  mv "$dest/aligned.txt" "$dest/aligned-failed.txt"
+  : >"$dest/aligned.txt"
+  cp go.mod.upstream go.mod
+  build || { tail -n 40 "$dest/build.log" >&2; die "building $tool failed"; }
+fi
 mv "$bin/$tool.tmp" "$bin/$tool"
 check_version
 stats=$(tail -n 1 "$dest/build.log")
