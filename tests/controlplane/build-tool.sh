@@ -138,7 +138,7 @@ timer=()
 if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %U s user, %S s system, %M KiB peak RSS'); fi
 build() {
   # shellcheck disable=SC2086
-  "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} ${tags:+-tags "$tags"} -ldflags "$ldflags" \
+  "${timer[@]}" go build -gcflags "$ESML_GO_GCFLAGS" ${ESML_GO_BUILD_FLAGS:-} ${tags:+-tags "$tags"} -ldflags "$ldflags" \
     -o "$bin/$tool.tmp" "$pkg" 2>"$dest/build.log" 9>&-
 }
 if ! build; then

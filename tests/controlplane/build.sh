@@ -123,7 +123,7 @@ build_one() {  # name ldflags tags package...   (several packages: binaries name
   say "building $name ($*)..."
   local start=$(date +%s)
   # shellcheck disable=SC2086
-  ticking "build $name" "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} ${tags:+-tags "$tags"} -ldflags "$flags" \
+  ticking "build $name" "${timer[@]}" go build -gcflags "$ESML_GO_GCFLAGS" ${ESML_GO_BUILD_FLAGS:-} ${tags:+-tags "$tags"} -ldflags "$flags" \
       -o "$out" "$@" 2>"$dest/build-$name.log" 9>&- \
     || { tail -n 40 "$dest/build-$name.log" >&2; die "building $name failed"; }
   if [ $# -eq 1 ]; then mv "$bin/$name.tmp" "$bin/$name"; else mv "$bin"/tmp/* "$bin/" && rmdir "$bin/tmp"; fi

@@ -15,4 +15,7 @@ export CGO_ENABLED=0
 # - no -trimpath: with -trimpath the cache key of a package carries the module version its build selected,
 #   so a tool that takes a module at the control plane's version through a replace (build-tool.sh) would
 #   compile it again; without it the key is the module's directory in the module cache.
+# - no DWARF from the compiler: every binary is linked with -s -w, which throws it away; not writing it
+#   saves about a tenth of the compile CPU (90.5 -> 80.6 CPU-s for client-go/rest's packages, cold).
 ESML_GO_TAGS=selinux,notest,grpcnotrace
+ESML_GO_GCFLAGS=all=-dwarf=false
