@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(VERSION)
         return 0
     if command == "run":
-        from esml_operator.handlers.run import main as run_main
+        from esml_operator.manager.run import main as run_main
 
         return run_main(rest)
     print(f"{USAGE}\nesml-operator: error: unknown command {command!r}; expected run", file=sys.stderr)

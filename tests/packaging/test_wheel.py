@@ -102,7 +102,7 @@ def test_console_script_runs_from_the_clean_venv(installed: tuple[Path, Path]) -
     assert "run" in run(script, "--help")
     assert "--all-namespaces" in run(script, "run", "--help")
     # Everything the operator imports at run time comes from the runtime lock alone.
-    run(python, "-c", "import esml_operator.handlers.operator")
+    run(python, "-c", "import esml_operator.manager.registration")
     # ... the simulator is not there (in any form), and the command has no simulator subcommand.
     for module in ("esml_simulator", "esml_operator.simulator"):
         absent = f"import importlib.util as u, sys; sys.exit(u.find_spec({module!r}) is not None)"
