@@ -39,6 +39,7 @@ from typing import Any
 
 from bench import procs
 from bench.fig_failover import failover
+from bench.fig_fleet import fleet
 from bench.fig_isolation import isolation
 from bench.fig_latency import latency_and_churn
 from bench.fig_scale import scale_restart
@@ -47,14 +48,15 @@ from bench.run import FULL, QUICK, Run, Sizes
 from tests.controlplane.runner import REPO, ControlPlane
 
 Scenario = Callable[[Run], Awaitable[list[Figure]]]
-# Figure 6 compares against figure 1, so it runs after it. Scale runs last: it is the longest.
+# Figure 6 compares against figure 1, so it runs after it. Scale and the fleet run last: they are the longest.
 SCENARIOS: list[tuple[tuple[int, ...], Scenario]] = [
     ((1, 5), latency_and_churn),
     ((6,), isolation),
     ((4,), failover),
     ((2, 3), scale_restart),
+    ((7,), fleet),
 ]
-TITLES = {1: "reaction_latency", 2: "scale", 3: "restart", 4: "failover", 5: "churn", 6: "isolation"}
+TITLES = {1: "reaction_latency", 2: "scale", 3: "restart", 4: "failover", 5: "churn", 6: "isolation", 7: "fleet"}
 
 
 def machine() -> dict[str, Any]:
@@ -99,7 +101,14 @@ async def run_all(sizes: Sizes, workdir: Path, fleet: procs.Fleet, plane: Contro
 
 
 async def main(
-    sizes: Sizes, out: Path, workdir: Path, only: set[int], source: Path | None, command: str, profile: Path | None
+    sizes: Sizes,
+    out: Path,
+    workdir: Path,
+    only: set[int],
+    source: Path | None,
+    command: str,
+    profile: Path | None,
+    memory: Path | None = None,
 ) -> int:
     began = time.monotonic()
     current = asyncio.current_task()
@@ -107,6 +116,7 @@ async def main(
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background job starts with it ignored
         asyncio.get_running_loop().add_signal_handler(signum, current.cancel)
     fleet = procs.Fleet(source, profile)
+    fleet.memory_dir = memory
     plane = ControlPlane(workdir / "cluster")
     try:
         plane.start()
@@ -163,6 +173,10 @@ def cli(argv: list[str] | None = None) -> int:
         "--source", type=Path, help="run the operator and simulators from this package directory (another checkout)"
     )
     parser.add_argument(
+        "--profile-memory", type=Path, metavar="DIR",
+        help="run figure 7's operator under tracemalloc (bench/tracemem.py): where each resource's memory goes",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", type=Path, metavar="DIR",
         help="sample figure 1's operator with py-spy into DIR/op-latency.txt (summarise: python -m bench.profile)",
     )  # fmt: skip
@@ -184,7 +198,8 @@ def cli(argv: list[str] | None = None) -> int:
         profile = args.profile.resolve() if args.profile else None
         if profile:
             profile.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source, command, profile))
+        memory = args.profile_memory.resolve() if args.profile_memory else None
+        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source, command, profile, memory))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("bench: interrupted; every process it started is stopped", file=sys.stderr)
         return 130

@@ -58,6 +58,8 @@ class Fleet:
         self.source = source
         # Where py-spy writes the operators' CPU profiles (``--profile``), or None.
         self.profile_dir = profile
+        # Where figure 7's operator writes its tracemalloc snapshots (``--profile-memory``), or None.
+        self.memory_dir: Path | None = None
 
     def spawn(self, name: str, argv: Sequence[str], directory: Path, env: dict[str, str] | None = None) -> Process:
         directory.mkdir(parents=True, exist_ok=True)
@@ -210,10 +212,12 @@ def spawn_operator(
     resync_interval: float,
     extra: Sequence[str] = (),
     name: str = "operator",
+    module: Sequence[str] = ("-m", "esml_operator.cli"),
 ) -> Operator:
+    """``module``: how the interpreter runs the CLI (``bench.tracemem`` wraps it to profile memory)."""
     port = free_port()
     argv = [
-        sys.executable, "-m", "esml_operator.cli", "run", *[a for ns in namespaces for a in ("--namespace", ns)],
+        sys.executable, *module, "run", *[a for ns in namespaces for a in ("--namespace", ns)],
         "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
         "--liveness-endpoint", f"http://127.0.0.1:{port}/healthz", "--log-level", "INFO",
         "--metrics-endpoint", f"http://127.0.0.1:{free_port()}/metrics",

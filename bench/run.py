@@ -58,6 +58,12 @@ class Sizes:
     live_resources: int
     isolation_changes: int
     isolation_ready_timeout: float
+    # 7. fleet
+    fleet_clusters: int
+    fleet_per_cluster: int
+    fleet_clusters_per_namespace: int
+    fleet_ready_timeout: float
+    fleet_window: float
 
 
 FULL = Sizes(
@@ -68,6 +74,8 @@ FULL = Sizes(
     drift_fraction=0.1,
     lease_duration=15.0, renew_deadline=10.0, retry_period=2.0,
     dead_resources=50, live_resources=20, isolation_changes=100, isolation_ready_timeout=90,
+    fleet_clusters=100, fleet_per_cluster=100, fleet_clusters_per_namespace=10, fleet_ready_timeout=600,
+    fleet_window=60,
 )  # fmt: skip
 
 QUICK = Sizes(
@@ -78,6 +86,8 @@ QUICK = Sizes(
     drift_fraction=0.1,
     lease_duration=4.0, renew_deadline=3.0, retry_period=1.0,
     dead_resources=50, live_resources=10, isolation_changes=30, isolation_ready_timeout=20,
+    fleet_clusters=10, fleet_per_cluster=100, fleet_clusters_per_namespace=5, fleet_ready_timeout=120,
+    fleet_window=10,
 )  # fmt: skip
 
 
