@@ -1,18 +1,26 @@
 """``make bench``: the operator as a black box on a real API server, real operator processes and simulators.
 
-Six figures, each beside its target and a floor or baseline measured in the same run:
+Seven figures, each beside its target and a floor or baseline measured in the same run:
 
 1. reaction latency: /scale PATCH acknowledged -> ``_update`` received (p50/p95/p99), against a bare watch client;
-   the changes over 100 ms and their causes (``bench/tail.py``); the full run also at ``--resync-interval 5``
+   the changes over 100 ms and their causes (``bench/tail.py``); what one change costs: API writes, the watch
+   events the operator's own writes cause, ES requests (``bench/cost.py``); the full run also at
+   ``--resync-interval 5``
 2. scale: N ModelDeployments on M clusters (time to Ready, ES requests, API writes, RSS, idle CPU), against a naive
    per-resource poller (``bench/naive_operator.py``)
-3. restart: SIGKILL with N idle resources, start again
+3. restart: SIGKILL with N idle resources, start again; a change made meanwhile -> ``_update``, counted from the
+   new process's start, without leader election and with it (a replacement pod, a restarted container:
+   ``bench/fig_restart.py``)
 4. failover: two replicas with leader election, SIGKILL the leader
 5. churn: 500 /scale changes to one resource in 5 s
-6. isolation: reaction latency on a healthy cluster beside one that accepts connections and never answers
+6. isolation: reaction latency on a healthy cluster from the moment another cluster goes dark (accepts
+   connections, never answers) while that cluster's resources are still timing out (``bench/fig_isolation.py``)
+7. fleet: 10,000 ModelDeployments on 100 clusters (QUICK: 1,000 on 10), against the naive kopf operator at the
+   same count: apply -> all Ready, RSS and KB per resource, idle CPU, ES requests per resync interval per
+   cluster, steady API writes (``bench/fig_fleet.py``; ``--profile-memory DIR`` says where the memory goes)
 
-``python -m bench`` (``make bench``) runs the full sizes (< 15 min on 2 cores) and writes ``bench/results.json``;
-``python -m bench --quick`` (``make bench QUICK=1``) runs smaller ones (< 3 min) and writes
+``python -m bench`` (``make bench``) runs the full sizes (about 30 min on 2 cores, figure 7 half of it) and writes
+``bench/results.json``; ``python -m bench --quick`` (``make bench QUICK=1``) runs smaller ones and writes
 ``.local/bench/results-quick.json``. A missed target is marked MISSED; the exit status is non-zero only when a
 figure could not be produced. Logs of every process stay in ``.local/bench/run`` until the next run.
 """
