@@ -87,7 +87,7 @@ async def fleet(run: Run) -> list[Figure]:
         resync_interval=s.resync, extra=run.operator_flags,
         module=("-m", "bench.tracemem", str(memory), "--") if memory else ("-m", "esml_operator.cli"),
     )  # fmt: skip
-    await operator.wait_healthy(within=300 if memory else 90)
+    await operator.wait_healthy()
     await asyncio.sleep(2)
     ours_empty = procs.rss_mb(operator.proc.pid)
     empty_snapshot = await snapshot(operator, memory, 0)

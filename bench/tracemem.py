@@ -1,18 +1,20 @@
 """``python -m bench.tracemem OUT -- run ARGS...``: the operator (``esml_operator.cli``) under ``tracemalloc``.
 
-On SIGUSR1 it writes ``OUT/snapshot-<n>.json``: the bytes and blocks still allocated, each charged to the
-innermost frame of its traceback that belongs to a known package (``esml_operator`` by module, kopf, aiohttp,
-...), else to the innermost frame's module. So a dict that ``json`` builds for kopf's watch stream is kopf's,
+The first SIGUSR1 starts tracing (so the imports and the start-up, which take minutes traced on a busy machine,
+are not) and writes an empty ``OUT/snapshot-0.json``; each later one writes ``OUT/snapshot-<n>.json``: the bytes
+and blocks allocated since tracing began and still alive, each charged to the innermost frame of its traceback
+that belongs to a known package (``esml_operator`` by module, kopf, aiohttp, ...), else to the innermost frame's
+module. So a dict that ``json`` builds for kopf's watch stream is kopf's,
 and a body the operator's registry keeps is the registry's. ``python -m bench --profile-memory DIR`` runs
-figure 7's operator under it and takes a snapshot before the first resource and one with all of them; the
-difference per resource, by owner, is in the figure's notes (:func:`per_resource`).
+figure 7's operator under it, starts tracing before the first resource and takes a snapshot with all of them:
+what they cost, per resource and by owner, is in the figure's notes (:func:`per_resource`).
 
 tracemalloc slows the operator several times over: a profiling run's other figures are not comparable.
 """
 
 from __future__ import annotations
 
-import importlib
+import functools
 import json
 import runpy
 import signal
@@ -24,10 +26,10 @@ from pathlib import Path
 from types import FrameType
 
 FRAMES = 30
-RUN_MODULE = "esml_operator.handlers.run"  # what ``esml-operator run`` imports (kopf, aiohttp, the client)
 PACKAGES = ("kopf", "aiohttp", "httpx", "httpcore", "kubernetes", "cachetools", "prometheus_client", "yaml", "uvloop")
 
 
+@functools.cache
 def owner(filename: str) -> str | None:
     parts = Path(filename).parts
     if "esml_operator" in parts:
@@ -51,10 +53,10 @@ def summarize(snapshot: tracemalloc.Snapshot) -> dict[str, list[int]]:
     """owner -> [bytes, blocks]."""
     size: Counter[str] = Counter()
     blocks: Counter[str] = Counter()
-    for trace in snapshot.traces:
-        who = charge(trace.traceback)
-        size[who] += trace.size
-        blocks[who] += 1
+    for stat in snapshot.statistics("traceback"):  # one per distinct traceback: far fewer than the blocks
+        who = charge(stat.traceback)
+        size[who] += stat.size
+        blocks[who] += stat.count
     return {who: [size[who], blocks[who]] for who in size}
 
 
@@ -70,18 +72,19 @@ def main(argv: list[str]) -> None:
     taken = 0
 
     def dump(signum: int, frame: FrameType | None) -> None:
+        """The first signal starts tracing (and writes an empty snapshot); each later one writes what is traced."""
         nonlocal taken
-        snapshot = tracemalloc.take_snapshot()
+        if tracemalloc.is_tracing():
+            summary = summarize(tracemalloc.take_snapshot())
+        else:
+            tracemalloc.start(FRAMES)
+            summary = {}
         path = out / f"snapshot-{taken}.json"
-        path.with_suffix(".tmp").write_text(json.dumps(summarize(snapshot)))
+        path.with_suffix(".tmp").write_text(json.dumps(summary))
         path.with_suffix(".tmp").rename(path)
         taken += 1
 
     signal.signal(signal.SIGUSR1, dump)
-    # Imported before tracing starts: the libraries' import-time memory is the same with 0 or N resources,
-    # and tracing every import takes minutes on a busy machine.
-    importlib.import_module(RUN_MODULE)
-    tracemalloc.start(FRAMES)
     sys.argv = ["esml-operator", *rest]
     runpy.run_module("esml_operator.cli", run_name="__main__", alter_sys=True)
 

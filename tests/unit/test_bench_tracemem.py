@@ -17,8 +17,8 @@ def test_the_innermost_known_frame_owns_the_allocation() -> None:
     tb = _traceback("/usr/lib/python3.11/asyncio/events.py", f"{site}/kopf/_core/reactor/queueing.py",
                     f"{site}/aiohttp/streams.py", "/usr/lib/python3.11/json/decoder.py")  # fmt: skip
     assert charge(tb) == "aiohttp"
-    ours = _traceback(f"{site}/kopf/x.py", "/repo/operator/esml_operator/handlers/registry.py", "/usr/lib/copy.py")
-    assert charge(ours) == "esml_operator/handlers/registry.py"
+    ours = _traceback(f"{site}/kopf/x.py", "/repo/operator/esml_operator/controller/registry.py", "/usr/lib/copy.py")
+    assert charge(ours) == "esml_operator/controller/registry.py"
     assert charge(_traceback("/usr/lib/python3.11/asyncio/tasks.py")) == "tasks"
     assert owner("/usr/lib/python3.11/json/decoder.py") is None
 
