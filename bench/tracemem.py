@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
-FRAMES = 30
+FRAMES = 12
 PACKAGES = ("kopf", "aiohttp", "httpx", "httpcore", "kubernetes", "cachetools", "prometheus_client", "yaml", "uvloop")
 
 
