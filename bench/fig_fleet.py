@@ -1,7 +1,8 @@
 """Figure 7: the fleet. N ModelDeployments on M Elasticsearch clusters (issue 20: 10,000 on 100; ``QUICK``:
 1,000 on 10), against the naive kopf operator (``bench/naive_operator.py``) at the same count.
 
-Each cluster is a simulator of its own (its own port and ``cluster_uuid``); the resources are spread over a few
+Each cluster is a simulated cluster of its own (its own port and ``cluster_uuid``), ten to a simulator process
+where the simulator serves several (``--clusters``), else one per process; the resources are spread over a few
 namespaces, each cluster's in one. The order is: the naive operator on the empty namespaces (its RSS with
 nothing to watch), the operator (its RSS before anything exists), apply everything, wait for all Ready, one
 resync interval, a steady window (RSS, idle CPU, ES requests per resync interval per cluster, API writes), then
@@ -32,6 +33,7 @@ from bench.run import Run, is_ready, mdep
 PREFIX = "bench-fleet-"
 RSS_TARGET = 1.2  # x the naive kopf operator's RSS at the same count (issue 20)
 CPU_TARGET = 10.0  # % of a core
+CLUSTERS_PER_PROCESS = 10  # simulated clusters per simulator process, where it serves several (--clusters)
 
 
 def namespaces_for(clusters: int, per_namespace: int) -> list[str]:
@@ -79,7 +81,8 @@ async def fleet(run: Run) -> list[Figure]:
     namespaces = namespaces_for(s.fleet_clusters, s.fleet_clusters_per_namespace)
     for namespace in namespaces:
         await run.namespace(namespace)
-    sims = await run.simulators(s.fleet_clusters, "fleet")
+    per_process = CLUSTERS_PER_PROCESS if procs.simulator_clusters(run.fleet.source) else 1
+    sims = await run.simulators(s.fleet_clusters, "fleet", per_process=per_process)
     naive_empty = await idle_rss(run, sims, namespaces)
     memory = run.fleet.memory_dir
     operator = procs.spawn_operator(
@@ -107,7 +110,7 @@ async def fleet(run: Run) -> list[Figure]:
     naive = await naive_window(run, sims, namespaces, window=s.fleet_window, label="naive-fleet")
     for sim in sims:
         await sim.aclose()
-        run.fleet.stop(sim.sim.proc)
+        run.fleet.stop(sim.sim.proc)  # a process serving several clusters stops with the first of them
 
     fig = Figure(7, "fleet", f"Fleet ({total} ModelDeployments on {s.fleet_clusters} clusters)")
     fig.rows = fleet_rows(ours, naive, created + waited, created, ready < total, total)

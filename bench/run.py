@@ -135,10 +135,13 @@ class Run:
         ready = self.watch_log.with_suffix(".ready")
         await procs.wait_for(ready.exists, within=30, what="the bare watcher", procs=[proc])
 
-    async def simulators(self, count: int, prefix: str, *, allocation_delay: float = 0.2) -> list[SimApi]:
+    async def simulators(
+        self, count: int, prefix: str, *, allocation_delay: float = 0.2, per_process: int = 1
+    ) -> list[SimApi]:
         sims = procs.spawn_simulators(
-            self.fleet, self.dir / "sims", count, tls=self.es_tls, prefix=prefix, allocation_delay=allocation_delay
-        )
+            self.fleet, self.dir / "sims", count, tls=self.es_tls, prefix=prefix, allocation_delay=allocation_delay,
+            per_process=per_process,
+        )  # fmt: skip
         await procs.wait_simulators(sims)
         return [SimApi(sim) for sim in sims]
 
