@@ -140,6 +140,7 @@ def memory_note(before: dict[str, list[int]], after: dict[str, list[int]], total
 
 
 def fleet_rows(ours: Steady, naive: Steady, to_ready: float, created: float, late: bool, total: int) -> list[Row]:
+    """``late``: not all Ready when the wait (``fleet_ready_timeout``, at least the 5 min target) ended."""
     what = "the naive kopf operator (one timer per resource) at the same count"
     writes = sum(ours.api_writes.values())
     return [
