@@ -19,10 +19,11 @@ Seven figures, each beside its target and a floor or baseline measured in the sa
    same count: apply -> all Ready, RSS and KB per resource, idle CPU, ES requests per resync interval per
    cluster, steady API writes (``bench/fig_fleet.py``; ``--profile-memory DIR`` says where the memory goes)
 
-``python -m bench`` (``make bench``) runs the full sizes (about 30 min on 2 cores, figure 7 half of it) and writes
-``bench/results.json``; ``python -m bench --quick`` (``make bench QUICK=1``) runs smaller ones and writes
-``.local/bench/results-quick.json``. A missed target is marked MISSED; the exit status is non-zero only when a
-figure could not be produced. Logs of every process stay in ``.local/bench/run`` until the next run.
+``python -m bench`` (``make bench``) runs the full sizes (figures 1-6 < 15 min on 2 cores; figure 7's 10,000
+resources not yet timed on a quiet machine) and writes ``bench/results.json``; ``python -m bench --quick``
+(``make bench QUICK=1``) runs smaller ones and writes ``.local/bench/results-quick.json``. A missed target is
+marked MISSED; the exit status is non-zero only when a figure could not be produced. Logs of every process stay
+in ``.local/bench/run`` until the next run.
 """
 
 from __future__ import annotations
