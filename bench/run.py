@@ -86,7 +86,7 @@ QUICK = Sizes(
     drift_fraction=0.1,
     lease_duration=4.0, renew_deadline=3.0, retry_period=1.0,
     dead_resources=50, live_resources=10, isolation_changes=30, isolation_ready_timeout=20,
-    fleet_clusters=10, fleet_per_cluster=100, fleet_clusters_per_namespace=5, fleet_ready_timeout=300,
+    fleet_clusters=10, fleet_per_cluster=30, fleet_clusters_per_namespace=5, fleet_ready_timeout=300,
     fleet_window=10,
 )  # fmt: skip
 
