@@ -56,12 +56,16 @@ def build(
         burst=settings.action_burst, rate=settings.action_rate, ttl=max(60.0, 2 * settings.resync_interval)
     )
     writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, leading=leading)
+    registry = Registry()
+    metrics = Metrics(registry, snapshots)
+    pool.request_observer = metrics.request_observer
+    metrics.status_writes = lambda: writer.writes
     observer = Observer(settings, kube, pool, snapshots, claims, changes, names)
     actor = Actor(changes, limit=settings.max_concurrent_reconciles, poller=observer.poller)
     keeper = FinalizerKeeper(kube, writer)
     reconciler = Reconciler(
         settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper),
-        observe_pass=lambda outcome, seconds: metrics.observe_pass(outcome, seconds), autoscalers=autoscalers,
+        recorder=metrics, autoscalers=autoscalers,
     )  # fmt: skip
     tasks: set[asyncio.Task[None]] = set()
 
@@ -73,16 +77,14 @@ def build(
     def drop_unused_snapshots(registry: Registry) -> None:
         live = {entry.cluster_key for entry in registry if entry.cluster_key}
         for key in snapshots.keys():  # noqa: SIM118 - a method, not a dict
-            if key not in live:
+            # A pass remembers its cluster when it ends: a poll under way is some pass's (a first one's).
+            if key not in live and not snapshots.busy(key):
                 snapshots.forget(key)
         metrics.keep_endpoints(entry.config.endpoint for entry in registry if entry.cluster_key and entry.config)
 
     runtime = Runtime(
         run_pass=reconciler.run, claims=claims, names=names, resync_interval=settings.resync_interval,
         leading=leading, on_forget=release_client, on_resync=drop_unused_snapshots, on_round=observer.new_round,
-        on_reaction=lambda seconds: metrics.reaction_seconds.observe(seconds),
+        recorder=metrics, registry=registry,
     )  # fmt: skip
-    metrics = Metrics(runtime.registry, snapshots)
-    pool.request_observer = metrics.request_observer
-    metrics.status_writes = lambda: writer.writes
     return Operator(runtime, reconciler, writer, snapshots, pool, kube, metrics)

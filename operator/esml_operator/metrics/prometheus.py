@@ -31,12 +31,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from esml_operator.controller.registry import Entry, Registry
+from esml_operator.controller.memory import Entry, spec_of
+from esml_operator.controller.registry import Registry
 from esml_operator.controller.snapshots import SnapshotCache
 from esml_operator.elasticsearch.load import InferenceLoad
 from esml_operator.elasticsearch.operations import RequestObserver, status_class
 from esml_operator.metrics.cgroup import MemoryLimitCollector
-from esml_operator.reconcile import SpecError, parse_spec
+from esml_operator.reconcile import SpecError
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +94,10 @@ class _Resource:
 
 
 def _resource(entry: Entry) -> _Resource:
-    spec = entry.body.get("spec")
-    spec = spec if isinstance(spec, Mapping) else {}
-    try:
-        parsed = parse_spec(spec)
-    except SpecError:
+    parsed = spec_of(entry)  # parsed once per generation, shared with the passes
+    if isinstance(parsed, SpecError):
+        spec = entry.body.get("spec")
+        spec = spec if isinstance(spec, Mapping) else {}
         raw = spec.get("numberOfAllocations")
         model = str(spec.get("modelId") or "")
         return _Resource(
@@ -304,6 +304,9 @@ class Metrics:
     def observe_pass(self, outcome: str, seconds: float) -> None:
         self.passes.labels(outcome).inc()
         self.pass_seconds.observe(seconds)
+
+    def observe_reaction(self, seconds: float) -> None:
+        self.reaction_seconds.observe(seconds)
 
     def observe_watch_event(self, event_type: str | None) -> None:
         self.watch_events.labels((event_type or "LIST").upper()).inc()
