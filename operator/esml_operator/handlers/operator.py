@@ -19,6 +19,7 @@ import kopf
 
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.handlers.autoscalers import AutoscalerIndex
+from esml_operator.handlers.eventloop import loop_name
 from esml_operator.handlers.incluster import login_in_cluster
 from esml_operator.handlers.kube import GROUP, PLURAL, VERSION, KubernetesApi, load_api_client
 from esml_operator.handlers.leader import LeaderElector, elector_from_settings
@@ -77,6 +78,8 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_kopf(settings)
+        loop = loop_name(asyncio.get_running_loop())
+        logger.info("running on the %s event loop (--event-loop %s)", loop, operator_settings.event_loop)
         api_client = load_api_client(operator_settings)
         kube = KubernetesApi(api_client, secret_ttl=operator_settings.resync_interval)
         leadership = Leadership()
