@@ -69,7 +69,7 @@ def dump_requests(path: Path, sims: Sequence[SimApi], logs: Sequence[Sequence[Es
 def import_seconds(source: Path | None) -> float:
     """A fresh interpreter importing the operator: the least a restart costs before it can watch anything."""
     start = time.monotonic()
-    argv = [sys.executable, "-c", "import esml_operator.handlers.operator"]
+    argv = [sys.executable, "-c", "import esml_operator.manager.registration"]
     subprocess.run(argv, check=True, env=procs.child_env(source))
     return time.monotonic() - start
 

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return simulator_main(rest)
     if command == "run":
-        from esml_operator.handlers.run import main as run_main
+        from esml_operator.manager.run import main as run_main
 
         return run_main(rest)
     print(f"{USAGE}\nesml-operator: error: unknown command {command!r}; expected run or simulator", file=sys.stderr)

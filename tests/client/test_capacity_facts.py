@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from esml_operator.controller.capacity_facts import CapacityFacts
 from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.models import EsVersion
-from esml_operator.handlers.capacity_facts import CapacityFacts
 
 from .fakes import FakeES, es_error, es_json
 from .test_ml_capacity import MEMORY_STATS, ML_INFO
@@ -47,7 +47,7 @@ async def test_without_monitor_ml_it_degrades_and_says_so_once(
     fake.route("GET", "/_ml/memory/_stats", refusal)
     clock = Clock()
     facts = CapacityFacts(interval=60.0, clock=clock)
-    with caplog.at_level(logging.WARNING, logger="esml_operator.handlers.capacity_facts"):
+    with caplog.at_level(logging.WARNING, logger="esml_operator.controller.capacity_facts"):
         for _ in range(3):
             found = await facts.get("c1", es, V8_15)
             clock.now += 61.0

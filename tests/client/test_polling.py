@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from esml_operator.controller.polling import Poller
 from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.models import ClusterInfo, EsVersion
-from esml_operator.handlers.polling import Poller
 
 from .fakes import FakeES, es_json
 

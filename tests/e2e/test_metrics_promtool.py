@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import yaml
 
-from esml_operator.handlers.cgroup import memory_limit_bytes
+from esml_operator.metrics.cgroup import memory_limit_bytes
 from tests.e2e.conftest import Kube, model_deployment, wait_for
 from tests.e2e.test_lifecycle import converged
 from tests.e2e.test_metrics_replicas import samples, value

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from esml_operator.handlers.servers import LEADER_LABEL, LeaderPodLabel
+from esml_operator.metrics.servers import LEADER_LABEL, LeaderPodLabel
 from tests.controlplane.runner import REPO, ControlPlane
 from tests.integration.test_install import OPERATOR_NAMESPACE, OPERATOR_SA, documents, ensure_namespace
 

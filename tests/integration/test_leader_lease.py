@@ -13,8 +13,8 @@ from typing import Any
 import kubernetes
 import pytest
 
-from esml_operator.handlers.leader import LeaderElector
-from esml_operator.handlers.leases import KubernetesLeases, LeaseConflict, LeaseError, LeaseRecord
+from esml_operator.kube.leases import KubernetesLeases, LeaseConflict, LeaseError, LeaseRecord
+from esml_operator.leaderelection.elector import LeaderElector
 from tests.controlplane.runner import ControlPlane
 
 LEASE, RENEW, RETRY = 3.0, 2.0, 0.5

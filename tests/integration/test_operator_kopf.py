@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kopf.testing import KopfRunner
 
-from esml_operator.handlers.operator import build_registry
+from esml_operator.manager.registration import build_registry
 from esml_operator.settings import Settings
 from tests.controlplane.runner import ControlPlane
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess

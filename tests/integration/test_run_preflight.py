@@ -15,8 +15,8 @@ import uuid
 
 import pytest
 
-from esml_operator.handlers import preflight
-from esml_operator.handlers.leader import lease_namespace
+from esml_operator.leaderelection.elector import lease_namespace
+from esml_operator.manager import preflight
 from esml_operator.settings import Settings
 from tests.controlplane.runner import ControlPlane
 

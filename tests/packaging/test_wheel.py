@@ -99,7 +99,7 @@ def test_console_script_runs_from_the_clean_venv(installed: tuple[Path, Path]) -
     assert "run" in run(script, "--help")
     assert "--all-namespaces" in run(script, "run", "--help")
     # Everything the operator imports at run time comes from the runtime lock alone.
-    run(python, "-c", "import esml_operator.handlers.operator, esml_operator.simulator.engine")
+    run(python, "-c", "import esml_operator.manager.registration, esml_operator.simulator.engine")
     # ... and nothing from the development lock is there.
     proc = subprocess.run([str(python), "-c", "import pytest"], capture_output=True, check=False, timeout=60)
     assert proc.returncode != 0

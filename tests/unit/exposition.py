@@ -9,7 +9,7 @@ from unittest import mock
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from esml_operator.handlers.metrics import LeaderState
+from esml_operator.metrics.prometheus import LeaderState
 from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
 
 URL = "https://es-a:9200"
@@ -26,7 +26,7 @@ async def real_exposition() -> str:
     op.runtime.observe("ADDED", resource("ner", URL))
     await until(lambda: any("allocations" in status for _, status in kube.patches), what="a status with allocations")
     await until(lambda: not op.runtime.queue.running, what="idle")
-    with mock.patch("esml_operator.handlers.cgroup.memory_limit_bytes", return_value=LIMIT):
+    with mock.patch("esml_operator.metrics.cgroup.memory_limit_bytes", return_value=LIMIT):
         body = op.metrics.exposition(None)[0].decode()
     await op.close()
     return body

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from esml_operator.elasticsearch.connections import ConnectionPool
-from esml_operator.handlers.kube import KubeApi, SecretData
-from esml_operator.handlers.wiring import Operator, build
+from esml_operator.kube.api import KubeApi, SecretData
+from esml_operator.manager.operator import Operator, build
 from esml_operator.settings import Settings
 
 MODEL = "my-model"

@@ -8,7 +8,7 @@ from bench import tail
 from bench.kube import ScaleAck
 from bench.latency import Change, Target
 
-LOG = "2026-12-06 22:00:00,000 INFO    esml_operator.handlers.timing: change timing: "
+LOG = "2026-12-06 22:00:00,000 INFO    esml_operator.controller.timing: change timing: "
 
 
 def _change(target: Target, rv: int, sent: float, latency_ms: float, watch_ms: float = 2.0) -> Change:
@@ -25,7 +25,7 @@ def test_a_slow_change_is_blamed_on_the_largest_stage_before_its_write() -> None
     a = _target("a")
     changes = [_change(a, 10, 100.0, 900.0), _change(a, 20, 110.0, 5.0)]
     log = [
-        "2026-12-06 22:00:00,000 INFO    esml_operator.handlers.run: starting",
+        "2026-12-06 22:00:00,000 INFO    esml_operator.manager.run: starting",
         LOG + "resource=bench/a rv=10 outcome=action_succeeded queued_ms=850.0 poll_ms=0.1 slot_ms=0.0 "
         "request_ms=1.0 sent_ms=851.0 total_ms=860.0",
     ]

@@ -11,7 +11,7 @@ import pytest
 
 from esml_operator import __version__
 from esml_operator.cli import main
-from esml_operator.handlers.run import configure_logging
+from esml_operator.manager.run import configure_logging
 from esml_operator.settings import Settings
 
 

@@ -17,9 +17,9 @@ from elastic_transport.client_utils import parse_cloud_id
 from hypothesis import given
 from hypothesis import strategies as st
 
+from esml_operator.controller.connect import Resolved, resolve, selector_for
 from esml_operator.elasticsearch.connections import ApiKeyAuth
-from esml_operator.handlers.connect import Resolved, resolve, selector_for
-from esml_operator.handlers.kube import SecretData
+from esml_operator.kube.api import SecretData
 from esml_operator.reconcile import ConfigProblem, SpecError, parse_spec
 from esml_operator.reconcile.spec import CloudIdError, cloud_id_url
 from esml_operator.settings import Settings

@@ -8,7 +8,7 @@ import sys
 import pytest
 import uvloop
 
-from esml_operator.handlers.eventloop import EventLoopUnavailable, loop_factory, loop_name
+from esml_operator.manager.eventloop import EventLoopUnavailable, loop_factory, loop_name
 from esml_operator.settings import Settings
 
 

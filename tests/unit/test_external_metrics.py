@@ -16,14 +16,14 @@ import httpx
 import pytest
 
 from esml_operator.elasticsearch.connections import ConnectionPool
-from esml_operator.handlers.external_metrics import (
+from esml_operator.manager.operator import Operator, build
+from esml_operator.metrics.external import (
     ClientTrust,
     ExternalMetricsApi,
     ExternalMetricsServer,
     quantity,
     server_context,
 )
-from esml_operator.handlers.wiring import Operator, build
 from esml_operator.settings import Settings
 from esml_operator.simulator import Simulator
 from tests.controlplane.certs import Pair, TinyCA

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from esml_operator.elasticsearch.connections import ConnectionPool
-from esml_operator.handlers.external_metrics import (
+from esml_operator.manager.operator import Operator, build
+from esml_operator.metrics.external import (
     ClientTrust,
     ExternalMetricsApi,
     ExternalMetricsServer,
     server_context,
 )
-from esml_operator.handlers.wiring import Operator, build
 from esml_operator.settings import Settings
 from esml_operator.simulator import Simulator
 from tests.controlplane.certs import TinyCA

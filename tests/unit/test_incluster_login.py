@@ -13,8 +13,8 @@ from typing import Any
 import kopf
 import pytest
 
-from esml_operator.handlers.incluster import login_in_cluster, service_url
-from esml_operator.handlers.operator import build_registry
+from esml_operator.manager.incluster import login_in_cluster, service_url
+from esml_operator.manager.registration import build_registry
 from esml_operator.settings import Settings
 
 SERVICE_ACCOUNT = kopf.ConnectionInfo(

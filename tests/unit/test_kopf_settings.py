@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import kopf
 
-from esml_operator.handlers.operator import NoDiffBase, build_registry, configure_kopf
+from esml_operator.manager.registration import NoDiffBase, build_registry, configure_kopf
 from esml_operator.settings import Settings
 
 BODY = kopf.Body(

@@ -14,7 +14,8 @@ import kubernetes
 import pytest
 import yaml
 
-from esml_operator.handlers.leader import (
+from esml_operator.kube.leases import KubernetesLeases, LeaseConflict, LeaseError, LeaseRecord
+from esml_operator.leaderelection.elector import (
     INSTALL_NAMESPACE,
     LeaderElector,
     LeaseNamespace,
@@ -22,7 +23,7 @@ from esml_operator.handlers.leader import (
     elector_from_settings,
     lease_namespace,
 )
-from esml_operator.handlers.leases import KubernetesLeases, LeaseApi, LeaseConflict, LeaseError, LeaseRecord
+from esml_operator.leaderelection.leases import LeaseApi
 from esml_operator.settings import Settings
 from tests.controlplane.runner import REPO
 
@@ -290,7 +291,7 @@ async def test_fencing_stops_acting_at_the_renew_deadline(
     vt: VirtualTime, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The leader's API fails or hangs: it stops at last renewal sent + renew deadline; b waits for expiry."""
-    caplog.set_level(logging.INFO, logger="esml_operator.handlers.leader")
+    caplog.set_level(logging.INFO, logger="esml_operator.leaderelection.elector")
     store = LeaseStore()
     a, b = Actor("a", store, vt), Actor("b", store, vt)
     a.start()
@@ -428,7 +429,7 @@ async def test_release_survives_a_renewal_that_raced_it(vt: VirtualTime) -> None
 
 
 async def test_concurrent_creates_only_one_wins(vt: VirtualTime, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="esml_operator.handlers.leader")
+    caplog.set_level(logging.INFO, logger="esml_operator.leaderelection.elector")
     store = LeaseStore()
     a, b = Actor("a", store, vt), Actor("b", store, vt)
     a.start()
@@ -534,7 +535,7 @@ def test_outside_a_cluster_the_lease_is_the_installs(tmp_path: Path) -> None:
 
 
 def test_elector_from_settings(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="esml_operator.handlers.leader")
+    caplog.set_level(logging.INFO, logger="esml_operator.leaderelection.elector")
     monkeypatch.setenv("POD_NAME", "esml-operator-0")
     monkeypatch.setenv("POD_NAMESPACE", "esml-system")
     client = kubernetes.client.ApiClient()

@@ -8,7 +8,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from esml_operator.handlers.leases import LeaseRecord, _api_message, _record, _spec, micro_time
+from esml_operator.kube.leases import LeaseRecord, _api_message, _record, _spec, micro_time
 
 
 def sent(record: LeaseRecord) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from esml_operator.handlers.run import configure_logging
+from esml_operator.manager.run import configure_logging
 from esml_operator.settings import Settings
 from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from esml_operator.handlers.kube import SecretData
-from esml_operator.handlers.metrics import LeaderState, MetricsServer
-from esml_operator.handlers.servers import Servers
-from esml_operator.handlers.wiring import Operator
+from esml_operator.kube.api import SecretData
+from esml_operator.manager.operator import Operator
+from esml_operator.metrics.prometheus import LeaderState, MetricsServer
+from esml_operator.metrics.servers import Servers
 from esml_operator.settings import Settings
 from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
 
@@ -171,7 +171,7 @@ async def test_a_busy_metrics_port_is_logged_and_the_operator_runs_on(caplog: py
         port = busy.getsockname()[1]
         settings = Settings(all_namespaces=True, leader_election=False, metrics_endpoint=f"http://127.0.0.1:{port}/m")
         op = operator_for({}, FakeKube())
-        servers = Servers(settings, op, api_client=None)
+        servers = Servers(settings, op.metrics, api_client=None)
         await servers.start(lambda: True)  # no exception
         await servers.stop()
         await op.close()

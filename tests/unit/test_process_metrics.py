@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from esml_operator.handlers.cgroup import MemoryLimitCollector, memory_limit_bytes
+from esml_operator.metrics.cgroup import MemoryLimitCollector, memory_limit_bytes
 from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
 from tests.unit.test_metrics import scrape, value
 

@@ -7,7 +7,7 @@ import re
 
 import yaml
 
-from esml_operator.handlers.external_metrics import METRICS
+from esml_operator.metrics.external import METRICS
 from tests.controlplane.runner import REPO
 from tests.unit.exposition import real_exposition, sample_names
 
@@ -23,7 +23,7 @@ def section(text: str, title: str) -> str:
 async def test_every_series_the_docs_name_is_served() -> None:
     docs = OBSERVABILITY.read_text()
     text = docs + section((REPO / "README.md").read_text(), "Autoscaling")
-    named = set(re.findall(r"\b(?:esml|process)_[a-z_]+[a-z]\b(?!\.)", text))  # not the logger esml_operator.handlers
+    named = set(re.findall(r"\b(?:esml|process)_[a-z_]+[a-z]\b(?!\.)", text))  # not esml_operator.controller
     served = sample_names(await real_exposition())
     assert named, "the docs name no series"
     assert named <= served, f"named in the docs but not served: {sorted(named - served)}"

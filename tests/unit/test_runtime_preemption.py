@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from esml_operator.handlers.wiring import Operator
+from esml_operator.manager.operator import Operator
 from tests.unit.runtime_fakes import FakeES, FakeKube, bump, operator_for, resource, until
 
 URL_A = "https://es-a:9200"
@@ -133,14 +133,14 @@ def _timing_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, dict[str,
     found = []
     for record in caplog.records:
         message = record.getMessage()
-        if record.name == "esml_operator.handlers.timing" and message.startswith("change timing: "):
+        if record.name == "esml_operator.controller.timing" and message.startswith("change timing: "):
             fields = dict(part.split("=", 1) for part in message.removeprefix("change timing: ").split())
             found.append((record.levelno, fields))
     return found
 
 
 async def test_each_change_logs_where_its_time_went(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.DEBUG, logger="esml_operator.handlers.timing")
+    caplog.set_level(logging.DEBUG, logger="esml_operator.controller.timing")
     es, kube = FakeES(update_delay=0.3), FakeKube()
     op = operator_for({URL_A: es}, kube)
     body = (await _settled(es, op, "ner"))["ner"]
@@ -159,7 +159,7 @@ async def test_each_change_logs_where_its_time_went(caplog: pytest.LogCaptureFix
 async def test_a_preempted_pass_is_counted_and_its_change_is_timed_without_a_poll_wait(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="esml_operator.handlers.timing")
+    caplog.set_level(logging.DEBUG, logger="esml_operator.controller.timing")
     es, kube = FakeES(), FakeKube()
     op = operator_for({URL_A: es}, kube)
     body = (await _settled(es, op, "ner"))["ner"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from esml_operator.handlers.selectors import SelectorError, parse_selector
+from esml_operator.metrics.selectors import SelectorError, parse_selector
 
 LABELS = {"namespace": "team-a", "name": "elser", "deployment_id": "elser-1", "model_id": ".elser_model_2"}
 

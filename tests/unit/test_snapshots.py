@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from esml_operator.controller.snapshots import SnapshotCache
 from esml_operator.elasticsearch.errors import ConnectionFailedError, ServerError
 from esml_operator.elasticsearch.models import ClusterSnapshot
-from esml_operator.handlers.snapshots import SnapshotCache
 
 
 class FakeClock:

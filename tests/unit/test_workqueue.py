@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from esml_operator.handlers.workqueue import WorkQueue, preempted, preemptible
+from esml_operator.controller.workqueue import WorkQueue, preempted, preemptible
 from tests.unit.runtime_fakes import until
 
 

@@ -1,7 +1,7 @@
 """Prometheus metrics: what the operator does, what each ModelDeployment looks like, and its inference load.
 
 One :class:`Metrics` object (with its own ``CollectorRegistry``; nothing is
-registered globally) is built by :func:`~.wiring.build`. Events are counted as
+registered globally) is built by :func:`esml_operator.manager.operator.build`. Events are counted as
 they happen (passes, Elasticsearch requests, polls, watch events); the state of
 every resource is read from the runtime's registry when Prometheus scrapes, so
 a deleted resource's series are gone from the next scrape on.
@@ -31,11 +31,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from esml_operator.controller.registry import Entry, Registry
+from esml_operator.controller.snapshots import SnapshotCache
 from esml_operator.elasticsearch.load import InferenceLoad
 from esml_operator.elasticsearch.operations import RequestObserver, status_class
-from esml_operator.handlers.cgroup import MemoryLimitCollector
-from esml_operator.handlers.registry import Entry, Registry
-from esml_operator.handlers.snapshots import SnapshotCache
+from esml_operator.metrics.cgroup import MemoryLimitCollector
 from esml_operator.reconcile import SpecError, parse_spec
 
 logger = logging.getLogger(__name__)
@@ -292,7 +292,7 @@ class Metrics:
         self.last_watch_event = Gauge(
             "esml_watch_last_event_timestamp_seconds", "Unix time of the last ModelDeployment watch event.", registry=r
         )
-        #: Status patches this process sent (the StatusWriter's count, set by wiring.build).
+        #: Status patches this process sent (the StatusWriter's count, set by manager.operator.build).
         self.status_writes: Callable[[], int] = lambda: 0
         self._endpoints: set[str] = set()
         r.register(_StateCollector(registry, self.loads, lambda: self.leader()))

@@ -2,7 +2,7 @@
 
 kopf is used for login, watching (``on.event``), start-up, clean-up and the
 liveness endpoint. Finalizers, status and events are the operator's own (see
-:mod:`.deletion`), so that only the elected leader writes anything.
+:mod:`esml_operator.controller.deleter`), so that only the elected leader writes anything.
 
 The registry is explicit (no import-time side effects on kopf's default
 registry), so tests can run the operator in-process with ``KopfRunner``.
@@ -17,15 +17,17 @@ from typing import Any
 
 import kopf
 
+from esml_operator.controller.autoscalers import AutoscalerIndex
 from esml_operator.elasticsearch.connections import ConnectionPool
-from esml_operator.handlers.autoscalers import AutoscalerIndex
-from esml_operator.handlers.eventloop import loop_name
-from esml_operator.handlers.incluster import login_in_cluster
-from esml_operator.handlers.kube import GROUP, PLURAL, VERSION, KubernetesApi, load_api_client
-from esml_operator.handlers.leader import LeaderElector, elector_from_settings
-from esml_operator.handlers.metrics import LeaderState
-from esml_operator.handlers.servers import Servers
-from esml_operator.handlers.wiring import Operator, build
+from esml_operator.kube.api import GROUP, PLURAL, VERSION, KubernetesApi
+from esml_operator.kube.autoscalers import HorizontalPodAutoscalers
+from esml_operator.kube.config import load_api_client
+from esml_operator.leaderelection.elector import LeaderElector, elector_from_settings
+from esml_operator.manager.eventloop import loop_name
+from esml_operator.manager.incluster import login_in_cluster
+from esml_operator.manager.operator import Operator, build
+from esml_operator.metrics.prometheus import LeaderState
+from esml_operator.metrics.servers import Servers
 from esml_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -83,11 +85,13 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
         api_client = load_api_client(operator_settings)
         kube = KubernetesApi(api_client, secret_ttl=operator_settings.resync_interval)
         leadership = Leadership()
-        hpas = AutoscalerIndex(api_client, ttl=operator_settings.resync_interval)
+        hpas = AutoscalerIndex(
+            HorizontalPodAutoscalers(api_client).scale_targets, ttl=operator_settings.resync_interval
+        )
         operator = build(
             operator_settings, kube, ConnectionPool(), leading=leadership.leading, autoscalers=hpas.targeting
         )
-        memo.servers = servers = Servers(operator_settings, operator, api_client)
+        memo.servers = servers = Servers(operator_settings, operator.metrics, api_client)
 
         def started_leading() -> None:
             operator.runtime.started_leading()

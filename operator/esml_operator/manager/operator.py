@@ -6,18 +6,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from esml_operator.controller.actor import Actor
+from esml_operator.controller.changes import ChangeLog
+from esml_operator.controller.deleter import Deleter, FinalizerKeeper
+from esml_operator.controller.observer import Observer
+from esml_operator.controller.reconciler import Reconciler
+from esml_operator.controller.registry import Registry
+from esml_operator.controller.runtime import Runtime
+from esml_operator.controller.snapshots import SnapshotCache
+from esml_operator.controller.writer import StatusWriter
 from esml_operator.elasticsearch.connections import ConnectionPool
-from esml_operator.handlers.acting import Actor
-from esml_operator.handlers.changes import ChangeLog
-from esml_operator.handlers.deletion import Deleter, FinalizerKeeper
-from esml_operator.handlers.kube import KubeApi
-from esml_operator.handlers.metrics import Metrics
-from esml_operator.handlers.observer import Observer
-from esml_operator.handlers.reconciler import Reconciler
-from esml_operator.handlers.registry import Registry
-from esml_operator.handlers.runtime import Runtime
-from esml_operator.handlers.snapshots import SnapshotCache
-from esml_operator.handlers.writer import StatusWriter
+from esml_operator.kube.api import KubeApi
+from esml_operator.metrics.prometheus import Metrics
 from esml_operator.reconcile import ClaimIndex
 from esml_operator.settings import Settings
 

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import kubernetes
 import yaml
 
-from esml_operator.handlers.kube import load_api_client
-from esml_operator.handlers.leader import LeaseNamespace, lease_namespace
+from esml_operator.kube.config import load_api_client
+from esml_operator.kube.namespaces import NamespaceUnknown, namespace_exists
+from esml_operator.leaderelection.elector import LeaseNamespace, lease_namespace
 from esml_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -107,15 +107,15 @@ def check_lease_namespace(settings: Settings, api_client: Any, namespace: LeaseN
     """
     if namespace.in_cluster:
         return
-    core = kubernetes.client.CoreV1Api(api_client)
     try:
-        core.read_namespace(namespace.name, _request_timeout=_NAMESPACE_TIMEOUT)
-    except kubernetes.client.ApiException as error:
-        if error.status == 404:
-            raise StartupError(_missing_namespace(settings, namespace)) from None
-        _unchecked(namespace, f"HTTP {error.status} {error.reason or ''}".strip())
+        exists = namespace_exists(api_client, namespace.name, timeout=_NAMESPACE_TIMEOUT)
+    except NamespaceUnknown as error:
+        _unchecked(namespace, str(error))
     except Exception as error:  # urllib3/socket failures: the API server did not answer
         _unchecked(namespace, type(error).__name__)
+    else:
+        if not exists:
+            raise StartupError(_missing_namespace(settings, namespace))
 
 
 def _missing_namespace(settings: Settings, namespace: LeaseNamespace) -> str:

@@ -72,7 +72,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from esml_operator.handlers.leases import KubernetesLeases, LeaseApi, LeaseConflict, LeaseError, LeaseRecord
+from esml_operator.kube.leases import KubernetesLeases, LeaseConflict, LeaseError, LeaseRecord
+from esml_operator.leaderelection.leases import LeaseApi
 from esml_operator.settings import Settings
 
 logger = logging.getLogger(__name__)

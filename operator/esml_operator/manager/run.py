@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import kopf
 
-from esml_operator.handlers import eventloop, preflight
-from esml_operator.handlers.logcontext import ContextFilter
-from esml_operator.handlers.operator import build_registry
+from esml_operator.controller.logcontext import ContextFilter
+from esml_operator.manager import eventloop, preflight
+from esml_operator.manager.registration import build_registry
 from esml_operator.settings import VERSION, Settings
 
 

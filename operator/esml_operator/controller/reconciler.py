@@ -1,7 +1,7 @@
 """One pass over one resource: observe, decide (pure), act (at most once), settle (pure), report.
 
 Deletion with ``deletionPolicy: Stop`` goes through the same objects (see
-:mod:`.deletion`), so both run under the work queue's one-pass-per-resource
+:mod:`.deleter`), so both run under the work queue's one-pass-per-resource
 rule with the resource's real memory (its last ``_start``/``_update`` answer).
 """
 
@@ -14,13 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from esml_operator.handlers import logcontext, timing
-from esml_operator.handlers.acting import Actor
-from esml_operator.handlers.deletion import Deleter, FinalizerKeeper
-from esml_operator.handlers.observer import Observer
-from esml_operator.handlers.registry import Entry
-from esml_operator.handlers.workqueue import preempted
-from esml_operator.handlers.writer import StatusWriter
+from esml_operator.controller import logcontext, timing
+from esml_operator.controller.actor import Actor
+from esml_operator.controller.deleter import Deleter, FinalizerKeeper
+from esml_operator.controller.observer import Observer
+from esml_operator.controller.registry import Entry
+from esml_operator.controller.workqueue import preempted
+from esml_operator.controller.writer import StatusWriter
 from esml_operator.reconcile import ResourceRef, SpecError, Succeeded, decide, parse_spec, settle
 from esml_operator.settings import Settings
 

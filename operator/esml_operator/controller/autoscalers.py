@@ -8,13 +8,11 @@ needs ``list`` on ``autoscaling/horizontalpodautoscalers`` for this; without it
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
-import kubernetes
-
-from esml_operator.handlers.kube import GROUP, SingleFlightCache
+from esml_operator.kube.api import GROUP, SingleFlightCache
+from esml_operator.kube.autoscalers import ScaleTargetRef
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +27,10 @@ def target_of(api_version: str | None, kind: str | None, name: str | None) -> st
 
 
 class AutoscalerIndex:
-    def __init__(self, api_client: Any, *, ttl: float) -> None:
-        self._api = kubernetes.client.AutoscalingV2Api(api_client)
+    """``list_targets(namespace)`` lists the namespace's HPAs (``kube.autoscalers.HorizontalPodAutoscalers``)."""
+
+    def __init__(self, list_targets: Callable[[str], Awaitable[Sequence[ScaleTargetRef]]], *, ttl: float) -> None:
+        self._list_targets = list_targets
         self._cache = SingleFlightCache(ttl)
         self._warned = False
 
@@ -41,7 +41,7 @@ class AutoscalerIndex:
 
     async def _list(self, namespace: str) -> dict[str, tuple[str, ...]]:
         try:
-            listed = await asyncio.to_thread(self._api.list_namespaced_horizontal_pod_autoscaler, namespace)
+            listed = await self._list_targets(namespace)
         except Exception as error:  # the condition is advice: a failed lookup must not fail the pass
             if not self._warned:
                 self._warned = True
@@ -53,9 +53,8 @@ class AutoscalerIndex:
                 )
             return {}
         found: dict[str, list[str]] = {}
-        for hpa in listed.items or []:
-            ref = hpa.spec.scale_target_ref
+        for ref in listed:
             target = target_of(ref.api_version, ref.kind, ref.name)
             if target is not None:
-                found.setdefault(target, []).append(str(hpa.metadata.name if hpa.metadata else ""))
+                found.setdefault(target, []).append(ref.autoscaler)
         return {target: tuple(sorted(names)) for target, names in found.items()}

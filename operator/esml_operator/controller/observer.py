@@ -10,18 +10,18 @@ import time
 from dataclasses import dataclass, replace
 from functools import partial
 
+from esml_operator.controller import connect, logcontext, timing
+from esml_operator.controller.capacity_facts import CapacityFacts
+from esml_operator.controller.changes import ChangeLog
+from esml_operator.controller.polling import Poller
+from esml_operator.controller.registry import Entry
+from esml_operator.controller.snapshots import SnapshotCache, Taken
+from esml_operator.controller.workqueue import preemptible
 from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.connections import ConnectionConfig, ConnectionPool
 from esml_operator.elasticsearch.errors import AuthenticationError, AuthorizationError, ElasticsearchError
 from esml_operator.elasticsearch.models import ClusterInfo
-from esml_operator.handlers import connect, logcontext, timing
-from esml_operator.handlers.capacity_facts import CapacityFacts
-from esml_operator.handlers.changes import ChangeLog
-from esml_operator.handlers.kube import KubeApi
-from esml_operator.handlers.polling import Poller
-from esml_operator.handlers.registry import Entry
-from esml_operator.handlers.snapshots import SnapshotCache, Taken
-from esml_operator.handlers.workqueue import preemptible
+from esml_operator.kube.api import KubeApi
 from esml_operator.reconcile import (
     Claimant,
     ClaimIndex,

@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 
 from esml_operator.elasticsearch.connections import ApiKeyAuth, Auth, BasicAuth, ConnectionConfig, Timeouts
-from esml_operator.handlers.kube import KubeApi, SecretData
+from esml_operator.kube.api import KubeApi, SecretData
 from esml_operator.reconcile import ConfigProblem, ModelDeploymentSpec
 from esml_operator.reconcile.spec import INVALID_CLOUD_ID, CloudIdError, cloud_id_url
 from esml_operator.settings import Settings

@@ -16,14 +16,14 @@ import os
 import urllib.parse
 from typing import Any
 
-from esml_operator.handlers.external_metrics import (
+from esml_operator.kube.pods import PodLabels
+from esml_operator.metrics.external import (
     ExternalMetricsApi,
     ExternalMetricsServer,
     load_trust,
     server_context,
 )
-from esml_operator.handlers.metrics import MetricsServer
-from esml_operator.handlers.wiring import Operator
+from esml_operator.metrics.prometheus import Metrics, MetricsServer
 from esml_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -35,9 +35,7 @@ class LeaderPodLabel:
     """Keeps ``esml.io/leader`` on this replica's pod equal to its leadership (the latest wish wins)."""
 
     def __init__(self, api_client: Any, pod: str, namespace: str, *, retry: float = 2.0) -> None:
-        import kubernetes
-
-        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._pods = PodLabels(api_client)
         self._pod, self._namespace, self._retry = pod, namespace, retry
         self._wanted: bool | None = None
         self._task: asyncio.Task[None] | None = None
@@ -51,9 +49,8 @@ class LeaderPodLabel:
         applied: bool | None = None
         while applied != self._wanted:
             wanted = self._wanted
-            body = {"metadata": {"labels": {LEADER_LABEL: "true" if wanted else "false"}}}
             try:
-                await asyncio.to_thread(self._core.patch_namespaced_pod, self._pod, self._namespace, body)
+                await self._pods.set(self._namespace, self._pod, {LEADER_LABEL: "true" if wanted else "false"})
             except Exception as error:  # keep trying: the Service must follow the leader
                 logger.warning("could not label pod %s/%s %s: %s", self._namespace, self._pod, LEADER_LABEL, error)
                 await asyncio.sleep(self._retry)
@@ -73,8 +70,8 @@ def _host_port_path(url: str) -> tuple[str, int, str]:
 
 
 class Servers:
-    def __init__(self, settings: Settings, operator: Operator, api_client: Any) -> None:
-        self._settings, self._operator, self._api_client = settings, operator, api_client
+    def __init__(self, settings: Settings, metrics: Metrics, api_client: Any) -> None:
+        self._settings, self._metrics, self._api_client = settings, metrics, api_client
         self._running: list[MetricsServer | ExternalMetricsServer] = []
         self.label: LeaderPodLabel | None = None
         pod, namespace = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
@@ -89,7 +86,7 @@ class Servers:
         settings = self._settings
         if settings.metrics_endpoint:
             host, port, path = _host_port_path(settings.metrics_endpoint)
-            server = MetricsServer(self._operator.metrics, host, port, path)
+            server = MetricsServer(self._metrics, host, port, path)
             try:
                 await server.start()
             except OSError as error:
@@ -100,7 +97,7 @@ class Servers:
             trust = await load_trust(
                 settings.requestheader_client_ca_file, settings.requestheader_allowed_names, self._api_client
             )
-            api = ExternalMetricsApi(self._operator.metrics.loads, leading=leading, allowed_names=trust.allowed_names)
+            api = ExternalMetricsApi(self._metrics.loads, leading=leading, allowed_names=trust.allowed_names)
             context = server_context(settings.external_metrics_cert_file, settings.external_metrics_key_file, trust)
             host, port, _ = _host_port_path(settings.external_metrics_endpoint)
             external = ExternalMetricsServer(api, host, port, context)

@@ -19,12 +19,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from esml_operator.controller.actor import Actor
+from esml_operator.controller.observer import Observer
+from esml_operator.controller.registry import Entry
+from esml_operator.controller.writer import StatusWriter
 from esml_operator.elasticsearch.errors import ConflictError, ElasticsearchError
-from esml_operator.handlers.acting import Actor
-from esml_operator.handlers.kube import KubeApi
-from esml_operator.handlers.observer import Observer
-from esml_operator.handlers.registry import Entry
-from esml_operator.handlers.writer import StatusWriter
+from esml_operator.kube.api import KubeApi
 from esml_operator.reconcile import (
     ActionFailure,
     Event,

@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from esml_operator.handlers import timing
-from esml_operator.handlers.registry import Registry
-from esml_operator.handlers.workqueue import WorkQueue
+from esml_operator.controller import timing
+from esml_operator.controller.registry import Registry
+from esml_operator.controller.workqueue import WorkQueue
 from esml_operator.reconcile import ClaimIndex
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from esml_operator.handlers.kube import KubeApi
-from esml_operator.handlers.registry import Entry
+from esml_operator.controller.registry import Entry
+from esml_operator.kube.api import KubeApi
 from esml_operator.reconcile import Event
 from esml_operator.reconcile.timeutil import parse_time
 

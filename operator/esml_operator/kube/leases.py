@@ -1,8 +1,9 @@
 """One ``coordination.k8s.io/v1`` Lease, read and written with optimistic concurrency.
 
-:class:`LeaseApi` is what the leader elector needs from Kubernetes: get, create
-and replace one Lease. Every write carries the ``resourceVersion`` it was based
-on, so two writers racing from the same read cannot both win: the API server
+:class:`esml_operator.leaderelection.leases.LeaseApi` is what the leader
+elector needs from Kubernetes: get, create and replace one Lease. Every write
+carries the ``resourceVersion`` it was based on, so two writers racing from the
+same read cannot both win: the API server
 accepts the first and answers ``409 Conflict`` to the second, which becomes a
 :class:`LeaseConflict`. Any other failure becomes a :class:`LeaseError` whose
 message says what failed (never a traceback, never credentials).
@@ -25,7 +26,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import kubernetes
 
@@ -46,8 +47,8 @@ class LeaseRecord:
     """The leader-election fields of a Lease's spec, plus the ``resourceVersion`` they were read at.
 
     ``holder`` is ``""`` when nobody holds the Lease. ``resource_version`` is
-    ignored by :meth:`LeaseApi.create` and is the precondition of
-    :meth:`LeaseApi.replace`.
+    ignored by :meth:`KubernetesLeases.create` and is the precondition of
+    :meth:`KubernetesLeases.replace`.
     """
 
     holder: str
@@ -56,22 +57,6 @@ class LeaseRecord:
     lease_duration_seconds: int
     lease_transitions: int
     resource_version: str = ""
-
-
-class LeaseApi(Protocol):
-    """One named Lease in one namespace."""
-
-    async def get(self) -> LeaseRecord | None:
-        """The Lease as stored now, or ``None`` if it does not exist."""
-        ...
-
-    async def create(self, record: LeaseRecord) -> LeaseRecord:
-        """Create the Lease; :class:`LeaseConflict` if it already exists. Returns what was stored."""
-        ...
-
-    async def replace(self, record: LeaseRecord) -> LeaseRecord:
-        """Overwrite the Lease if it is still at ``record.resource_version``, else :class:`LeaseConflict`."""
-        ...
 
 
 class MicroTime(datetime):
@@ -90,7 +75,7 @@ def micro_time(moment: datetime) -> MicroTime:
 
 
 class KubernetesLeases:
-    """:class:`LeaseApi` on ``kubernetes.client.CoordinationV1Api`` for the Lease ``namespace/name``.
+    """``LeaseApi`` on ``kubernetes.client.CoordinationV1Api`` for the Lease ``namespace/name``.
 
     ``api_client`` is a ``kubernetes.client.ApiClient``. Labels, annotations,
     owner references and spec fields this module does not manage (such as

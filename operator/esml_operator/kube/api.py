@@ -22,8 +22,6 @@ from typing import Any, Protocol, TypeVar
 import kubernetes
 from cachetools import TTLCache
 
-from esml_operator.settings import Settings
-
 logger = logging.getLogger(__name__)
 
 GROUP, VERSION, PLURAL = "esml.io", "v1alpha1", "modeldeployments"
@@ -54,18 +52,6 @@ class KubeApi(Protocol):
     ) -> None: ...
     async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None: ...
     async def aclose(self) -> None: ...
-
-
-def load_api_client(settings: Settings) -> Any:
-    """A ``kubernetes.client.ApiClient``: the configured kubeconfig, in-cluster, or the default kubeconfig."""
-    config: Any = kubernetes.config
-    if settings.kubeconfig:
-        return config.new_client_from_config(config_file=settings.kubeconfig)
-    try:
-        config.load_incluster_config()
-        return kubernetes.client.ApiClient()
-    except config.ConfigException:
-        return config.new_client_from_config()
 
 
 class SingleFlightCache:

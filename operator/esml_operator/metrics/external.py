@@ -18,7 +18,6 @@ leading answers 503, so the HPA reports the gap instead of scaling on nothing.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import ssl
@@ -30,8 +29,9 @@ from typing import Any
 from aiohttp import web
 
 from esml_operator.elasticsearch.load import InferenceLoad
-from esml_operator.handlers.metrics import LoadView, ResourceLoad
-from esml_operator.handlers.selectors import SelectorError, parse_selector
+from esml_operator.kube.configmaps import config_map_data
+from esml_operator.metrics.prometheus import LoadView, ResourceLoad
+from esml_operator.metrics.selectors import SelectorError, parse_selector
 from esml_operator.reconcile.timeutil import format_time
 
 logger = logging.getLogger(__name__)
@@ -173,11 +173,8 @@ async def load_trust(ca_file: str, allowed_names: Sequence[str], api_client: Any
     """The request-header CA and allowed names: from the settings, else from kube-apiserver's ConfigMap."""
     if ca_file:
         return ClientTrust(Path(ca_file).read_text(encoding="ascii"), tuple(allowed_names))  # noqa: ASYNC240 (start-up)
-    import kubernetes
-
-    core = kubernetes.client.CoreV1Api(api_client)
-    configmap = await asyncio.to_thread(core.read_namespaced_config_map, AUTH_CONFIGMAP[1], AUTH_CONFIGMAP[0])
-    data = configmap.data or {}
+    namespace, name = AUTH_CONFIGMAP
+    data = await config_map_data(api_client, namespace, name)
     ca = data.get("requestheader-client-ca-file")
     if not ca:
         raise RuntimeError(

@@ -1,1 +1,0 @@
-"""kopf wiring: fetch, decide, apply, report."""

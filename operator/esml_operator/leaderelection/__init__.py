@@ -1,0 +1,1 @@
+"""Leader election: one Lease, renewed by the leader, taken over when it lapses."""

@@ -1,0 +1,1 @@
+"""The process: kopf registration, settings, wiring, logging and start-up checks."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics, the external metrics API and the HTTP servers that serve them."""
