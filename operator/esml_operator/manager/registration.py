@@ -80,8 +80,6 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_kopf(settings)
-        loop = loop_name(asyncio.get_running_loop())
-        logger.info("running on the %s event loop (--event-loop %s)", loop, operator_settings.event_loop)
         api_client = load_api_client(operator_settings)
         kube = KubernetesApi(api_client, secret_ttl=operator_settings.resync_interval)
         leadership = Leadership()
@@ -91,6 +89,8 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
         operator = build(
             operator_settings, kube, ConnectionPool(), leading=leadership.leading, autoscalers=hpas.targeting
         )
+        operator.metrics.event_loop = loop = loop_name(asyncio.get_running_loop())
+        logger.info("running on the %s event loop (--event-loop %s)", loop, operator_settings.event_loop)
         memo.servers = servers = Servers(operator_settings, operator.metrics, api_client)
 
         def started_leading() -> None:
