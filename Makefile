@@ -34,10 +34,11 @@ venv: $(STAMP)
 
 # The dev lock holds the runtime lock, the development tools and the build backend, so the
 # package itself installs without build isolation (nothing is fetched without a hash).
-$(STAMP): pyproject.toml $(REQ)/dev.txt
+# The simulator (simulator/, a distribution of its own) installs the same way: its dependencies are in the dev lock.
+$(STAMP): pyproject.toml simulator/pyproject.toml $(REQ)/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(REQ)/dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e ./simulator -e .
 	@touch $@
 
 # After editing a dependency list in pyproject.toml: `make lock`, then `make` installs it.
@@ -48,7 +49,8 @@ lock: venv
 		print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' >$(REQ)/build.in
 	$(LOCK) -o $(REQ)/runtime.txt pyproject.toml
 	$(LOCK) -o $(REQ)/build.txt $(REQ)/build.in
-	$(LOCK) -o $(REQ)/dev.txt --extra dev -c $(REQ)/runtime.txt -c $(REQ)/build.txt pyproject.toml $(REQ)/build.in
+	$(LOCK) -o $(REQ)/dev.txt --extra dev --no-emit-package esml-simulator \
+		-c $(REQ)/runtime.txt -c $(REQ)/build.txt pyproject.toml $(REQ)/build.in
 
 controlplane:
 	@bash tests/controlplane/build.sh
@@ -83,8 +85,8 @@ cluster-down: venv
 	@$(PY) -m tests.controlplane down --state-dir "$(ESML_CLUSTER_DIR)"
 
 lint: venv
-	$(VENV)/bin/ruff check operator tests bench scripts
-	$(VENV)/bin/ruff format --check operator tests bench scripts
+	$(VENV)/bin/ruff check operator simulator tests bench scripts
+	$(VENV)/bin/ruff format --check operator simulator tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -151,7 +151,7 @@ def spawn_simulators(
         ready = directory / name / "ready.json"
         ready.unlink(missing_ok=True)
         argv = [
-            sys.executable, "-m", "esml_operator.simulator", "--port", "0", "--ready-file", str(ready),
+            sys.executable, "-m", "esml_simulator", "--port", "0", "--ready-file", str(ready),
             "--nodes", "4", "--processors", "1024", "--node-memory", "256gb",
             "--model", MODEL, "--model-size", "1mb", "--allocation-delay", str(allocation_delay),
             "--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--cluster-name", name,

@@ -97,8 +97,8 @@ def shown_command(argv: list[str]) -> str:
     args = list(argv)
     if args[:3] == [sys.executable, "-m", "esml_operator.cli"]:
         args = ["esml-operator", *args[3:]]
-    elif args[:3] == [sys.executable, "-m", "esml_operator.simulator"]:
-        args = ["esml-operator", "simulator", *args[3:]]
+    elif args[:3] == [sys.executable, "-m", "esml_simulator"]:
+        args = ["esml-simulator", *args[3:]]
     shown = [_show_path(Path(a)) if a.startswith("/") else a for a in args]
     return shlex.join(shown)
 

@@ -1,4 +1,4 @@
-"""The ``esml-operator`` command: ``run`` (the operator) and ``simulator``."""
+"""The ``esml-operator`` command: ``run`` (the operator)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import sys
 from esml_operator.settings import VERSION
 
 USAGE = """\
-usage: esml-operator [-h] [--version] {run,simulator} [options]
+usage: esml-operator [-h] [--version] {run} [options]
 
 commands:
   run        run the operator (esml-operator run --help lists every setting, its default and variable)
-  simulator  run the Elasticsearch ML simulator (see esml-operator simulator --help)
 
 options:
   -h, --help  show this help message and exit
@@ -31,15 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     if command == "--version":
         print(VERSION)
         return 0
-    if command == "simulator":
-        from esml_operator.simulator.__main__ import main as simulator_main
-
-        return simulator_main(rest)
     if command == "run":
         from esml_operator.manager.run import main as run_main
 
         return run_main(rest)
-    print(f"{USAGE}\nesml-operator: error: unknown command {command!r}; expected run or simulator", file=sys.stderr)
+    print(f"{USAGE}\nesml-operator: error: unknown command {command!r}; expected run", file=sys.stderr)
     return 2
 
 

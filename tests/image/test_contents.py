@@ -20,7 +20,8 @@ def found(module):
     except ModuleNotFoundError:  # its parent package is missing
         return False
 print(json.dumps({
-    "modules": {m: found(m) for m in ("pip", "setuptools", "wheel", "esml_operator", "esml_operator.simulator")},
+    "modules": {m: found(m) for m in ("pip", "setuptools", "wheel", "esml_operator", "esml_simulator",
+                                      "esml_operator.simulator")},
     "tools": {t: shutil.which(t) for t in ("pip", "pip3", "gcc", "cc", "c++", "g++", "clang", "make", "esml-operator")},
     "paths": {p: os.path.exists(p) for p in ("/etc/pip.conf", "/etc/xdg/pip", "/root/.config/pip",
                                              "/root/.esml-build", "/root/.cache/pip", "/opt/wheels")},
@@ -67,11 +68,7 @@ def test_nothing_of_the_build_hosts_pip_configuration_is_in_the_image(
     assert not [e for e in config["Env"] if e.startswith("PIP_") or "proxy" in e.lower()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 19 moves the simulator into a distribution of its own; until then it ships in the operator's "
-    "wheel (the `esml-operator simulator` subcommand). Once it is gone this test passes and strict xfail fails: "
-    "remove this marker then.",
-)
 def test_no_simulator(probe: dict[str, Any]) -> None:
+    """The simulator is a development tool of its own distribution (esml-simulator), not part of the image."""
+    assert probe["modules"]["esml_simulator"] is False
     assert probe["modules"]["esml_operator.simulator"] is False

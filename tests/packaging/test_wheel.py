@@ -88,9 +88,12 @@ def test_wheel_holds_the_package_and_nothing_else(installed: tuple[Path, Path]) 
     packages = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert packages == {"esml_operator"}
     assert "esml_operator/py.typed" in names
-    assert "esml_operator/simulator/__main__.py" in names
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    assert "esml-operator = esml_operator.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "esml-operator = esml_operator.cli:main" in scripts
+    # The simulator is a distribution of its own (simulator/, esml-simulator): none of it ships here.
+    assert [n for n in names if "simulator" in n] == []
+    assert "simulator" not in scripts
 
 
 def test_console_script_runs_from_the_clean_venv(installed: tuple[Path, Path]) -> None:
@@ -99,7 +102,14 @@ def test_console_script_runs_from_the_clean_venv(installed: tuple[Path, Path]) -
     assert "run" in run(script, "--help")
     assert "--all-namespaces" in run(script, "run", "--help")
     # Everything the operator imports at run time comes from the runtime lock alone.
-    run(python, "-c", "import esml_operator.manager.registration, esml_operator.simulator.engine")
+    run(python, "-c", "import esml_operator.manager.registration")
+    # ... the simulator is not there (in any form), and the command has no simulator subcommand.
+    for module in ("esml_simulator", "esml_operator.simulator"):
+        absent = f"import importlib.util as u, sys; sys.exit(u.find_spec({module!r}) is not None)"
+        run(python, "-c", absent)
+    proc = subprocess.run([str(script), "simulator"], capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 2, proc
+    assert "unknown command 'simulator'" in proc.stderr
     # ... and nothing from the development lock is there.
     proc = subprocess.run([str(python), "-c", "import pytest"], capture_output=True, check=False, timeout=60)
     assert proc.returncode != 0

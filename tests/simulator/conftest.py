@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from elasticsearch import AsyncElasticsearch
 
-from esml_operator.simulator import FakeClock, Simulator
+from esml_simulator import FakeClock, Simulator
 
 AUTH = "Basic " + base64.b64encode(b"elastic:changeme").decode()
 MODEL = "elastic__distilbert-base-uncased-finetuned-conll03-english"

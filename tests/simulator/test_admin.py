@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError
 
-from esml_operator.simulator import AdminError, Simulator
+from esml_simulator import AdminError, Simulator
 
 from .conftest import MODEL, Http, SimFactory
 

@@ -9,13 +9,13 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from esml_operator.simulator.capacity import ScalingSettings, limits, node_memory
-from esml_operator.simulator.clock import FakeClock
-from esml_operator.simulator.cluster import ClusterSettings, MlCluster
-from esml_operator.simulator.planner import place, usage
-from esml_operator.simulator.state import NATIVE_CODE_OVERHEAD, Deployment
-from esml_operator.simulator.units import ByteSize
-from esml_operator.simulator.versions import EsVersion
+from esml_simulator.clock import FakeClock
+from esml_simulator.ml.capacity import ScalingSettings, limits, node_memory
+from esml_simulator.ml.cluster import ClusterSettings, MlCluster
+from esml_simulator.ml.planner import place, usage
+from esml_simulator.ml.state import NATIVE_CODE_OVERHEAD, Deployment
+from esml_simulator.units import ByteSize
+from esml_simulator.versions import EsVersion
 
 MIB = 1024 * 1024
 

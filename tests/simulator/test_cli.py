@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, AuthenticationException
 
-from esml_operator.simulator.__main__ import build_parser, config_from_args
+from esml_simulator.cli import build_parser, config_from_args, configs_from_args, main
 
 from .conftest import MODEL, Http, SimFactory
 
@@ -40,10 +40,7 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
     state = tmp_path / "state.json"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "esml_operator.cli",
-            "simulator",
+            str(Path(sys.executable).with_name("esml-simulator")),  # the console script of the distribution
             "--port",
             "0",
             "--ready-file",
@@ -68,16 +65,20 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
         info = _wait_for(ready, proc)
         yield proc, info, state
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+        _end(proc)
+
+
+def _end(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
 
 
 async def test_cli_subprocess_serves_and_shuts_down_cleanly(
@@ -95,6 +96,91 @@ async def test_cli_subprocess_serves_and_shuts_down_cleanly(
     assert proc.stdout is not None
     assert proc.stdout.read() == f"esml-simulator listening on {url}\n"
     assert [d["deployment_id"] for d in json.loads(state.read_text())["deployments"]] == [MODEL]
+
+
+@pytest.fixture
+def two_clusters(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    ready = tmp_path / "ready.json"
+    script = str(Path(sys.executable).with_name("esml-simulator"))
+    argv = [script, "--clusters", "2", "--port", "0", "--ready-file", str(ready), "--ephemeral"]
+    argv += ["--model", MODEL, "--model-size", "2kb", "--allocation-delay", "0"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        info = _wait_for(ready, proc)
+        assert info["pid"] == proc.pid
+        assert isinstance(info["urls"], list)
+        urls = [str(url) for url in info["urls"]]
+        assert info["url"] == urls[0]
+        yield proc, urls
+    finally:
+        _end(proc)
+
+
+async def test_one_process_serves_two_independent_clusters(
+    two_clusters: tuple[subprocess.Popen[str], list[str]],
+) -> None:
+    """``--clusters 2``: two ports, two clusters: own uuid, name, nodes, deployments and credentials."""
+    proc, urls = two_clusters
+    assert len(set(urls)) == 2
+    first, second = (AsyncElasticsearch(url, basic_auth=("elastic", "changeme")) for url in urls)
+    async with first, second:
+        infos = [await first.info(), await second.info()]
+        assert infos[0]["cluster_uuid"] != infos[1]["cluster_uuid"]
+        assert [i["cluster_name"] for i in infos] == ["esml-simulator-0", "esml-simulator-1"]
+        nodes = [set((await es.ml.get_memory_stats())["nodes"]) for es in (first, second)]
+        assert len(nodes[0]) == len(nodes[1]) == 2
+        assert nodes[0].isdisjoint(nodes[1])
+
+        await first.ml.start_trained_model_deployment(model_id=MODEL)
+        stats = [
+            (await es.ml.get_trained_models_stats(model_id=MODEL))["trained_model_stats"][0] for es in (first, second)
+        ]
+        assert stats[0]["deployment_stats"]["allocation_status"]["state"] == "fully_allocated"
+        assert "deployment_stats" not in stats[1]
+
+        key = (await first.security.create_api_key(name="only-the-first"))["encoded"]
+        async with AsyncElasticsearch(urls[0], api_key=key) as keyed:
+            assert (await keyed.security.authenticate())["api_key"]["name"] == "only-the-first"
+        async with AsyncElasticsearch(urls[1], api_key=key) as keyed:
+            with pytest.raises(AuthenticationException):
+                await keyed.security.authenticate()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    assert proc.stdout is not None
+    assert proc.stdout.read().splitlines() == [f"esml-simulator listening on {url}" for url in urls]
+
+
+def test_clusters_get_consecutive_ports_own_names_and_state_files(tmp_path: Path) -> None:
+    environ = {"XDG_STATE_HOME": str(tmp_path)}
+    configs = configs_from_args(
+        build_parser().parse_args(["--clusters", "3", "--port", "9300", "--model", "m"]), environ
+    )
+    assert [c.port for c in configs] == [9300, 9301, 9302]
+    assert [c.cluster_name for c in configs] == ["esml-simulator-0", "esml-simulator-1", "esml-simulator-2"]
+    assert [c.state_file for c in configs] == [
+        str(tmp_path / "esml-simulator" / str(p) / "state.json") for p in (9300, 9301, 9302)
+    ]
+    assert configs[0].models == configs[1].models == ["m"]
+    assert configs[0].models is not configs[1].models
+    free = configs_from_args(build_parser().parse_args(["--clusters", "2", "--port", "0"]), environ)
+    assert [(c.port, c.state_file) for c in free] == [(0, None), (0, None)]
+    (single,) = configs_from_args(build_parser().parse_args(["--port", "9300"]), environ)
+    assert single.cluster_name == "esml-simulator"  # one cluster: named and stored as without --clusters
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--clusters", "0"], "--clusters must be >= 1"),
+        (["--clusters", "2", "--state-file", "s.json"], "--state-file names one cluster's file"),
+        (["--clusters", "3", "--port", "65534"], "must be a port number"),
+    ],
+)
+def test_clusters_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_cli_flags_map_to_config() -> None:
@@ -265,7 +351,7 @@ async def test_start_body_model_id_must_match(http: Http) -> None:
 
 def test_module_entry_point_help() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "esml_operator.simulator", "--help"],
+        [sys.executable, "-m", "esml_simulator", "--help"],
         capture_output=True,
         text=True,
         check=True,

@@ -13,7 +13,7 @@ from elasticsearch import (
     NotFoundError,
 )
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, SimFactory
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from elasticsearch import ApiError, AsyncElasticsearch
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import aiohttp
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http, SimFactory
 

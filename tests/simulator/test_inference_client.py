@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from elasticsearch import AsyncElasticsearch, BadRequestError, ConflictError, NotFoundError
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, SimFactory
 

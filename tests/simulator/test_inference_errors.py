@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from esml_operator.simulator import FakeClock, Simulator
+from esml_simulator import FakeClock, Simulator
 
 from .conftest import MODEL, Http, SimFactory, settle
 

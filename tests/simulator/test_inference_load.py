@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from elasticsearch import AsyncElasticsearch
 
-from esml_operator.simulator import AdminError, Simulator
+from esml_simulator import AdminError, Simulator
 
 from .conftest import MODEL, Http, SimFactory
 

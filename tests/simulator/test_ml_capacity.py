@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import re
 
-from esml_operator.simulator import Simulator
-from esml_operator.simulator.state import NATIVE_CODE_OVERHEAD
-from esml_operator.simulator.units import human_bytes
+from esml_simulator import Simulator
+from esml_simulator.ml.state import NATIVE_CODE_OVERHEAD
+from esml_simulator.units import human_bytes
 
 from .conftest import MODEL, SMALL, Http, SimFactory
 

@@ -14,8 +14,8 @@ from elasticsearch import ApiError, AsyncElasticsearch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from esml_operator.simulator import Simulator
-from esml_operator.simulator.queueing import NodeRates, flow
+from esml_simulator import Simulator
+from esml_simulator.ml.queueing import NodeRates, flow
 
 from .conftest import MODEL, SimFactory
 from .test_inference_client import put_owned

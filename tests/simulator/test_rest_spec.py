@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http
 

@@ -1,4 +1,4 @@
-"""Cluster privilege lists per user and per API key, enforced per API as Elasticsearch does (fact sheets 7, 4)."""
+"""Cluster privilege lists per user and per API key, enforced per API as Elasticsearch does."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from elasticsearch import AsyncElasticsearch, AuthorizationException
 
-from esml_operator.simulator.__main__ import build_parser, config_from_args
+from esml_simulator.cli import build_parser, config_from_args
 
 from .conftest import MODEL, Http, SimFactory
 

@@ -3,7 +3,7 @@ gives its allocations up with Elasticsearch's route reason."""
 
 from __future__ import annotations
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http, SimFactory
 

@@ -1,4 +1,4 @@
-"""Security modes: basic users, API keys, 401 with WWW-Authenticate, 403 naming the privileges (fact sheet 7)."""
+"""Security modes: basic users, API keys, 401 with WWW-Authenticate, 403 naming the privileges."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""One test per step of the start processing order (fact sheet 2.1), each showing it runs before the next."""
+"""One test per step of the start processing order (the transport action's), each showing it runs before the next."""
 
 from __future__ import annotations
 
 import asyncio
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http, SimFactory, settle
 

@@ -1,11 +1,11 @@
-"""State transitions (fact sheet 4): routes, assignment state, allocation status, stopping, failed, adaptive."""
+"""State transitions: routes, assignment state, allocation status, stopping, failed, adaptive."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http, SimFactory, settle
 

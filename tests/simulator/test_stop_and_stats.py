@@ -1,8 +1,8 @@
-"""Stop (fact sheet 2.3) and stats / get models (2.4, 2.5)."""
+"""Stop, and stats / get models."""
 
 from __future__ import annotations
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http
 

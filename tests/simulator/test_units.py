@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from esml_operator.simulator.errors import EsError
-from esml_operator.simulator.params import levenshtein_similarity
-from esml_operator.simulator.units import human_bytes, parse_byte_size, parse_time
+from esml_simulator.errors import EsError
+from esml_simulator.rest.params import levenshtein_similarity
+from esml_simulator.units import human_bytes, parse_byte_size, parse_time
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
-"""One test per step of the update processing order (fact sheet 2.2)."""
+"""One test per step of the update processing order (as Elasticsearch's transport action runs it)."""
 
 from __future__ import annotations
 
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 
 from .conftest import MODEL, Http, SimFactory
 

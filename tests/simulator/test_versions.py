@@ -1,4 +1,4 @@
-"""Version emulation (fact sheet 9) and REST compatibility headers (fact sheet 8)."""
+"""Version emulation and REST compatibility headers (``compatible-with``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from esml_operator.simulator import EsVersion
+from esml_simulator import EsVersion
 
 from .conftest import MODEL, Http, SimFactory
 

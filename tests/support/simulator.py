@@ -37,7 +37,7 @@ class SimulatorProcess:
         self.tls = tls
         self.ca: TinyCA | None = None
         argv = [
-            sys.executable, "-m", "esml_operator.simulator", "--port", "0",
+            sys.executable, "-m", "esml_simulator", "--port", "0",
             "--ready-file", str(self.dir / "ready.json"), "--nodes", str(nodes),
             "--allocation-delay", str(allocation_delay), "--elastic-password", ELASTIC_PASSWORD,
         ]  # fmt: skip

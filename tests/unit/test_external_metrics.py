@@ -26,7 +26,7 @@ from esml_operator.metrics.external import (
 from esml_operator.metrics.http import HttpServer
 from esml_operator.metrics.load import LOAD_SERIES
 from esml_operator.settings import Settings
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 from tests.controlplane.certs import Pair, TinyCA
 from tests.unit.runtime_fakes import FakeKube, until
 from tests.unit.test_metrics import scrape, value

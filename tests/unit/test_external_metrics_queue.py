@@ -22,7 +22,7 @@ from esml_operator.metrics.external import (
 )
 from esml_operator.metrics.http import HttpServer
 from esml_operator.settings import Settings
-from esml_operator.simulator import Simulator
+from esml_simulator import Simulator
 from tests.controlplane.certs import TinyCA
 from tests.unit.runtime_fakes import FakeKube, until
 from tests.unit.test_external_metrics import MODEL, PENDING, PREFIX, Tls, client, mdep

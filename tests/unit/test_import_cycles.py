@@ -5,9 +5,7 @@ The graph is read from the source with :mod:`ast`: every ``import`` and ``from .
 is an edge to ``a.b`` when that is a module, else to ``a``. A cycle is a strongly connected component of more
 than one module.
 
-Cycles that other work is breaking are listed in :data:`KNOWN_CYCLES`, by the modules' last names (so that a
-package that moves keeps its entry). The list may only shrink: a new cycle fails the first test, and a listed
-cycle that is gone, or changed, fails the second until its entry is removed or updated.
+The four cycles issue 19 found (three in the simulator, one in ``reconcile``) are gone; none may come back.
 """
 
 from __future__ import annotations
@@ -20,15 +18,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-#: The package roots whose modules are checked: the operator's, and the simulator's wherever it lives.
-ROOTS = ("operator/esml_operator", "simulator/esml_simulator", "simulator/src/esml_simulator")
-
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        frozenset({"engine", "api_deployments", "deploy_start", "inference_update", "rest"}),  # the simulator
-        frozenset({"state", "load_stats", "calls", "queueing"}),  # the simulator (calls, queueing: type-only)
-    }
-)
+#: The package roots whose modules are checked: the operator's and the simulator's (its own distribution).
+ROOTS = ("operator/esml_operator", "simulator/esml_simulator")
 
 Graph = Mapping[str, set[str]]
 
@@ -116,26 +107,17 @@ def cycles(edges: Graph) -> list[frozenset[str]]:
     return found
 
 
-def short(cycle: frozenset[str]) -> frozenset[str]:
-    return frozenset(name.rsplit(".", 1)[-1] for name in cycle)
-
-
 @cache
 def repository_cycles() -> tuple[frozenset[str], ...]:
-    roots = [REPO / root for root in ROOTS if (REPO / root / "__init__.py").exists()]
-    assert REPO / ROOTS[0] in roots, "the operator's package is not where this test looks"
+    roots = [REPO / root for root in ROOTS]
+    missing = [str(root) for root in roots if not (root / "__init__.py").exists()]
+    assert not missing, f"no package where this test looks: {missing}"
     return tuple(cycle for root in roots for cycle in cycles(graph(modules(root))))
 
 
-def test_no_import_cycle_besides_the_known_ones() -> None:
-    new = [sorted(cycle) for cycle in repository_cycles() if not any(short(cycle) <= k for k in KNOWN_CYCLES)]
-    assert not new, f"import cycles (type-only imports count): {new}"
-
-
-def test_every_known_cycle_still_exists_as_listed() -> None:
-    found = {short(cycle) for cycle in repository_cycles()}
-    gone = [sorted(known) for known in KNOWN_CYCLES if known not in found]
-    assert not gone, f"these cycles are broken or changed: update KNOWN_CYCLES in {Path(__file__).name}: {gone}"
+def test_no_import_cycle() -> None:
+    found = [sorted(cycle) for cycle in repository_cycles()]
+    assert not found, f"import cycles (type-only imports count): {found}"
 
 
 TYPE_ONLY = {  # a cycle closed by an import under ``if TYPE_CHECKING:``

@@ -5,6 +5,11 @@
 These tests fail when someone edits a dependency list in pyproject.toml and
 forgets ``make lock``: a requirement missing from a lock, pinned at a version
 that no longer satisfies it, or a pin left over from a removed requirement.
+
+The simulator (``simulator/``, distribution ``esml-simulator``) is a development
+dependency from this repository (``[tool.uv.sources]``): a directory has no hash,
+so the dev lock leaves it out and holds its dependencies, and ``make`` installs
+it from the directory.
 """
 
 from __future__ import annotations
@@ -58,13 +63,21 @@ def parse_lock(text: str) -> dict[str, Pin]:
     return pins
 
 
+def local_packages(pyproject: dict[str, object]) -> dict[str, str]:
+    """Canonical name -> directory of each dependency that comes from this repository (a path source)."""
+    sources = pyproject.get("tool", {}).get("uv", {}).get("sources", {})  # type: ignore[attr-defined]
+    return {canonicalize_name(name): source["path"] for name, source in sources.items() if "path" in source}
+
+
 def requirements_of(pyproject: dict[str, object], *, dev: bool) -> list[Requirement]:
+    """The locked requirements: the runtime (and development) dependencies, not those from this repository."""
     project = pyproject["project"]
     assert isinstance(project, dict)
     names = list(project["dependencies"])
     if dev:
         names += project["optional-dependencies"]["dev"]
-    return [Requirement(r) for r in names]
+    local = local_packages(pyproject)
+    return [r for r in map(Requirement, names) if canonicalize_name(r.name) not in local]
 
 
 def build_requirements(pyproject: dict[str, object]) -> list[Requirement]:
@@ -77,8 +90,13 @@ def direct_labels(pin: Pin) -> set[str]:
     return {v for v in pin.via if v in {PYPROJECT_LABEL, BUILD_IN_LABEL}}
 
 
-def problems(lock: dict[str, Pin], wanted: dict[str, list[Requirement]]) -> list[str]:
-    """Disagreements between a lock and the requirements it was made from (label -> requirements)."""
+def problems(
+    lock: dict[str, Pin], wanted: dict[str, list[Requirement]], local: frozenset[str] = frozenset()
+) -> list[str]:
+    """Disagreements between a lock and the requirements it was made from (label -> requirements).
+
+    ``local``: packages installed from this repository, never in a lock, but parents of what they need.
+    """
     found: list[str] = []
     wanted_names = {label: {canonicalize_name(r.name) for r in reqs} for label, reqs in wanted.items()}
     for label, reqs in wanted.items():
@@ -97,7 +115,7 @@ def problems(lock: dict[str, Pin], wanted: dict[str, list[Requirement]]) -> list
             if name not in wanted_names.get(label, set()):
                 found.append(f"{name} is locked for {label}, which no longer requires it (stale)")
         parents = [v for v in pin.via if not v.startswith(("-c ", "-r ")) and v != PYPROJECT_LABEL]
-        missing = [p for p in parents if canonicalize_name(p) not in lock]
+        missing = [p for p in parents if canonicalize_name(p) not in lock and canonicalize_name(p) not in local]
         if missing or not (direct_labels(pin) or parents):
             found.append(f"{name} is required by nothing in the lock (stale: via {pin.via})")
     return found
@@ -123,7 +141,26 @@ def test_dev_lock_matches_runtime_dev_and_build_dependencies() -> None:
         PYPROJECT_LABEL: requirements_of(pyproject, dev=True),
         BUILD_IN_LABEL: build_requirements(pyproject),
     }
-    assert problems(locks["dev"], wanted) == []
+    assert problems(locks["dev"], wanted, frozenset(local_packages(pyproject))) == []
+
+
+def test_the_simulator_is_a_development_dependency_from_this_repository() -> None:
+    """In the dev extra by name, from ``simulator/``, out of every lock, its own dependencies in the dev lock."""
+    pyproject, locks = load()
+    assert local_packages(pyproject) == {"esml-simulator": "simulator"}
+    assert "esml-simulator" in pyproject["project"]["optional-dependencies"]["dev"]  # type: ignore[index]
+    assert "esml-simulator" not in {canonicalize_name(r.name) for r in requirements_of(pyproject, dev=False)}
+    for lock in locks.values():
+        assert "esml-simulator" not in lock
+    simulator = tomllib.loads((REPO / "simulator" / "pyproject.toml").read_text())
+    assert simulator["project"]["name"] == "esml-simulator"
+    for requirement in map(Requirement, simulator["project"]["dependencies"]):
+        pin = locks["dev"].get(canonicalize_name(requirement.name))
+        assert pin is not None, f"{requirement} (simulator/pyproject.toml) is not in the dev lock"
+        assert requirement.specifier.contains(pin.version, prereleases=True), (requirement, pin.version)
+        assert "esml-simulator" in pin.via, f"{requirement.name} is not annotated as required by esml-simulator"
+    # make lock leaves it out of the dev lock (a directory has no hash); make installs it from simulator/.
+    assert "--no-emit-package esml-simulator" in (REPO / "Makefile").read_text()
 
 
 def test_build_lock_matches_the_build_system() -> None:
@@ -153,7 +190,7 @@ def test_make_lock_needs_only_the_dev_lock() -> None:
     assert "uv" in locks["dev"]
     makefile = (REPO / "Makefile").read_text()
     assert "--require-hashes -r $(REQ)/dev.txt" in makefile
-    assert "--no-deps --no-build-isolation -e ." in makefile
+    assert "--no-deps --no-build-isolation -e ./simulator -e ." in makefile
 
 
 # -- the checker catches each kind of disagreement ------------------------------------------
@@ -199,6 +236,15 @@ def test_parser_reads_versions_markers_hashes_and_parents() -> None:
 def test_checker_reports_each_disagreement(requirements: list[str], expected: list[str]) -> None:
     lock = parse_lock(LOCK_TEXT)
     assert problems(lock, {PYPROJECT_LABEL: [Requirement(r) for r in requirements]}) == expected
+
+
+def test_checker_accepts_a_local_parent_only_when_told() -> None:
+    text = LOCK_TEXT.replace("    # via httpx\ncolorama", "    # via esml-simulator\ncolorama")
+    wanted = {PYPROJECT_LABEL: [Requirement("httpx")]}
+    assert problems(parse_lock(text), wanted, frozenset({"esml-simulator"})) == []
+    assert problems(parse_lock(text), wanted) == [
+        "anyio is required by nothing in the lock (stale: via ['esml-simulator'])"
+    ]
 
 
 def test_checker_reports_orphans_and_missing_hashes() -> None:

@@ -1,0 +1,1 @@
+"""The simulated ML tier, independent of HTTP: nodes, models, deployments, planning, capacity, load."""

@@ -1,0 +1,1 @@
+"""Inference endpoints (``_inference``): their registry, settings, create/update/delete and calls."""

@@ -1,0 +1,1 @@
+"""Authentication (users, API keys) and cluster-privilege authorization."""
