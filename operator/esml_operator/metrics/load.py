@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from esml_operator.controller.registry import Entry, Registry
+from esml_operator.controller.memory import Entry, spec_of
+from esml_operator.controller.registry import Registry
 from esml_operator.controller.snapshots import SnapshotCache
 from esml_operator.elasticsearch.load import InferenceLoad
-from esml_operator.reconcile import SpecError, parse_spec
+from esml_operator.reconcile import SpecError
 
 #: Stalled reasons under which the deployment with the resource's id is not the resource's own.
 _NOT_OURS = frozenset({"DeploymentConflict", "DeploymentModelMismatch"})
@@ -132,11 +133,10 @@ class ResourceView:
 
 
 def resource_view(entry: Entry) -> ResourceView:
-    spec = entry.body.get("spec")
-    spec = spec if isinstance(spec, Mapping) else {}
-    try:
-        parsed = parse_spec(spec)
-    except SpecError:
+    parsed = spec_of(entry)  # parsed once per generation, shared with the passes
+    if isinstance(parsed, SpecError):
+        spec = entry.body.get("spec")
+        spec = spec if isinstance(spec, Mapping) else {}
         raw = spec.get("numberOfAllocations")
         model = str(spec.get("modelId") or "")
         return ResourceView(
