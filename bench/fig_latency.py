@@ -20,6 +20,7 @@ from bench.cost import change_cost, cost_note, cost_rows
 from bench.es import SimApi
 from bench.figures import Figure, Row
 from bench.latency import Summary, Target, add_watch_delivery, collect, send_changes, summarize
+from bench.loops import loop_rows
 from bench.run import Run, mdep
 from harness.polling import wait_for_async
 from harness.process import Process
@@ -167,6 +168,11 @@ async def latency_and_churn(run: Run) -> list[Figure]:
     run.fleet.stop(operator.proc)
     if spy is not None:  # py-spy writes its profile when the operator has exited
         await wait_for_async(lambda: not spy.alive(), within=30, what="py-spy's profile")
+    started_loops = time.monotonic()
+    rows, notes = await loop_rows(run, sims)
+    fig1.rows += rows
+    fig1.notes += notes
+    fig1.seconds += time.monotonic() - started_loops
     if s.resync != SHORT_RESYNC:
         started_short = time.monotonic()
         rows, notes = await at_short_resync(run, targets, sims)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -189,11 +190,16 @@ def child_env(source: Path | None) -> dict[str, str]:
     return env
 
 
+@functools.cache
+def operator_usage(source: Path | None) -> str:
+    """``esml-operator run --help`` of the operator under test (which flags it has)."""
+    argv = [sys.executable, "-m", "esml_operator.cli", "run", "--help"]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(source)).stdout
+
+
 def operator_flags(source: Path | None) -> tuple[str, ...]:
     """``--no-leader-election`` for single-replica figures, if this operator accepts the flag."""
-    argv = [sys.executable, "-m", "esml_operator.cli", "run", "--help"]
-    usage = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(source)).stdout
-    return ("--no-leader-election",) if "--no-leader-election" in usage else ()
+    return ("--no-leader-election",) if "--no-leader-election" in operator_usage(source) else ()
 
 
 def spawn_operator(
