@@ -67,6 +67,6 @@ def test_the_resident_memory_of_this_process_is_read(tmp_path: Path) -> None:
 
 
 def test_the_warning_threshold_is_the_alerts() -> None:
-    from tests.unit.test_prometheus_rules import alerts
+    from tests.repo.test_prometheus_rules import alerts
 
     assert str(alerts()["EsmlOperatorMemoryNearLimit"]["expr"]).endswith(f"> {NEAR}")
