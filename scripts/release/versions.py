@@ -33,6 +33,8 @@ _DOC = rf"(?:esml-operator:|newTag: \"?|ref=v|checkout v|VERSION=|tag: v){_V}"
 SITES: tuple[Site, ...] = (
     Site(SOURCE, rf'^version = "{_V}"$'),
     Site("operator/esml_operator/__init__.py", rf'^__version__ = "{_V}"$'),
+    # The simulator is its own distribution, released with the operator under the same version.
+    Site("simulator/pyproject.toml", rf'^version = "{_V}"$'),
     Site("manifests/base/kustomization.yaml", rf"^    newTag: \"?{_V}\"?$"),
     Site("manifests/base/deployment.yaml", rf"image: esml-operator:{_V}$"),
     Site("tests/golden/install.yaml", rf"image: esml-operator:{_V}$"),

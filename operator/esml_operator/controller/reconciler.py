@@ -18,6 +18,7 @@ from esml_operator.controller import logcontext, timing
 from esml_operator.controller.actor import Actor
 from esml_operator.controller.deleter import Deleter, FinalizerKeeper
 from esml_operator.controller.observer import Observer
+from esml_operator.controller.recorder import NoRecorder, PassRecorder
 from esml_operator.controller.registry import Entry
 from esml_operator.controller.workqueue import preempted
 from esml_operator.controller.writer import StatusWriter
@@ -46,19 +47,19 @@ class Reconciler:
         finalizers: FinalizerKeeper,
         deleter: Deleter,
         *,
-        observe_pass: Callable[[str, float], None] = lambda outcome, seconds: None,
+        recorder: PassRecorder | None = None,
         autoscalers: Callable[[str, str], Awaitable[tuple[str, ...]]] | None = None,
     ) -> None:
         """``autoscalers(namespace, name)``: the HPAs that target a resource (None: not looked up)."""
         self.settings, self.observer, self.actor, self.writer = settings, observer, actor, writer
         self.finalizers, self.deleter = finalizers, deleter
-        self.observe_pass, self.autoscalers = observe_pass, autoscalers
+        self.recorder, self.autoscalers = recorder or NoRecorder(), autoscalers
 
     async def run(self, entry: Entry) -> float | None:
         """Reconcile ``entry`` once; seconds until it wants another pass (``None``: the resync will do).
 
         Every log line of the pass carries the resource and, once known, its cluster (:mod:`.logcontext`);
-        ``observe_pass`` is told the pass's outcome and duration.
+        the recorder is told the pass's outcome and duration.
         """
         logcontext.bind_resource(entry.name)
         logcontext.bind_cluster(entry.config.endpoint if entry.config is not None else None)
@@ -70,7 +71,7 @@ class Reconciler:
             outcome = "preempted" if preempted() else "cancelled"
             raise
         finally:
-            self.observe_pass(outcome, time.monotonic() - started)
+            self.recorder.observe_pass(outcome, time.monotonic() - started)
             timing.outcome(outcome)
 
     async def _run(self, entry: Entry) -> tuple[float | None, str]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from esml_operator.controller import timing
+from esml_operator.controller.recorder import NoRecorder, PassRecorder
 from esml_operator.controller.registry import Registry
 from esml_operator.controller.workqueue import WorkQueue
 from esml_operator.reconcile import ClaimIndex
@@ -38,17 +39,18 @@ class Runtime:
         on_forget: Callable[[str], None] = lambda uid: None,
         on_resync: Callable[[Registry], None] = lambda registry: None,
         on_round: Callable[[], None] = lambda: None,
-        on_reaction: Callable[[float], None] = lambda seconds: None,
+        recorder: PassRecorder | None = None,
+        registry: Registry | None = None,
     ) -> None:
-        self.registry = Registry()
+        self.registry = registry if registry is not None else Registry()
         self.queue = WorkQueue(self._work)
         self._run_pass, self._claims, self._names = run_pass, claims, names
         self._resync_interval, self._leading = resync_interval, leading
         self._on_forget, self._on_resync, self._on_round = on_forget, on_resync, on_round
         #: uid -> monotonic time of the earliest watch event not yet handled by a pass that needs action
-        #: (reported through ``on_reaction`` when the first pass that saw it ends: the operator's reaction time).
+        #: (reported to the recorder when the first pass that saw it ends: the operator's reaction time).
         self._urgent_since: dict[str, float] = {}
-        self._on_reaction = on_reaction
+        self._recorder = recorder or NoRecorder()
         self._resync: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -120,7 +122,7 @@ class Runtime:
             logger.exception("%s: the pass failed unexpectedly; it is retried at the next resync", entry.name)
             return None
         if since is not None:
-            self._on_reaction(time.monotonic() - since)
+            self._recorder.observe_reaction(time.monotonic() - since)
             timing.report(entry.name, version, since, record)
         return result
 

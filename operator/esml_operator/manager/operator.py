@@ -56,12 +56,16 @@ def build(
         burst=settings.action_burst, rate=settings.action_rate, ttl=max(60.0, 2 * settings.resync_interval)
     )
     writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, leading=leading)
+    registry = Registry()
+    metrics = Metrics(registry, snapshots)
+    pool.request_observer = metrics.request_observer
+    metrics.status_writes = lambda: writer.writes
     observer = Observer(settings, kube, pool, snapshots, claims, changes, names)
     actor = Actor(changes, limit=settings.max_concurrent_reconciles, poller=observer.poller)
     keeper = FinalizerKeeper(kube, writer)
     reconciler = Reconciler(
         settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper),
-        observe_pass=lambda outcome, seconds: metrics.observe_pass(outcome, seconds), autoscalers=autoscalers,
+        recorder=metrics, autoscalers=autoscalers,
     )  # fmt: skip
     tasks: set[asyncio.Task[None]] = set()
 
@@ -80,9 +84,6 @@ def build(
     runtime = Runtime(
         run_pass=reconciler.run, claims=claims, names=names, resync_interval=settings.resync_interval,
         leading=leading, on_forget=release_client, on_resync=drop_unused_snapshots, on_round=observer.new_round,
-        on_reaction=lambda seconds: metrics.reaction_seconds.observe(seconds),
+        recorder=metrics, registry=registry,
     )  # fmt: skip
-    metrics = Metrics(runtime.registry, snapshots)
-    pool.request_observer = metrics.request_observer
-    metrics.status_writes = lambda: writer.writes
     return Operator(runtime, reconciler, writer, snapshots, pool, kube, metrics)

@@ -305,6 +305,9 @@ class Metrics:
         self.passes.labels(outcome).inc()
         self.pass_seconds.observe(seconds)
 
+    def observe_reaction(self, seconds: float) -> None:
+        self.reaction_seconds.observe(seconds)
+
     def observe_watch_event(self, event_type: str | None) -> None:
         self.watch_events.labels((event_type or "LIST").upper()).inc()
         self.last_watch_event.set(self._wall())
