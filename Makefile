@@ -4,9 +4,10 @@
 #                   UPGRADE_PACKAGE=name: newest of one package)
 #   make tools      build helm and promtool from the Go module proxy (cached; make test does it)
 #   make chart-crds copy crds/ into the Helm chart's crds/ after a change to the API
+#   make settings-doc       regenerate docs/reference/settings.md after a change to a setting
 #   make test       the whole suite (lint, unit, client, simulator, integration, e2e) and the faults suite's smoke subset
 #   make test-faults        the whole reliability and security suite (tests/faults, plus the RBAC proofs)
-#   make reliability-report run it and print the figures (the README's Reliability table)
+#   make reliability-report run it and print the figures (docs/reliability.md's table)
 #   make demo       the operator end to end against the simulator (KEEP=1 leaves it running)
 #   make demo-autoscaling   a real HPA scales a ModelDeployment up on an inference queue and back down
 #   make bench      the benchmark on a real API server, simulators and operator processes (QUICK=1: < 3 min)
@@ -28,7 +29,7 @@ REQ := requirements
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) $(addprefix --upgrade-package ,$(UPGRADE_PACKAGE))
 
-.PHONY: venv lock controlplane tools helm promtool chart-crds chart-files cluster-up cluster-down lint unit test test-faults reliability-report demo demo-autoscaling bench release clean podman image test-image
+.PHONY: venv lock controlplane tools helm promtool chart-crds chart-files settings-doc cluster-up cluster-down lint unit test test-faults reliability-report demo demo-autoscaling bench release clean podman image test-image
 
 venv: $(STAMP)
 
@@ -77,6 +78,11 @@ chart-crds:
 chart-files:
 	cp manifests/prometheus/prometheusrule.yaml $(CHART)/files/prometheusrule.yaml
 	cp manifests/grafana/esml-operator.json $(CHART)/files/grafana-dashboard.json
+
+# docs/reference/settings.md is generated from the settings object (tests/unit/test_settings_doc.py fails while
+# the committed page differs).
+settings-doc: venv
+	$(PY) -m scripts.settings_doc
 
 cluster-up: venv controlplane
 	@$(PY) -m tests.controlplane up --state-dir "$(ESML_CLUSTER_DIR)" --kubeconfig "$(ESML_KUBECONFIG)"

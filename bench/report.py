@@ -1,4 +1,4 @@
-"""``python -m bench.report [results.json]``: the figures as a Markdown table (for the README)."""
+"""``python -m bench.report [results.json]``: the figures as a Markdown table (for docs/performance.md)."""
 
 from __future__ import annotations
 

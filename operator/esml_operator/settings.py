@@ -2,7 +2,8 @@
 
 Every setting has a command-line flag and an environment variable
 (``ESML_`` + the upper-case field name); a flag wins over the environment.
-``esml-operator run --help`` lists them with their defaults, and the README
+``esml-operator run --help`` lists them with their defaults, and
+docs/reference/settings.md (generated from :meth:`Settings.describe`)
 documents them. Every value is checked when the object is built (the checks
 are in :mod:`esml_operator.settings_checks`); :meth:`Settings.load` turns a
 failed check into a usage error (exit code 2) that names the flag, and the

@@ -1,7 +1,7 @@
 """A path-routed fake Elasticsearch for ``httpx.MockTransport`` plus realistic payloads.
 
-Payload shapes are copied from the fact sheet
-(shared/reference/elasticsearch/ML_DEPLOYMENTS.md §3.1, §3.2, §6.1, §6.2).
+Payload shapes follow the fact sheet docs/reference/elasticsearch/ml-deployments.md ("What a
+deployment looks like", "Errors") and Elastic's API reference pages it lists.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 # etcd and Go versions, and are linked into <repo>/.local/bin. A second run
 # with the same versions costs a few seconds.
 #
-# Recipe: shared/reference/control-plane.md §2-§3. A throw-away wrapper module
+# Recipe: docs/development.md, "The local control plane". A throw-away wrapper module
 # requires k8s.io/kubernetes and replaces every staging module that upstream
 # pins at v0.0.0 with the matching v0.Y.Z release.
 #

@@ -3,7 +3,7 @@
 The certificates pass Python's strict X.509 verification (the default flags of
 Python 3.13: ``VERIFY_X509_STRICT``): the CA has critical basicConstraints and
 keyUsage plus a subject key identifier; leaves carry an authority key
-identifier. See shared/reference/control-plane.md §4.2.
+identifier. See docs/development.md, "The local control plane".
 """
 
 from __future__ import annotations

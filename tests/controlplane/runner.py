@@ -2,7 +2,7 @@
 
 Used by the session-scoped pytest fixture (attached: children die with the
 test run) and by ``make cluster-up`` / ``make cluster-down`` (detached, with
-pid files). See shared/reference/control-plane.md §4.
+pid files). See docs/development.md, "The local control plane".
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Print the reliability table from the faults suite's records: ``python -m tests.faults.report [DIR]``.
 
 ``make reliability-report`` empties the results directory, runs ``make test-faults`` and then this.
-The table is Markdown, so the README can quote it as printed.
+The table is Markdown, so docs/reliability.md can quote it as printed.
 """
 
 from __future__ import annotations

@@ -118,16 +118,17 @@ def test_parser_joins_continuations_and_drops_comments() -> None:
     ]
 
 
-def test_image_name_agrees_across_deployment_kustomize_readme_and_dockerfile() -> None:
+def test_image_name_agrees_across_deployment_kustomize_install_docs_and_dockerfile() -> None:
     (deployment,) = [d for d in yaml.safe_load_all((REPO / "manifests/base/deployment.yaml").read_text()) if d]
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE
     kustomization = yaml.safe_load((REPO / "manifests/base/kustomization.yaml").read_text())
     assert kustomization["images"] == [{"name": "esml-operator", "newTag": VERSION}]
     assert f"docker build -t {IMAGE} ." in DOCKERFILE.read_text()
-    install = (REPO / "README.md").read_text().split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
-    assert f"VERSION={VERSION}\n" in install
-    assert 'docker build -t "$REGISTRY/esml-operator:$VERSION" .' in install
-    assert 'newName: $REGISTRY/esml-operator\n    newTag: "$VERSION"' in install
+    for page in ("README.md", "docs/operations/install.md"):
+        install = (REPO / page).read_text()
+        assert f"VERSION={VERSION}\n" in install, page
+        assert 'docker build -t "$REGISTRY/esml-operator:$VERSION" .' in install, page
+        assert 'newName: $REGISTRY/esml-operator\n    newTag: "$VERSION"' in install, page
 
 
 def test_the_image_tier_runs_only_in_make_test_image() -> None:

@@ -151,12 +151,11 @@ def test_flux_example_installs_the_entry_point_and_waits_for_model_deployments()
     assert {k["sourceRef"]["name"] for k in kustomizations.values()} <= sources
 
 
-# -- README: the copy-and-paste examples are the shipped files --------------------------------------
+# -- docs: the copy-and-paste examples are the shipped files --------------------------------------------
 
 
-def readme_section(title: str) -> str:
-    text = (REPO / "README.md").read_text()
-    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+def doc(path: str) -> str:
+    return (REPO / "docs" / path).read_text()
 
 
 def yaml_blocks(section: str) -> list[Any]:
@@ -164,8 +163,8 @@ def yaml_blocks(section: str) -> list[Any]:
     return [yaml.safe_load(block) for block in blocks]
 
 
-def test_readme_gitops_examples_are_the_shipped_files() -> None:
-    blocks = yaml_blocks(readme_section("GitOps"))
+def test_gitops_guide_examples_are_the_shipped_files() -> None:
+    blocks = yaml_blocks(doc("guides/gitops.md"))
     (app,) = load(REPO / "manifests" / "argocd" / "application.yaml")
     assert app in blocks
     flux = load(REPO / "manifests" / "flux" / "esml-operator.yaml")
@@ -176,19 +175,22 @@ def test_readme_gitops_examples_are_the_shipped_files() -> None:
     assert argocd_cm["data"] == {"resource.customizations.health.esml.io_ModelDeployment": lua}
 
 
-def test_readme_elastic_cloud_example_is_the_shipped_example() -> None:
-    section = readme_section("Elastic Cloud")
-    (readme_mdep,) = [b for b in yaml_blocks(section) if b.get("kind") == "ModelDeployment"]
+def test_elastic_cloud_guide_example_is_the_shipped_example() -> None:
+    section = doc("guides/elastic-cloud.md")
+    (guide_mdep,) = [b for b in yaml_blocks(section) if b.get("kind") == "ModelDeployment"]
     (example,) = load(REPO / "manifests" / "examples" / "modeldeployment-elastic-cloud.yaml")
-    assert readme_mdep["spec"] == example["spec"]
+    assert guide_mdep["spec"] == example["spec"]
     assert f"`{cloud_id_url(example['spec']['elasticsearch']['cloudId'])}`" in section
 
 
-def test_readme_install_uses_the_entry_point() -> None:
-    section = readme_section("Install")
-    # An overlay on the entry point, naming the image the user built and pushed.
-    assert "resources:\n  - ../manifests\n" in section and "kubectl apply -k my-install/\n" in section
-    assert "kubectl delete -k manifests/base" in section and "kubectl delete -k manifests/\n" in section
+def test_install_docs_use_the_entry_point() -> None:
+    # An overlay on the entry point, naming the image the user built and pushed: the README and the install page.
+    for text in ((REPO / "README.md").read_text(), doc("operations/install.md")):
+        assert "resources:\n  - ../manifests\n" in text and "kubectl apply -k my-install/" in text
+    install = doc("operations/install.md")
     for kind, name in [("Deployment", "esml-operator"), ("PodDisruptionBudget", "esml-operator")]:
-        assert f"| {kind} | `{name}` |" in section
-    assert "make lock UPGRADE=1" in section and "make lock UPGRADE_PACKAGE=" in section
+        assert f"| {kind} | `{name}` |" in install
+    upgrade = doc("operations/upgrade.md")
+    assert "kubectl delete -k manifests/base" in upgrade and "kubectl delete -k manifests/\n" in upgrade
+    development = doc("development.md")
+    assert "make lock UPGRADE=1" in development and "make lock UPGRADE_PACKAGE=" in development

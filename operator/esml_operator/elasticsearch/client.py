@@ -5,7 +5,7 @@ headers and TLS settings were configured by whoever built it (normally
 :class:`~esml_operator.elasticsearch.connections.ConnectionPool`). Every failure
 is raised as an :mod:`~esml_operator.elasticsearch.errors` exception with
 credentials redacted. See docs/architecture.md and the fact sheet
-``shared/reference/elasticsearch/ML_DEPLOYMENTS.md``.
+``docs/reference/elasticsearch/ml-deployments.md``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The client parses JSON into these immutable values; the pure decision logic
 consumes them. Field names follow Elasticsearch's, in snake case. Optional
-fields are ``None`` when Elasticsearch omitted them (see the fact sheet:
-``shared/reference/elasticsearch/ML_DEPLOYMENTS.md`` §3).
+fields are ``None`` when Elasticsearch omitted them (see the fact sheet
+``docs/reference/elasticsearch/ml-deployments.md``, "What a deployment looks like").
 
 This module imports no HTTP library.
 """

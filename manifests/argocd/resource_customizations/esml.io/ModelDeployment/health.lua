@@ -1,7 +1,7 @@
 -- Argo CD health check for esml.io/ModelDeployment (esml-operator).
 --
 -- Install it as resource.customizations.health.esml.io_ModelDeployment in
--- argocd-cm (manifests/argocd/kustomization.yaml, or README.md "GitOps").
+-- argocd-cm (manifests/argocd/kustomization.yaml, or docs/guides/gitops.md).
 -- It reads the kstatus-style conditions the operator writes, in this order:
 --   1. the operator has not observed the current spec yet
 --      (no status.observedGeneration, or it is older than metadata.generation) -> Progressing

@@ -1,5 +1,5 @@
-"""The observability docs and README's Autoscaling section name only series the operator really serves; the
-docs' table lists every series; the example HPA scales on a served external metric."""
+"""The observability docs and the autoscaling guide name only series the operator really serves; the
+observability table lists every series; the example HPA scales on a served external metric."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tests.controlplane.runner import REPO
 from tests.unit.exposition import real_exposition, sample_names
 
 OBSERVABILITY = REPO / "docs" / "operations" / "observability.md"
+AUTOSCALING = REPO / "docs" / "guides" / "autoscaling.md"
 
 
 def section(text: str, title: str) -> str:
@@ -22,7 +23,7 @@ def section(text: str, title: str) -> str:
 
 async def test_every_series_the_docs_name_is_served() -> None:
     docs = OBSERVABILITY.read_text()
-    text = docs + section((REPO / "README.md").read_text(), "Autoscaling")
+    text = docs + AUTOSCALING.read_text()
     named = set(re.findall(r"\b(?:esml|process)_[a-z_]+[a-z]\b(?!\.)", text))  # not esml_operator.controller
     served = sample_names(await real_exposition())
     assert named, "the docs name no series"
@@ -48,10 +49,10 @@ def test_the_example_hpa_uses_a_served_external_metric_and_average_value() -> No
     assert hpa["spec"]["scaleTargetRef"]["kind"] == "ModelDeployment"
     behavior = hpa["spec"]["behavior"]
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 60  # no allocations dropped between bursts
-    assert "hpa-external-metrics.yaml" in section((REPO / "README.md").read_text(), "Autoscaling")
+    assert "hpa-external-metrics.yaml" in AUTOSCALING.read_text()
 
 
 def test_the_readme_points_to_the_observability_docs() -> None:
-    text = section((REPO / "README.md").read_text(), "Observability")
-    assert "docs/operations/observability.md" in text
+    text = section((REPO / "README.md").read_text(), "Documentation")
+    assert "(docs/operations/observability.md)" in text
     assert "manifests/prometheus" in text and "manifests/grafana" in text
