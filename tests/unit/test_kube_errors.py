@@ -32,6 +32,7 @@ async def test_statuses_map_to_one_kind_each(status: int, kind: type[errors.Kube
         await errors.call("reading Secret ml/es", failing(error))
     assert type(raised.value) is kind
     assert str(raised.value) == f"reading Secret ml/es: HTTP {status} Why: the server says"
+    assert (raised.value.status, raised.value.reason) == (status, "Why")
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 
@@ -44,6 +45,7 @@ async def test_a_transport_failure_is_unavailable_in_one_line() -> None:
     refused = ConnectionRefusedError(111, "Connect call failed\n('127.0.0.1', 1)")
     with pytest.raises(errors.Unavailable) as raised:
         await errors.call("reading Lease a/b", failing(refused))
+    assert (raised.value.status, raised.value.reason) == (0, "")
     assert (
         str(raised.value)
         == "reading Lease a/b: ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 1)"

@@ -23,7 +23,14 @@ MESSAGE_LIMIT = 300
 
 
 class KubeError(Exception):
-    """A Kubernetes API call failed; the message says which call and why."""
+    """A Kubernetes API call failed; the message says which call and why.
+
+    ``status`` and ``reason`` are the HTTP status and reason phrase when the API server answered (else 0 and "").
+    """
+
+    def __init__(self, message: str, *, status: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.status, self.reason = status, reason
 
 
 class NotFound(KubeError):
@@ -58,7 +65,9 @@ async def call(what: str, request: Awaitable[T]) -> T:
     try:
         return await request
     except ApiException as error:
-        raise _BY_STATUS.get(error.status or 0, Unavailable)(f"{what}: {api_message(error)}") from None
+        status, reason = error.status or 0, " ".join((error.reason or "").split())
+        kind = _BY_STATUS.get(status, Unavailable)
+        raise kind(f"{what}: {api_message(error)}", status=status, reason=reason) from None
     except TimeoutError:
         raise Timeout(f"{what}: no answer within the request timeout") from None
     except Exception as error:  # aiohttp connection, TLS and payload errors, and whatever else the client raises

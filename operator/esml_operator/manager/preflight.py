@@ -117,7 +117,7 @@ async def check_lease_namespace(settings: Settings, api_client: Any, namespace: 
     try:
         exists = await namespace_exists(api_client, namespace.name, request_timeout=_NAMESPACE_TIMEOUT)
     except KubeError as error:  # no permission, or no answer: the API server cannot say
-        _unchecked(namespace, str(error).removeprefix(f"reading namespace {namespace.name}: "))
+        _unchecked(namespace, f"HTTP {error.status} {error.reason}".strip() if error.status else type(error).__name__)
     else:
         if not exists:
             raise StartupError(_missing_namespace(settings, namespace))
