@@ -29,7 +29,7 @@ REQ := requirements
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) $(addprefix --upgrade-package ,$(UPGRADE_PACKAGE))
 
-.PHONY: venv lock controlplane tools helm promtool chart-crds chart-files settings-doc cluster-up cluster-down lint unit test test-faults reliability-report demo demo-autoscaling bench release clean podman image test-image
+.PHONY: venv lock controlplane gobuilds tools helm promtool chart-crds chart-files settings-doc cluster-up cluster-down lint unit test test-faults reliability-report demo demo-autoscaling bench release clean podman image test-image
 
 venv: $(STAMP)
 
@@ -58,7 +58,8 @@ controlplane:
 
 # helm (the chart's tests) and promtool (the alert rules' tests), each built from the Go module proxy into a
 # cache slot of its own (tests/controlplane/build-tool.sh, versions in tests/controlplane/versions.env);
-# separate targets so that `make -j` builds them side by side.
+# separate targets so that `make -j` builds them side by side. Each waits for a control plane build under
+# way, whose compiled packages it reuses.
 tools: helm promtool
 
 helm promtool:
@@ -106,9 +107,16 @@ XDIST = $(if $(filter-out 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile,
 unit: venv promtool
 	$(VENV)/bin/pytest -m "not cluster and not image" $(XDIST) $(PYTEST_ARGS)
 
+# The Go builds one after the other: helm and promtool take the packages they share with the control plane
+# from the Go build cache, which a build running beside the control plane's would compile a second time
+# (docs/cold-start.md). Each go build uses both cores by itself.
+gobuilds:
+	@$(MAKE) --no-print-directory controlplane
+	@$(MAKE) --no-print-directory -j2 helm promtool
+
 # On a fresh machine the virtual environment (mostly downloads) is made while the Go builds compile.
 test:
-	@$(MAKE) --no-print-directory -j4 venv controlplane helm promtool
+	@$(MAKE) --no-print-directory -j2 venv gobuilds
 	@$(MAKE) --no-print-directory lint
 	$(VENV)/bin/pytest -m "(not faults or faults_smoke) and not image" $(XDIST) $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),@echo "PYTEST_ARGS set: no commit marked as tested",@$(PY) -m scripts.release mark-tested)

@@ -1,20 +1,29 @@
 """``make bench``: the operator as a black box on a real API server, real operator processes and simulators.
 
-Six figures, each beside its target and a floor or baseline measured in the same run:
+Seven figures, each beside its target and a floor or baseline measured in the same run:
 
 1. reaction latency: /scale PATCH acknowledged -> ``_update`` received (p50/p95/p99), against a bare watch client;
-   the changes over 100 ms and their causes (``bench/tail.py``); the full run also at ``--resync-interval 5``
+   the changes over 100 ms and their causes (``bench/tail.py``); what one change costs: API writes, the watch
+   events the operator's own writes cause, ES requests (``bench/cost.py``); the full run also at
+   ``--resync-interval 5``
 2. scale: N ModelDeployments on M clusters (time to Ready, ES requests, API writes, RSS, idle CPU), against a naive
    per-resource poller (``bench/naive_operator.py``)
-3. restart: SIGKILL with N idle resources, start again
+3. restart: SIGKILL with N idle resources, start again; a change made meanwhile -> ``_update``, counted from the
+   new process's start, without leader election and with it (a replacement pod, a restarted container:
+   ``bench/fig_restart.py``)
 4. failover: two replicas with leader election, SIGKILL the leader
 5. churn: 500 /scale changes to one resource in 5 s
-6. isolation: reaction latency on a healthy cluster beside one that accepts connections and never answers
+6. isolation: reaction latency on a healthy cluster from the moment another cluster goes dark (accepts
+   connections, never answers) while that cluster's resources are still timing out (``bench/fig_isolation.py``)
+7. fleet: 10,000 ModelDeployments on 100 clusters (QUICK: 300 on 10), against the naive kopf operator at the
+   same count: apply -> all Ready, RSS and KB per resource, idle CPU, ES requests per resync interval per
+   cluster, steady API writes (``bench/fig_fleet.py``; ``--profile-memory DIR`` says where the memory goes)
 
-``python -m bench`` (``make bench``) runs the full sizes (< 15 min on 2 cores) and writes ``bench/results.json``;
-``python -m bench --quick`` (``make bench QUICK=1``) runs smaller ones (< 3 min) and writes
-``.local/bench/results-quick.json``. A missed target is marked MISSED; the exit status is non-zero only when a
-figure could not be produced. Logs of every process stay in ``.local/bench/run`` until the next run.
+``python -m bench`` (``make bench``) runs the full sizes (figures 1-6 < 15 min on 2 cores; figure 7's 10,000
+resources not yet timed on a quiet machine) and writes ``bench/results.json``; ``python -m bench --quick``
+(``make bench QUICK=1``) runs smaller ones and writes ``.local/bench/results-quick.json``. A missed target is
+marked MISSED; the exit status is non-zero only when a figure could not be produced. Logs of every process stay
+in ``.local/bench/run`` until the next run.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from typing import Any
 
 from bench import procs
 from bench.fig_failover import failover
+from bench.fig_fleet import fleet
 from bench.fig_isolation import isolation
 from bench.fig_latency import latency_and_churn
 from bench.fig_scale import scale_restart
@@ -47,14 +57,15 @@ from bench.run import FULL, QUICK, Run, Sizes
 from tests.controlplane.runner import REPO, ControlPlane
 
 Scenario = Callable[[Run], Awaitable[list[Figure]]]
-# Figure 6 compares against figure 1, so it runs after it. Scale runs last: it is the longest.
+# Figure 6 compares against figure 1, so it runs after it. Scale and the fleet run last: they are the longest.
 SCENARIOS: list[tuple[tuple[int, ...], Scenario]] = [
     ((1, 5), latency_and_churn),
     ((6,), isolation),
     ((4,), failover),
     ((2, 3), scale_restart),
+    ((7,), fleet),
 ]
-TITLES = {1: "reaction_latency", 2: "scale", 3: "restart", 4: "failover", 5: "churn", 6: "isolation"}
+TITLES = {1: "reaction_latency", 2: "scale", 3: "restart", 4: "failover", 5: "churn", 6: "isolation", 7: "fleet"}
 
 
 def machine() -> dict[str, Any]:
@@ -99,7 +110,14 @@ async def run_all(sizes: Sizes, workdir: Path, fleet: procs.Fleet, plane: Contro
 
 
 async def main(
-    sizes: Sizes, out: Path, workdir: Path, only: set[int], source: Path | None, command: str, profile: Path | None
+    sizes: Sizes,
+    out: Path,
+    workdir: Path,
+    only: set[int],
+    source: Path | None,
+    command: str,
+    profile: Path | None,
+    memory: Path | None = None,
 ) -> int:
     began = time.monotonic()
     current = asyncio.current_task()
@@ -107,6 +125,7 @@ async def main(
     for signum in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a background job starts with it ignored
         asyncio.get_running_loop().add_signal_handler(signum, current.cancel)
     fleet = procs.Fleet(source, profile)
+    fleet.memory_dir = memory
     plane = ControlPlane(workdir / "cluster")
     try:
         plane.start()
@@ -163,6 +182,10 @@ def cli(argv: list[str] | None = None) -> int:
         "--source", type=Path, help="run the operator and simulators from this package directory (another checkout)"
     )
     parser.add_argument(
+        "--profile-memory", type=Path, metavar="DIR",
+        help="run figure 7's operator under tracemalloc (bench/tracemem.py): where each resource's memory goes",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", type=Path, metavar="DIR",
         help="sample figure 1's operator with py-spy into DIR/op-latency.txt (summarise: python -m bench.profile)",
     )  # fmt: skip
@@ -184,7 +207,8 @@ def cli(argv: list[str] | None = None) -> int:
         profile = args.profile.resolve() if args.profile else None
         if profile:
             profile.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source, command, profile))
+        memory = args.profile_memory.resolve() if args.profile_memory else None
+        return asyncio.run(main(sizes, out, args.workdir.resolve(), only, source, command, profile, memory))
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("bench: interrupted; every process it started is stopped", file=sys.stderr)
         return 130

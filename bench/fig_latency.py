@@ -1,5 +1,5 @@
-"""Figures 1 (reaction latency against its floor, its tail and its causes) and 5 (churn: 500 changes to one
-resource in 5 s).
+"""Figures 1 (reaction latency against its floor, its tail and its causes, and what one change costs in API
+writes, watch events and ES requests: ``bench/cost.py``) and 5 (churn: 500 changes to one resource in 5 s).
 
 Figure 1 is measured at the run's resync interval and, when that is not already
 it, again at ``--resync-interval 5`` on a fresh operator: a short interval puts
@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import procs, tail
+from bench.cost import change_cost, cost_note, cost_rows
 from bench.es import SimApi
 from bench.figures import Figure, Row
 from bench.latency import Summary, Target, add_watch_delivery, collect, send_changes, summarize
+from bench.loops import loop_rows
 from bench.run import Run, mdep
 from tests.controlplane.process import Process
 
@@ -138,12 +140,14 @@ async def latency_and_churn(run: Run) -> list[Figure]:
         raise RuntimeError(f"only {ready}/{len(bodies)} ModelDeployments Ready after 60 s; see {operator.proc.log}")
     await asyncio.sleep(2)  # let the start-up status writes settle: measure a steady operator
 
+    writes_before = await run.kube.write_counts()
     summary, rtt, cpu = await measure_latency(run, targets, sims, s.latency_changes, operator.proc)
+    cost = await change_cost(run, summary.changes, sims, writes_before)
     run.results["latency_p50"] = summary.latency[50]
     run.results["latency_floor_s"] = (summary.watch[50] + rtt) / 1000
     fig1 = Figure(1, "reaction_latency", "Reaction latency (/scale PATCH ack -> _update received)")
     tails, tail_note = tail_rows(summary, rtt, operator.proc.log)
-    fig1.rows = [*latency_rows(summary, rtt, s.delivery_timeout), *tails, cpu_row(cpu, summary.count)]
+    fig1.rows = [*latency_rows(summary, rtt, s.delivery_timeout), *tails, cpu_row(cpu, summary.count), *cost_rows(cost)]
     pairs = s.latency_changes // (s.pair_every + 1)
     fig1.notes.append(
         f"--resync-interval {s.resync:g}{' (QUICK)' if s.quick else ''}: "
@@ -152,7 +156,7 @@ async def latency_and_churn(run: Run) -> list[Figure]:
         f"(p50/p95/p99 {summary.watch[50]:.1f}/{summary.watch[95]:.1f}/{summary.watch[99]:.1f} ms) "
         f"+ {rtt:.1f} ms simulator round trip"
     )
-    fig1.notes.append(tail_note)
+    fig1.notes += [tail_note, cost_note(cost)]
     if summary.undelivered:
         fig1.notes.append(f"{summary.undelivered} changes never reached Elasticsearch within {s.delivery_timeout} s")
     fig1.seconds = time.monotonic() - started
@@ -163,6 +167,11 @@ async def latency_and_churn(run: Run) -> list[Figure]:
     run.fleet.stop(operator.proc)
     if spy is not None:  # py-spy writes its profile when the operator has exited
         await procs.wait_for(lambda: not spy.alive(), within=30, what="py-spy's profile")
+    started_loops = time.monotonic()
+    rows, notes = await loop_rows(run, sims)
+    fig1.rows += rows
+    fig1.notes += notes
+    fig1.seconds += time.monotonic() - started_loops
     if s.resync != SHORT_RESYNC:
         started_short = time.monotonic()
         rows, notes = await at_short_resync(run, targets, sims)

@@ -1,4 +1,5 @@
-"""Figures 2 (scale: N resources on M clusters, against a naive per-resource poller) and 3 (restart)."""
+"""Figures 2 (scale: N resources on M clusters, against a naive per-resource poller) and 3 (restart: one replica
+with ``--no-leader-election``, then with leader election as installed, ``bench/fig_restart.py``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from bench import procs
 from bench.es import EsRequest, SimApi, per_interval
 from bench.fig_capacity import capacity_note, capacity_reads, capacity_rows, short_cluster
+from bench.fig_restart import TARGET, elected_restarts
 from bench.figures import Figure, Row
 from bench.kube import delta
 from bench.run import Run, mdep, operator_default
@@ -112,12 +114,15 @@ async def scale_restart(run: Run) -> list[Figure]:
         await run.kube.list_mdeps(namespace)
     list_s = time.monotonic() - t_list
     operator = await restart(run, fig3, operator, sims, namespaces, total, floor=import_s + list_s)
-    fig3.seconds = time.monotonic() - restart_began
+    run.fleet.stop(operator.proc)
+    rows, notes = await elected_restarts(run, sims, namespaces, floor=import_s + list_s)
+    fig3.rows += rows
     fig3.notes.append(
         f"floor = a fresh interpreter importing the operator ({import_s:.2f} s) + LIST of all ({list_s:.2f} s)"
     )
+    fig3.notes += notes
+    fig3.seconds = time.monotonic() - restart_began
 
-    run.fleet.stop(operator.proc)
     naive = await naive_window(run, sims, namespaces)
     for sim in sims:
         await sim.aclose()
@@ -238,8 +243,8 @@ async def restart(
     fig.rows = [
         Row(
             "change made during the restart -> _update", (reached or time.time()) - operator.started, "s",
-            "<= 10 s", floor, "floor", "interpreter start and imports + one LIST of all resources",
-            limit=10, lower_bound=reached is None,
+            f"<= {TARGET:g} s", floor, "floor", "interpreter start and imports + one LIST of all resources",
+            limit=TARGET, lower_bound=reached is None,
         ),
         Row(
             f"API writes in the {window}", sum(writes.values()), "writes", f"<= 1% of {total}", 1, "floor",
@@ -260,17 +265,20 @@ async def restart(
     return operator
 
 
-async def naive_window(run: Run, sims: Sequence[SimApi], namespaces: Sequence[str]) -> Steady:
+async def naive_window(
+    run: Run, sims: Sequence[SimApi], namespaces: Sequence[str], *, window: float | None = None, label: str = "naive"
+) -> Steady:
+    """The naive operator's cost over ``window`` seconds (default: ``naive_window``) once every timer fired."""
     s = run.sizes
-    clusters = run.dir / "naive-clusters.json"
+    clusters = run.dir / f"{label}-clusters.json"
     entry = {"ca": str(run.es_tls.ca), "api_key": procs.API_KEY}
     clusters.write_text(json.dumps({sim.sim.url: entry for sim in sims}))
     naive = procs.spawn_naive(
-        run.fleet, run.dir / "naive", run.plane.kubeconfig, namespaces, interval=s.resync, clusters=clusters
+        run.fleet, run.dir / label, run.plane.kubeconfig, namespaces, interval=s.resync, clusters=clusters
     )
-    await naive.wait_healthy()
-    await asyncio.sleep(s.resync)  # every timer has fired once
     try:
-        return await steady_window(run, naive.proc.pid, sims, s.naive_window, "naive")
+        await naive.wait_healthy()
+        await asyncio.sleep(s.resync)  # every timer has fired once
+        return await steady_window(run, naive.proc.pid, sims, window or s.naive_window, label)
     finally:
         run.fleet.stop(naive.proc)

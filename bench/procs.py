@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -58,6 +59,8 @@ class Fleet:
         self.source = source
         # Where py-spy writes the operators' CPU profiles (``--profile``), or None.
         self.profile_dir = profile
+        # Where figure 7's operator writes its tracemalloc snapshots (``--profile-memory``), or None.
+        self.memory_dir: Path | None = None
 
     def spawn(self, name: str, argv: Sequence[str], directory: Path, env: dict[str, str] | None = None) -> Process:
         directory.mkdir(parents=True, exist_ok=True)
@@ -137,16 +140,19 @@ class Simulator:
     proc: Process
     ready_file: Path
     ca: Path
+    index: int = 0  # which of its process's clusters (``--clusters``)
     url: str = ""
 
 
 def spawn_simulators(
-    fleet: Fleet, directory: Path, count: int, *, tls: Tls, prefix: str, allocation_delay: float
+    fleet: Fleet, directory: Path, count: int, *, tls: Tls, prefix: str, allocation_delay: float, per_process: int = 1
 ) -> list[Simulator]:
-    """``count`` simulators with room for 100 deployments of up to 32 allocations each (4 nodes x 1024 cores)."""
+    """``count`` simulated clusters with room for 100 deployments of up to 32 allocations each (4 nodes x 1024
+    cores), ``per_process`` of them in each process (``esml-simulator --clusters``: each its own port and uuid)."""
     sims = []
-    for i in range(count):
-        name = f"{prefix}{i:02d}"
+    for first in range(0, count, per_process):
+        clusters = min(per_process, count - first)
+        name = f"{prefix}{first:02d}"
         ready = directory / name / "ready.json"
         ready.unlink(missing_ok=True)
         argv = [
@@ -155,15 +161,26 @@ def spawn_simulators(
             "--model", MODEL, "--model-size", "1mb", "--allocation-delay", str(allocation_delay),
             "--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--cluster-name", name,
             "--api-key", f"{API_KEY_ID}:{API_KEY_SECRET}:superuser",
+            *(["--clusters", str(clusters)] if clusters > 1 else []),
         ]  # fmt: skip
-        sims.append(Simulator(name, fleet.spawn(name, argv, directory / name), ready, tls.ca))
+        proc = fleet.spawn(name, argv, directory / name)
+        names = [f"{name}-{k}" for k in range(clusters)] if clusters > 1 else [name]
+        sims += [Simulator(n, proc, ready, tls.ca, index=k) for k, n in enumerate(names)]
     return sims
+
+
+def simulator_clusters(source: Path | None) -> bool:
+    """Whether this simulator serves several clusters from one process (``--clusters``)."""
+    argv = [sys.executable, "-m", "esml_simulator", "--help"]
+    usage = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(source)).stdout
+    return "--clusters" in usage
 
 
 async def wait_simulators(sims: Sequence[Simulator]) -> None:
     for sim in sims:
         await wait_for(sim.ready_file.exists, within=60, what=f"simulator {sim.name}", procs=[sim.proc])
-        sim.url = json.loads(sim.ready_file.read_text())["url"]
+        ready = json.loads(sim.ready_file.read_text())
+        sim.url = ready["urls"][sim.index] if "urls" in ready else ready["url"]
 
 
 # -- the operator under test ---------------------------------------------------------------------
@@ -194,11 +211,16 @@ def child_env(source: Path | None) -> dict[str, str]:
     return env
 
 
+@functools.cache
+def operator_usage(source: Path | None) -> str:
+    """``esml-operator run --help`` of the operator under test (which flags it has)."""
+    argv = [sys.executable, "-m", "esml_operator.cli", "run", "--help"]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(source)).stdout
+
+
 def operator_flags(source: Path | None) -> tuple[str, ...]:
     """``--no-leader-election`` for single-replica figures, if this operator accepts the flag."""
-    argv = [sys.executable, "-m", "esml_operator.cli", "run", "--help"]
-    usage = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(source)).stdout
-    return ("--no-leader-election",) if "--no-leader-election" in usage else ()
+    return ("--no-leader-election",) if "--no-leader-election" in operator_usage(source) else ()
 
 
 def spawn_operator(
@@ -210,10 +232,12 @@ def spawn_operator(
     resync_interval: float,
     extra: Sequence[str] = (),
     name: str = "operator",
+    module: Sequence[str] = ("-m", "esml_operator.cli"),
 ) -> Operator:
+    """``module``: how the interpreter runs the CLI (``bench.tracemem`` wraps it to profile memory)."""
     port = free_port()
     argv = [
-        sys.executable, "-m", "esml_operator.cli", "run", *[a for ns in namespaces for a in ("--namespace", ns)],
+        sys.executable, *module, "run", *[a for ns in namespaces for a in ("--namespace", ns)],
         "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
         "--liveness-endpoint", f"http://127.0.0.1:{port}/healthz", "--log-level", "INFO",
         "--metrics-endpoint", f"http://127.0.0.1:{free_port()}/metrics",

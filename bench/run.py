@@ -58,6 +58,12 @@ class Sizes:
     live_resources: int
     isolation_changes: int
     isolation_ready_timeout: float
+    # 7. fleet
+    fleet_clusters: int
+    fleet_per_cluster: int
+    fleet_clusters_per_namespace: int
+    fleet_ready_timeout: float
+    fleet_window: float
 
 
 FULL = Sizes(
@@ -68,6 +74,8 @@ FULL = Sizes(
     drift_fraction=0.1,
     lease_duration=15.0, renew_deadline=10.0, retry_period=2.0,
     dead_resources=50, live_resources=20, isolation_changes=100, isolation_ready_timeout=90,
+    fleet_clusters=100, fleet_per_cluster=100, fleet_clusters_per_namespace=10, fleet_ready_timeout=600,
+    fleet_window=60,
 )  # fmt: skip
 
 QUICK = Sizes(
@@ -78,6 +86,8 @@ QUICK = Sizes(
     drift_fraction=0.1,
     lease_duration=4.0, renew_deadline=3.0, retry_period=1.0,
     dead_resources=50, live_resources=10, isolation_changes=30, isolation_ready_timeout=20,
+    fleet_clusters=10, fleet_per_cluster=30, fleet_clusters_per_namespace=5, fleet_ready_timeout=300,
+    fleet_window=10,
 )  # fmt: skip
 
 
@@ -125,10 +135,13 @@ class Run:
         ready = self.watch_log.with_suffix(".ready")
         await procs.wait_for(ready.exists, within=30, what="the bare watcher", procs=[proc])
 
-    async def simulators(self, count: int, prefix: str, *, allocation_delay: float = 0.2) -> list[SimApi]:
+    async def simulators(
+        self, count: int, prefix: str, *, allocation_delay: float = 0.2, per_process: int = 1
+    ) -> list[SimApi]:
         sims = procs.spawn_simulators(
-            self.fleet, self.dir / "sims", count, tls=self.es_tls, prefix=prefix, allocation_delay=allocation_delay
-        )
+            self.fleet, self.dir / "sims", count, tls=self.es_tls, prefix=prefix, allocation_delay=allocation_delay,
+            per_process=per_process,
+        )  # fmt: skip
         await procs.wait_simulators(sims)
         return [SimApi(sim) for sim in sims]
 

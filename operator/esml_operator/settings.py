@@ -197,6 +197,13 @@ class Settings:
         metavar="LEVEL",
     )
     log_format: str = _setting("plain", "Log format: plain or json.", check=checks.log_format, metavar="FORMAT")
+    event_loop: str = _setting(
+        "auto",
+        "Event loop: uvloop (faster; installed on Linux), asyncio (Python's own), or auto: uvloop where it is "
+        "installed, else asyncio.",
+        check=checks.event_loop,
+        metavar="LOOP",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -21,6 +21,7 @@ Check = Callable[[str, Any], None]
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("plain", "json")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 # Kubernetes object names (k8s.io/apimachinery validation): a namespace is a
 # DNS-1123 label, most other names (a Lease's) a DNS-1123 subdomain.
@@ -59,9 +60,19 @@ def log_level(flag: str, value: str) -> None:
         raise ValueError(f"{flag} must be one of {', '.join(LOG_LEVELS)} (any case), got {value!r}")
 
 
-def log_format(flag: str, value: str) -> None:
-    if value not in LOG_FORMATS:
-        raise ValueError(f"{flag} must be {' or '.join(LOG_FORMATS)}, got {value!r}")
+def one_of(choices: tuple[str, ...]) -> Check:
+    """Exactly one of ``choices`` (case matters)."""
+    listed = " or ".join(filter(None, (", ".join(choices[:-1]), choices[-1])))
+
+    def check(flag: str, value: str) -> None:
+        if value not in choices:
+            raise ValueError(f"{flag} must be {listed}, got {value!r}")
+
+    return check
+
+
+log_format = one_of(LOG_FORMATS)
+event_loop = one_of(EVENT_LOOPS)
 
 
 def existing_file(flag: str, value: str) -> None:

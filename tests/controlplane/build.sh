@@ -10,11 +10,23 @@
 # requires k8s.io/kubernetes and replaces every staging module that upstream
 # pins at v0.0.0 with the matching v0.Y.Z release.
 #
+# kube-apiserver, kubectl and kube-controller-manager come from one `go build` (one load of the package
+# graph, and each link runs beside the remaining compiles instead of alone at the end of a build of its
+# own), etcd from a second one (its own version flags, and upstream's build of it has no tags).
+#
+# Usage: build.sh             build (or reuse) and link into <repo>/.local/bin
+#        build.sh --modules   resolve the control plane's modules only (no compile), waiting for a build of
+#                             the same slot that is under way, and print the path of a file listing
+#                             "module version" for every module its binaries compile; build-tool.sh builds
+#                             helm and promtool with these versions where they share a module
+#
 # Environment:
 #   ESML_CONTROLPLANE_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/esml-operator/controlplane)
 #   ESML_LOCAL_BIN           where to link the binaries (default <repo>/.local/bin)
 #   ESML_GO_BUILD_FLAGS      extra flags for `go build` (for example "-p 1" on a small machine)
 set -euo pipefail
+mode=${1:-build}
+[ "$mode" = build ] || [ "$mode" = --modules ] || { echo "usage: build.sh [--modules]" >&2; exit 2; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -55,6 +67,18 @@ key="${K8S}-${ETCD#v}-${GOVER}"
 dest="$cache_root/$key"
 bin="$dest/bin"
 local_bin=${ESML_LOCAL_BIN:-$repo/.local/bin}
+src="$dest/src"
+modules="$dest/modules.txt"
+CP_PACKAGES=(k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kube-controller-manager)
+ETCD_PACKAGE=go.etcd.io/etcd/server/v3
+
+# One build per slot at a time: a second run (or build-tool.sh asking for the modules) waits for the first,
+# then reuses its work. The Go commands run with the lock's descriptor closed, so that a compiler left
+# behind by an interrupted build cannot keep the next one waiting.
+mkdir -p "$cache_root"
+exec 9>"$dest.lock"
+flock 9
+go() { command go "$@" 9>&-; }
 
 link_into_repo() {
   mkdir -p "$local_bin"
@@ -79,7 +103,7 @@ fetch_keda_crds() {
   ln -sfn "$kdest/crds" "$(dirname "$local_bin")/keda-crds"
 }
 timer=()
-if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %M KiB peak RSS'); fi
+if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f '%e s wall, %U s user, %S s system, %M KiB peak RSS'); fi
 
 # -ldflags that make the Kubernetes binaries report the pinned version (kubectl version, --version).
 kubernetes_ldflags() {  # build_date
@@ -92,15 +116,17 @@ kubernetes_ldflags() {  # build_date
   printf '%s' "$ld"
 }
 
-build_one() {  # name package ldflags [tags]
-  local name=$1 pkg=$2 flags=$3 tags=${4:-}
-  say "building $name ($pkg)..."
+build_one() {  # name ldflags tags package...   (several packages: binaries named after them, in one go build)
+  local name=$1 flags=$2 tags=$3; shift 3
+  local out="$bin/$name.tmp"
+  [ $# -eq 1 ] || { out="$bin/tmp/"; rm -rf "$bin/tmp"; mkdir -p "$bin/tmp"; }
+  say "building $name ($*)..."
   local start=$(date +%s)
   # shellcheck disable=SC2086
-  ticking "build $name" "${timer[@]}" go build ${ESML_GO_BUILD_FLAGS:-} -trimpath ${tags:+-tags "$tags"} -ldflags "$flags" \
-      -o "$bin/$name.tmp" "$pkg" 2>"$dest/build-$name.log" \
+  ticking "build $name" "${timer[@]}" go build -gcflags "$ESML_GO_GCFLAGS" ${ESML_GO_BUILD_FLAGS:-} ${tags:+-tags "$tags"} -ldflags "$flags" \
+      -o "$out" "$@" 2>"$dest/build-$name.log" 9>&- \
     || { tail -n 40 "$dest/build-$name.log" >&2; die "building $name failed"; }
-  mv "$bin/$name.tmp" "$bin/$name"
+  if [ $# -eq 1 ]; then mv "$bin/$name.tmp" "$bin/$name"; else mv "$bin"/tmp/* "$bin/" && rmdir "$bin/tmp"; fi
   local stats
   stats=$(tail -n 1 "$dest/build-$name.log")
   [ -n "${timer[*]}" ] || stats="$(( $(date +%s) - start )) s wall"
@@ -117,8 +143,8 @@ build_controller_manager() {
     grep -q 'cmd/kube-controller-manager' tools.go ||
       sed -i 's#^\t_ "k8s.io/kubernetes/cmd/kube-apiserver"#&\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager"#' tools.go
     grep -q 'cmd/kube-controller-manager' tools.go || die "could not add kube-controller-manager to tools.go"
-    build_one kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$(kubernetes_ldflags "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" \
-      selinux,notest,grpcnotrace )
+    build_one kube-controller-manager "$(kubernetes_ldflags "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$ESML_GO_TAGS" \
+      k8s.io/kubernetes/cmd/kube-controller-manager )
   # A here-string, not a pipe into grep -q (see the version checks below).
   grep -qx "Kubernetes v${K8S}" <<<"$("$bin/kube-controller-manager" --version)" ||
     die "kube-controller-manager reports $("$bin/kube-controller-manager" --version)"
@@ -149,19 +175,12 @@ build_kstatus() {
   ln -sfn "$kdest/bin/kstatus" "$local_bin/kstatus"
 }
 
-if [ -f "$dest/complete" ]; then
-  say "reusing cached build $key"
-  finish
-  exit 0
-fi
-
-say "building Kubernetes v$K8S (staging $STAGING), etcd $ETCD with $GOVER -> $dest"
-mkdir -p "$dest"
-src="$dest/src"
-rm -rf "$src" "$bin"
-mkdir -p "$src" "$bin"
-
-cat >"$src/go.mod" <<EOF
+# The wrapper module: requires k8s.io/kubernetes, one replace per staging module, tidied; then the guards.
+resolve() {
+  say "resolving Kubernetes v$K8S (staging $STAGING), etcd $ETCD -> $src"
+  rm -rf "$src" "$modules"
+  mkdir -p "$src"
+  cat >"$src/go.mod" <<EOF
 module esml.invalid/controlplane
 
 go ${go_line}
@@ -170,7 +189,7 @@ godebug default=go${go_line%.*}
 
 require k8s.io/kubernetes v${K8S}
 EOF
-cat >"$src/tools.go" <<'EOF'
+  cat >"$src/tools.go" <<'EOF'
 //go:build tools
 
 package tools
@@ -182,36 +201,66 @@ import (
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 EOF
+  ( cd "$src"
+    # One replace per k8s.io module that upstream requires at v0.0.0.
+    n=0
+    while read -r m; do
+      go mod edit -replace "${m}=${m}@${STAGING}"
+      n=$((n + 1))
+    done < <(awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" { print $1 }' "$upstream_mod" | sort -u)
+    [ "$n" -gt 0 ] || die "found no v0.0.0 staging modules in the upstream go.mod"
+    say "generated $n staging replace lines"
 
-cd "$src"
-# One replace per k8s.io module that upstream requires at v0.0.0.
-n=0
-while read -r m; do
-  go mod edit -replace "${m}=${m}@${STAGING}"
-  n=$((n + 1))
-done < <(awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" { print $1 }' "$upstream_mod" | sort -u)
-[ "$n" -gt 0 ] || die "found no v0.0.0 staging modules in the upstream go.mod"
-say "generated $n staging replace lines"
+    t=$(date +%s)
+    say "resolving modules (a few hundred MB on a cold module cache)..."
+    ticking "go mod tidy" go mod tidy >/dev/null 2>"$dest/tidy.log" || { tail -n 30 "$dest/tidy.log" >&2; die "go mod tidy failed"; }
+    say "modules resolved in $(( $(date +%s) - t ))s"
+
+    # Guards: nothing left at v0.0.0, every replaced k8s.io module at STAGING, etcd as pinned.
+    if go list -m all | grep -E ' v0\.0\.0$' >&2; then die "unreplaced v0.0.0 module(s) above"; fi
+    go list -m -f '{{if .Replace}}{{.Path}} {{.Replace.Version}}{{end}}' all |
+      awk -v want="$STAGING" '$1 ~ /^k8s\.io\// && $2 != want { print "BAD " $0 > "/dev/stderr"; bad=1 } END { exit bad }' \
+      || die "a staging module is not at $STAGING"
+    got_etcd=$(go list -m -f '{{.Version}}' "$ETCD_PACKAGE")
+    [ "$got_etcd" = "$ETCD" ] || die "etcd resolved to $got_etcd, expected $ETCD" )
+  touch "$src/resolved"
+}
+
+# "module version" of every module that gives a package to the four binaries (the version whose code is
+# built: a replace's), for build-tool.sh.
+list_modules() {
+  ( cd "$src" && go list -deps -tags "$ESML_GO_TAGS" \
+      -f '{{with .Module}}{{.Path}} {{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}{{end}}' \
+      "${CP_PACKAGES[@]}" "$ETCD_PACKAGE" ) | sort -u >"$modules.tmp" || die "cannot list the control plane's modules"
+  mv "$modules.tmp" "$modules"
+}
+
+if [ "$mode" = --modules ]; then
+  [ -f "$dest/complete" ] || [ -f "$src/resolved" ] || resolve
+  [ -f "$modules" ] || list_modules
+  printf '%s\n' "$modules"
+  exit 0
+fi
+
+if [ -f "$dest/complete" ]; then
+  say "reusing cached build $key"
+  finish
+  exit 0
+fi
 
 t0=$(date +%s)
-say "resolving modules (a few hundred MB on a cold module cache)..."
-ticking "go mod tidy" go mod tidy >/dev/null 2>"$dest/tidy.log" || { tail -n 30 "$dest/tidy.log" >&2; die "go mod tidy failed"; }
-say "modules resolved in $(( $(date +%s) - t0 ))s"
-
-# Guards: nothing left at v0.0.0, every replaced k8s.io module at STAGING, etcd as pinned.
-if go list -m all | grep -E ' v0\.0\.0$' >&2; then die "unreplaced v0.0.0 module(s) above"; fi
-go list -m -f '{{if .Replace}}{{.Path}} {{.Replace.Version}}{{end}}' all |
-  awk -v want="$STAGING" '$1 ~ /^k8s\.io\// && $2 != want { print "BAD " $0 > "/dev/stderr"; bad=1 } END { exit bad }' \
-  || die "a staging module is not at $STAGING"
-got_etcd=$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
-[ "$got_etcd" = "$ETCD" ] || die "etcd resolved to $got_etcd, expected $ETCD"
+say "building Kubernetes v$K8S (staging $STAGING), etcd $ETCD with $GOVER -> $dest"
+[ -f "$src/resolved" ] || resolve
+[ -f "$modules" ] || list_modules
+rm -rf "$bin"
+mkdir -p "$bin"
+cd "$src"
 
 build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 ld=$(kubernetes_ldflags "$build_date")
 : >"$dest/build-times.txt"
-build_one kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$ld" selinux,notest,grpcnotrace
-build_one kubectl k8s.io/kubernetes/cmd/kubectl "$ld" selinux,notest,grpcnotrace
-build_one etcd go.etcd.io/etcd/server/v3 "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module"
+build_one kubernetes "$ld" "$ESML_GO_TAGS" "${CP_PACKAGES[@]}"
+build_one etcd "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=module" "" "$ETCD_PACKAGE"
 
 # Verify the products report the pinned versions.
 # Version checks read the binary's whole output first and grep a here-string: with pipefail,

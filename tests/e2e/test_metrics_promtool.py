@@ -1,6 +1,7 @@
 """The /metrics of real operator processes, against a real API server: promtool lints it, it has every series
 the alert rules and the dashboard read, and the leader's status writes come back to every replica's watch
-(what EsmlOperatorWatchStalled relies on)."""
+(what EsmlOperatorWatchStalled relies on). The replicas run on different event loops (uvloop, the default where it
+is installed, and --event-loop asyncio), and each says which one it runs on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 
 import yaml
 
+from esml_operator import __version__
 from esml_operator.metrics.cgroup import memory_limit_bytes
 from tests.e2e.conftest import Kube, model_deployment, wait_for
 from tests.e2e.test_lifecycle import converged
@@ -29,7 +31,8 @@ def test_real_scrapes_lint_clean_and_feed_every_alert_and_panel(
     operator_factory: Callable[..., OperatorProcess],
 ) -> None:
     lease = f"esml-{uuid.uuid4().hex[:8]}"
-    replicas = [operator_factory("--lease-name", lease) for _ in range(2)]
+    loops = {"uvloop": (), "asyncio": ("--event-loop", "asyncio")}
+    replicas = [operator_factory("--lease-name", lease, *flags) for flags in loops.values()]
     kube.apply(model_deployment("ner", es_url, allocations=2))
     wait_for(lambda: converged(kube, "ner", 2), what="Ready with 2")
     leader = wait_for(
@@ -43,6 +46,10 @@ def test_real_scrapes_lint_clean_and_feed_every_alert_and_panel(
         return all((value(samples(op), "esml_watch_events_total", type="MODIFIED") or 0) >= 1 for op in replicas)
 
     wait_for(every_replica_saw_a_write, what="MODIFIED watch events on every replica")
+
+    for op, loop in zip(replicas, loops, strict=True):
+        assert value(samples(op), "esml_operator_info", version=__version__, event_loop=loop) == 1.0, loop
+        assert f"running on the {loop} event loop" in op.log, loop
 
     bodies = [op.metrics() for op in replicas]
     for body in bodies:

@@ -267,6 +267,7 @@ EVERY_SETTING = {
     "eckUrlTemplate": ("https://{service}.{namespace}.example:{port}", "https://{service}.{namespace}.example:{port}"),
     "logLevel": ("DEBUG", "DEBUG"),
     "logFormat": ("json", "json"),
+    "eventLoop": ("asyncio", "asyncio"),
 }
 
 

@@ -32,7 +32,10 @@ CONDITION_CALLS = {
     "ConditionValue": 1,
     "ConfigProblem": 0,
     "SpecError": 0,
+    "_converging": 1,  # decide.py's "not ready while Elasticsearch gets there" (reason, and progress=)
 }
+#: keyword arguments that carry a second reason (``_converging(..., progress="WaitingForStop")``)
+REASON_KEYWORDS = {"progress"}
 EVENT_CALLS = {"Event": 1}
 
 
@@ -150,6 +153,9 @@ def _reasons(calls: dict[str, int], *, pairs: bool) -> set[str]:
             argument = _argument(call, calls[name])
             if argument is not None:
                 found |= _Resolver(constants, scope).values(argument)
+            for keyword in call.keywords:
+                if keyword.arg in REASON_KEYWORDS:
+                    found |= _Resolver(constants, scope).values(keyword.value)
         if pairs:
             for first, function in _pair_returns(tree):
                 found |= _Resolver(constants, function).values(first)

@@ -26,6 +26,7 @@ from esml_operator.reconcile import (
     RecentAction,
     ResourceRef,
     decide,
+    parse_or_error,
 )
 
 NOW = datetime(2026, 11, 25, 10, 0, 0, tzinfo=UTC)
@@ -114,6 +115,7 @@ def observation(
     last_failure: ActionFailure | None = None,
     recent: RecentAction | None = None,
     throttle_wait: float = 0.0,
+    failed_polls: int = 0,
 ) -> Observation:
     if snapshot is _MISSING:
         snapshot = ClusterSnapshot(
@@ -131,6 +133,7 @@ def observation(
         selector=SELECTOR,
         recent=recent,
         throttle_wait=throttle_wait,
+        failed_polls=failed_polls,
     )
 
 
@@ -161,7 +164,7 @@ def run(
     resync: float = RESYNC,
 ) -> Decision:
     return decide(
-        spec() if raw_spec is None else raw_spec,
+        parse_or_error(spec() if raw_spec is None else raw_spec),
         REF,
         observation(stats()) if obs is None else obs,
         previous,

@@ -154,6 +154,12 @@ def resource(name: str, url: str, *, generation: int = 1, **spec: Any) -> dict[s
     }  # fmt: skip
 
 
+def deleting(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` being deleted while it holds the ``esml.io/stop-deployment`` finalizer."""
+    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
+    return {**body, "metadata": meta}
+
+
 def bump(body: dict[str, Any], **spec: Any) -> dict[str, Any]:
     """``body`` at its next generation (and resourceVersion) with ``spec`` changed."""
     meta = dict(body["metadata"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -116,3 +117,15 @@ def _restore_root_logger() -> Iterator[None]:
 def test_a_level_in_any_case_configures_logging(given: str, level: int) -> None:
     configure_logging(Settings(all_namespaces=True, log_level=given))
     assert logging.getLogger().level == level
+
+
+@pytest.mark.usefixtures("_restore_root_logger")
+def test_run_refuses_uvloop_without_it_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    assert main(["run", "--all-namespaces", "--event-loop", "uvloop"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "esml-operator run: error: --event-loop uvloop: uvloop is not installed (the operator depends on it on "
+        "Linux only); choose --event-loop auto or asyncio"
+    ]

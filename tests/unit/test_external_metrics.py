@@ -20,10 +20,11 @@ from esml_operator.manager.operator import Operator, build
 from esml_operator.metrics.external import (
     ClientTrust,
     ExternalMetricsApi,
-    ExternalMetricsServer,
     quantity,
     server_context,
 )
+from esml_operator.metrics.http import HttpServer
+from esml_operator.metrics.load import LOAD_SERIES
 from esml_operator.settings import Settings
 from esml_simulator import Simulator
 from tests.controlplane.certs import Pair, TinyCA
@@ -116,9 +117,8 @@ async def api(world: World, tls: Tls) -> AsyncIterator[str]:
     handler = ExternalMetricsApi(
         world.op.metrics.loads, leading=lambda: world.leading[0], allowed_names=trust.allowed_names
     )
-    server = ExternalMetricsServer(
-        handler, "127.0.0.1", 0, server_context(str(tls.server.cert), str(tls.server.key), trust)
-    )
+    context = server_context(str(tls.server.cert), str(tls.server.key), trust)
+    server = HttpServer(handler.app(), "127.0.0.1", 0, what="external metrics", ssl_context=context)
     await server.start()
     yield f"https://127.0.0.1:{server.bound_port}"
     await server.stop()
@@ -192,3 +192,17 @@ async def test_only_the_front_proxy_certificate_is_accepted(api: str, tls: Tls, 
 @pytest.mark.parametrize(("number", "text"), [(7, "7"), (0.0425, "42500u"), (1.5, "1500m"), (1 / 3, "333333333n")])
 def test_quantities(number: float, text: str) -> None:
     assert quantity(number) == text
+
+
+async def test_every_load_series_of_metrics_is_served_with_the_same_value(api: str, tls: Tls, world: World) -> None:
+    """One table (LOAD_SERIES) defines both: the same names, the same numbers."""
+    samples = scrape(world.op)
+    labels = {"namespace": "team-a", "name": "ner", "deployment_id": "ner-a"}
+    async with client(api, tls, tls.proxy) as http:
+        listed = {r["name"] for r in (await http.get(PREFIX)).json()["resources"]}
+        assert listed == {series.sample_name for series in LOAD_SERIES}
+        for name in sorted(listed):
+            found = value(samples, name, **labels)
+            assert found is not None, f"{name} is not on /metrics"
+            answer = await http.get(f"{PREFIX}/namespaces/team-a/{name}", params={"labelSelector": "name=ner"})
+            assert [item["value"] for item in answer.json()["items"]] == [quantity(found)], name

@@ -18,9 +18,9 @@ from esml_operator.manager.operator import Operator, build
 from esml_operator.metrics.external import (
     ClientTrust,
     ExternalMetricsApi,
-    ExternalMetricsServer,
     server_context,
 )
+from esml_operator.metrics.http import HttpServer
 from esml_operator.settings import Settings
 from esml_simulator import Simulator
 from tests.controlplane.certs import TinyCA
@@ -56,9 +56,8 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     tls = Tls(ca, TinyCA(tmp_path / "serving", "serving-ca").server("em", ["127.0.0.1"]), ca.client("p", "proxy"))
     api = ExternalMetricsApi(op.metrics.loads, leading=lambda: True, allowed_names=("proxy",))
     trust = ClientTrust(ca.cert.read_text(), ("proxy",))
-    server = ExternalMetricsServer(
-        api, "127.0.0.1", 0, server_context(str(tls.server.cert), str(tls.server.key), trust)
-    )
+    context = server_context(str(tls.server.cert), str(tls.server.key), trust)
+    server = HttpServer(api.app(), "127.0.0.1", 0, what="external metrics", ssl_context=context)
     await server.start()
     yield Served(sim, op, f"https://127.0.0.1:{server.bound_port}", tls)
     await server.stop()

@@ -9,9 +9,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from esml_operator import __version__
 from esml_operator.kube.api import SecretData
 from esml_operator.manager.operator import Operator
-from esml_operator.metrics.prometheus import LeaderState, MetricsServer
+from esml_operator.metrics.http import HttpServer, metrics_app
+from esml_operator.metrics.prometheus import LeaderState
 from esml_operator.metrics.servers import Servers
 from esml_operator.settings import Settings
 from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
@@ -125,7 +127,7 @@ async def test_leadership_series() -> None:
 async def test_the_metrics_endpoint_serves_prometheus_and_openmetrics() -> None:
     op = operator_for({}, FakeKube())
     op.metrics.observe_watch_event("MODIFIED")
-    server = MetricsServer(op.metrics, "127.0.0.1", 0, "/metrics")
+    server = HttpServer(metrics_app(op.metrics.registry, "/metrics"), "127.0.0.1", 0, what="metrics")
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.bound_port}") as client:
@@ -136,6 +138,14 @@ async def test_the_metrics_endpoint_serves_prometheus_and_openmetrics() -> None:
             assert open_metrics.headers["content-type"].startswith("application/openmetrics-text")
             assert open_metrics.text.rstrip().endswith("# EOF")
             assert (await client.get("/other")).status_code == 404
+            # prometheus-client's handler: compressed when the scraper accepts it, and only the families asked for
+            gzipped = await client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+            assert gzipped.headers["content-encoding"] == "gzip"
+            assert 'esml_watch_events_total{type="MODIFIED"} 1.0' in gzipped.text  # httpx decompressed it
+            only = await client.get("/metrics", params={"name[]": "esml_watch_events_total"})
+            assert [line for line in only.text.splitlines() if not line.startswith("#")] == [
+                'esml_watch_events_total{type="MODIFIED"} 1.0'
+            ]
     finally:
         await server.stop()
         await op.close()
@@ -176,3 +186,18 @@ async def test_a_busy_metrics_port_is_logged_and_the_operator_runs_on(caplog: py
         await servers.stop()
         await op.close()
     assert any("cannot serve metrics" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+
+
+async def test_the_resource_count_and_the_operator_info() -> None:
+    op = operator_for({}, FakeKube())
+    try:
+        assert value(scrape(op), "esml_modeldeployments") == 0
+        for name in ("a", "b", "c"):
+            op.runtime.observe("ADDED", resource(name, URL))
+        op.runtime.observe("DELETED", resource("b", URL))
+        assert value(scrape(op), "esml_modeldeployments") == 2 == op.metrics.resources()
+        assert value(scrape(op), "esml_operator_info", version=__version__, event_loop="unknown") == 1
+        op.metrics.event_loop = "uvloop"  # what the manager sets at start-up
+        assert value(scrape(op), "esml_operator_info", version=__version__, event_loop="uvloop") == 1
+    finally:
+        await op.close()

@@ -9,7 +9,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from esml_operator.controller.registry import Registry
 from esml_operator.controller.snapshots import SnapshotCache
-from esml_operator.metrics.prometheus import LoadView, _StateCollector
+from esml_operator.metrics.load import LoadView
+from esml_operator.metrics.prometheus import _StateCollector
 from tests.unit.runtime_fakes import resource
 
 URL = "https://es-a:9200"

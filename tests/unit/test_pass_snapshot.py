@@ -8,6 +8,7 @@ awaiting its observation and the generation after it, when the watch had already
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
@@ -47,9 +48,22 @@ async def test_a_new_generation_arriving_during_a_pass_is_not_reported_with_the_
     op.runtime.observe("MODIFIED", _next(body, numberOfAllocations=2))  # ... and the watch delivers generation 2
     resume.set()
     await until(lambda: es.deployments["ner"]["number_of_allocations"] == 2, what="the change sent")
-    await until(lambda: not op.runtime.queue.running, what="idle")
-    for _, status in kube.patches:
-        ready = {c["type"]: c for c in status.get("conditions", [])}.get("Ready", {})
-        if status.get("observedGeneration") == 2 and ready.get("status") == "True":
-            assert status.get("allocations") == 2, f"Ready for generation 2 with generation 1's count: {status}"
+    await until(lambda: (2, "True") in _reported(kube), what="generation 2 reported Ready")
+    reported = [(_generation(status), status.get("desiredAllocations")) for _, status in kube.patches]
+    # Every status names the generation whose spec it was decided on: generation n asks for n allocations.
+    assert (2, "2") in reported and all(desired == str(generation) for generation, desired in reported), reported
+    ready = [status for _, status in kube.patches if (_generation(status), _ready(status)) == (2, "True")]
+    assert all(status.get("allocations") == 2 for status in ready), f"Ready with generation 1's count: {ready}"
     await op.close()
+
+
+def _generation(status: Mapping[str, Any]) -> Any:
+    return status.get("observedGeneration")
+
+
+def _ready(status: Mapping[str, Any]) -> Any:
+    return {c["type"]: c for c in status.get("conditions", [])}.get("Ready", {}).get("status")
+
+
+def _reported(kube: FakeKube) -> list[tuple[Any, Any]]:
+    return [(_generation(status), _ready(status)) for _, status in kube.patches]

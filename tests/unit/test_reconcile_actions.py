@@ -17,6 +17,7 @@ from esml_operator.reconcile import (
     action_event,
     decide_deletion,
     deletion_blocked,
+    parse_or_error,
     parse_spec,
 )
 from tests.unit.reconcile_helpers import MODEL, NOW, adaptive, assignment, observation, run, spec, stats
@@ -43,7 +44,7 @@ from tests.unit.reconcile_helpers import MODEL, NOW, adaptive, assignment, obser
     ],
 )
 def test_decide_deletion(raw: Any, obs: Any, expected: tuple[Any, ...]) -> None:
-    assert decide_deletion(raw, obs) == expected
+    assert decide_deletion(parse_or_error(raw), obs) == expected
 
 
 @pytest.mark.parametrize(

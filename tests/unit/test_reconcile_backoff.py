@@ -201,3 +201,40 @@ def test_start_is_not_repeated_on_a_snapshot_taken_before_it() -> None:
 def test_empty_snapshot_still_counts_as_observed() -> None:
     decision = run(obs=observation(snapshot=ClusterSnapshot()))
     assert summary(decision) == ("False", "ModelNotFound", "False", "True", "ModelNotFound")
+
+
+# --- a failed poll ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failed_polls", "jitter", "seconds"),
+    [(0, 0.5, 0.5), (1, 0.5, 1.0), (3, 0.25, 2.0), (7, 0.9, 115.2)],
+)
+def test_a_failed_poll_is_retried_with_backoff(failed_polls: int, jitter: float, seconds: float) -> None:
+    """An unreachable cluster (no Retry-After) comes back after the back-off of its consecutive failures,
+    not at the resync interval."""
+    refused = es.ConnectionFailedError("connection refused")
+    obs = observation(snapshot=None, fetch_error=refused, failed_polls=failed_polls)
+    decision = run(obs=obs, jitter=jitter)
+    assert decision.requeue_after == pytest.approx(seconds)
+    assert decision.requeue_after == pytest.approx(backoff_seconds(failed_polls + 1, jitter))
+    assert cond(decision, "Reconciling")["reason"] == "ProgressingWithRetry"
+
+
+def test_a_failed_polls_backoff_beyond_the_resync_interval_leaves_it_to_the_resync_loop() -> None:
+    obs = observation(snapshot=None, fetch_error=es.TransportTimeoutError("read timed out"), failed_polls=20)
+    assert run(obs=obs, jitter=0.9, resync=60.0).requeue_after is None  # 270 s of back-off: the resync comes first
+
+
+def test_a_failed_polls_retry_after_is_a_floor_for_its_backoff() -> None:
+    slow = api(es.TooManyRequestsError, 429, None, "slow down", retry_after=3.0)
+    assert run(obs=observation(snapshot=None, fetch_error=slow), jitter=0.5).requeue_after == 3.0
+    later = observation(snapshot=None, fetch_error=slow, failed_polls=4)  # 16 s window, half of it
+    assert run(obs=later, jitter=0.5).requeue_after == 8.0
+
+
+def test_a_refused_poll_is_stalled_and_waits_for_the_resync() -> None:
+    refused = api(es.AuthenticationError, 401, "security_exception", "unable to authenticate user [elastic]")
+    decision = run(obs=observation(snapshot=None, fetch_error=refused, failed_polls=2))
+    assert decision.requeue_after is None
+    assert summary(decision)[2:] == ("False", "True", "security_exception")

@@ -32,6 +32,7 @@ from esml_operator.reconcile import (
     decide_deletion,
     deletion_notice,
     ownership,
+    parse_or_error,
     settle,
 )
 from tests.unit.reconcile_helpers import (
@@ -289,7 +290,7 @@ def test_allocating_endpoint_deployment_is_not_ready_yet() -> None:
 
 
 def test_deletion_with_stop_never_stops_an_endpoints_deployment() -> None:
-    raw = elser_spec(deletionPolicy="Stop")
+    raw = parse_or_error(elser_spec(deletionPolicy="Stop"))
     obs = owned(elser_stats())
     assert decide_deletion(raw, obs) == ()
     notice = deletion_notice(raw, obs)
@@ -299,7 +300,7 @@ def test_deletion_with_stop_never_stops_an_endpoints_deployment() -> None:
 
 
 def test_deletion_with_stop_leaves_a_deployment_that_endpoints_use() -> None:
-    raw = spec(deletionPolicy="Stop")
+    raw = parse_or_error(spec(deletionPolicy="Stop"))
     obs = replace(observation(stats()), inference_users=("e5-on-search",))
     assert decide_deletion(raw, obs) == ()
     notice = deletion_notice(raw, obs)
@@ -308,11 +309,11 @@ def test_deletion_with_stop_leaves_a_deployment_that_endpoints_use() -> None:
 
 @pytest.mark.parametrize("overrides", [{"deletionPolicy": "Retain"}, {"deletionPolicy": "Stop", "paused": True}])
 def test_no_notice_when_nothing_would_have_been_stopped(overrides: dict[str, Any]) -> None:
-    assert deletion_notice(elser_spec(**overrides), owned(elser_stats())) is None
+    assert deletion_notice(parse_or_error(elser_spec(**overrides)), owned(elser_stats())) is None
 
 
 def test_ordinary_deployments_are_still_stopped() -> None:
-    raw = spec(deletionPolicy="Stop")
+    raw = parse_or_error(spec(deletionPolicy="Stop"))
     assert decide_deletion(raw, observation(stats())) == (StopDeployment(deployment_id=MODEL),)
     assert deletion_notice(raw, observation(stats())) is None
 

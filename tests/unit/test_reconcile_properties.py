@@ -63,6 +63,7 @@ from esml_operator.reconcile import (
     UpdateDeployment,
     UpdateInferenceEndpoint,
     decide,
+    parse_or_error,
 )
 
 PROPERTIES = settings(
@@ -372,7 +373,13 @@ class Inputs:
 
     def decide(self) -> Decision:
         return decide(
-            self.spec, REF, self.observation, self.previous, self.now, resync_interval=RESYNC, jitter=self.jitter
+            parse_or_error(self.spec),
+            REF,
+            self.observation,
+            self.previous,
+            self.now,
+            resync_interval=RESYNC,
+            jitter=self.jitter,
         )
 
 

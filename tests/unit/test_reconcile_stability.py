@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from esml_operator.elasticsearch import errors as es
-from esml_operator.reconcile import ActionFailure, Failed, decide, settle
+from esml_operator.reconcile import ActionFailure, Failed, decide, parse_or_error, settle
 from tests.unit.reconcile_helpers import NOW, REF, RESYNC, allocation, observation, spec, stats
 
 CAPACITY_START = es.TooManyRequestsError(
@@ -87,7 +87,7 @@ def passes(run: Run, count: int = 40) -> list[dict[str, tuple[str, str]]]:
         offset = (now - NOW).total_seconds()
         snapshot_at = NOW + timedelta(seconds=offset - offset % run.poll_every) - timedelta(seconds=0.1)
         obs = observation(*deployments, snapshot_at=snapshot_at, last_failure=failure)
-        decision = decide(raw, REF, obs, previous, now, resync_interval=RESYNC, jitter=jitter)
+        decision = decide(parse_or_error(raw), REF, obs, previous, now, resync_interval=RESYNC, jitter=jitter)
         for action in decision.actions:
             refused_at = now + timedelta(seconds=run.call_seconds)
             attempts = failure.attempts + 1 if failure is not None else 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.unit.runtime_fakes import MODEL, FakeES, FakeKube, operator_for, resource, until
+from tests.unit.runtime_fakes import MODEL, FakeES, FakeKube, deleting, operator_for, resource, until
 
 URL = "https://es-a:9200"
 
@@ -134,8 +134,7 @@ async def test_deletion_with_stop_leaves_an_endpoints_deployment_running_and_com
     op.runtime.observe("ADDED", body)
     await until(lambda: kube.finalizer_writes == [("my-elser", ["esml.io/stop-deployment"])], what="finalizer")
     await _until_ready(kube, "my-elser")
-    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
-    op.runtime.observe("MODIFIED", {**body, "metadata": meta})
+    op.runtime.observe("MODIFIED", deleting(body))
     await until(lambda: ("my-elser", []) in kube.finalizer_writes, what="finalizer released")
     assert es.count("_stop") == 0 and "my-elser" in es.deployments
     (event,) = [e for e in kube.events if e[1] == "StopSkippedForInferenceEndpoint"]
@@ -148,8 +147,7 @@ async def test_unknown_ownership_deletion_takes_the_stop_refusal_as_the_answer()
     es.own("my-elser", 1)
     op = operator_for({URL: es}, kube)
     body = resource("my-elser", URL, numberOfAllocations=1, deletionPolicy="Stop")
-    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
-    op.runtime.observe("ADDED", {**body, "metadata": meta})
+    op.runtime.observe("ADDED", deleting(body))
     await until(lambda: ("my-elser", []) in kube.finalizer_writes, what="finalizer released")
     assert es.count("_stop") == 1 and "my-elser" in es.deployments  # one refused, non-forced stop; never forced
     (event,) = [e for e in kube.events if e[1] == "StopSkippedForInferenceEndpoint"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.runtime_fakes import FakeES, FakeKube, operator_for, resource, until
+from tests.unit.runtime_fakes import FakeES, FakeKube, deleting, operator_for, resource, until
 
 URL_A, URL_B = "https://es-a:9200", "https://es-b:9200"
 
@@ -131,8 +131,7 @@ async def test_stop_policy_adds_the_finalizer_and_deletion_stops_then_releases_i
     op.runtime.observe("ADDED", body)
     await until(lambda: kube.finalizer_writes == [("ner", ["esml.io/stop-deployment"])], what="finalizer added")
     await until(lambda: "ner" in es.deployments, what="started")
-    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
-    op.runtime.observe("MODIFIED", {**body, "metadata": meta})
+    op.runtime.observe("MODIFIED", deleting(body))
     await until(lambda: ("ner", []) in kube.finalizer_writes, what="finalizer released")
     assert "ner" not in es.deployments
     assert es.count("_stop") == 1
@@ -143,8 +142,7 @@ async def test_a_paused_resource_is_released_without_calling_elasticsearch() -> 
     es, kube = FakeES(), FakeKube()
     op = operator_for({URL_A: es}, kube)
     body = resource("ner", URL_A, deletionPolicy="Stop", paused=True)
-    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
-    op.runtime.observe("ADDED", {**body, "metadata": meta})
+    op.runtime.observe("ADDED", deleting(body))
     await until(lambda: ("ner", []) in kube.finalizer_writes, what="finalizer released")
     assert es.calls == []
     await op.close()
@@ -155,8 +153,7 @@ async def test_a_blocked_deletion_says_so_and_names_the_way_out() -> None:
     es.refuse = True
     op = operator_for({URL_A: es}, kube)
     body = resource("ner", URL_A, deletionPolicy="Stop")
-    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
-    op.runtime.observe("ADDED", {**body, "metadata": meta})
+    op.runtime.observe("ADDED", deleting(body))
     await until(lambda: kube.patches, what="a status write")
     ready = {c["type"]: c for c in kube.patches[-1][1]["conditions"]}["Ready"]
     assert (ready["status"], ready["reason"]) == ("False", "DeletionBlocked")
@@ -173,8 +170,7 @@ async def test_a_deletion_blocked_by_an_unreachable_elasticsearch_does_not_say_c
     op.runtime.observe("ADDED", body)
     await until(lambda: _ready(kube, "ner"), what="Ready")
     es.refuse = True
-    meta = {**body["metadata"], "finalizers": ["esml.io/stop-deployment"], "deletionTimestamp": "2026-11-25T11:00:00Z"}
-    op.runtime.observe("MODIFIED", {**body, "metadata": meta})
+    op.runtime.observe("MODIFIED", deleting(body))
 
     def blocked() -> dict[str, Any] | None:
         found = {c["type"]: c for c in kube.patches[-1][1]["conditions"]}

@@ -46,3 +46,22 @@ def _reachable(kube: FakeKube) -> bool:
     last = [status for who, status in kube.patches if who == "r"]
     conditions = {c["type"]: c for c in last[-1]["conditions"]} if last else {}
     return bool(conditions.get("ElasticsearchReachable", {}).get("status") == "True")
+
+
+async def test_a_failed_poll_is_retried_on_the_back_off_not_at_the_resync() -> None:
+    """Connected, then the cluster stops answering: its polls are retried after 0-1 s, 0-2 s, 0-4 s, ... (the
+    back-off decide computes from the consecutive failures), each with a poll of its own."""
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL: es}, kube, resync_interval=RESYNC)
+    op.runtime.observe("ADDED", resource("r", URL))
+    await until(lambda: _reachable(kube), what="connected")
+    await until(lambda: not op.runtime.queue.running, what="idle")
+    es.refuse = True
+    polls = es.count("/_stats")
+    op.reconciler.observer.new_round()  # a resync round: its pass wants a new poll, which fails
+    op.runtime.queue.add("uid-r")
+    await until(lambda: es.count("/_stats") >= polls + 3, within=RESYNC - 10, what="two retries of the poll")
+    assert not _reachable(kube)
+    es.refuse = False
+    await until(lambda: _reachable(kube), within=RESYNC - 10, what="ElasticsearchReachable=True again")
+    await op.close()

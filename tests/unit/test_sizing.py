@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "operations" / "sizing.md"
 DEPLOYMENT = REPO / "manifests" / "base" / "deployment.yaml"
 CHART_VALUES = REPO / "charts" / "esml-operator" / "values.yaml"
+RULE = REPO / "manifests" / "prometheus" / "prometheusrule.yaml"
 # The document's rule: requests cover the steady use, the memory limit half as much again as the peak.
 MEMORY_LIMIT_HEADROOM = 1.5
 CPU_REQUEST_HEADROOM = 2.0
@@ -147,3 +148,15 @@ def test_the_deployment_sets_the_default_row() -> None:
 
 def test_the_chart_sets_the_default_row() -> None:
     assert yaml.safe_load(CHART_VALUES.read_text())["resources"] == default_row()
+
+
+def test_the_memory_limit_alert_projects_with_the_measured_line() -> None:
+    """EsmlOperatorMemoryLimitTooSmall's "base MiB + KiB per ModelDeployment" is within 5 % of every measured peak."""
+    rules = [r for g in yaml.safe_load(RULE.read_text())["spec"]["groups"] for r in g["rules"]]
+    (expr,) = [str(r["expr"]) for r in rules if r.get("alert") == "EsmlOperatorMemoryLimitTooSmall"]
+    line = re.search(r"\((\d+) \* 2\^20 \+ (\d+) \* 2\^10 \* max_over_time\(esml_modeldeployments\[", expr)
+    assert line, expr
+    base_mib, per_resource_kib = int(line.group(1)), int(line.group(2))
+    for point in measured():
+        projected = base_mib + per_resource_kib * point.resources / 1024
+        assert abs(projected - point.peak_mib) <= 0.05 * point.peak_mib, (point.resources, projected, point.peak_mib)

@@ -180,3 +180,22 @@ async def test_a_failure_without_retry_after_is_retried_at_the_next_request() ->
     clock.now += 0.1
     await cache.get("c1", fetch, newer_than=clock.now)
     assert calls == 2
+
+
+async def test_a_cluster_is_busy_exactly_while_its_fetch_is_under_way() -> None:
+    """The resync sweep leaves a busy cluster's slot alone: a first pass is waiting for that poll."""
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=0.0, clock=clock)
+    gate = asyncio.Event()
+
+    async def fetch() -> ClusterSnapshot:
+        await gate.wait()
+        return ClusterSnapshot()
+
+    assert not cache.busy("c1")
+    waiter = asyncio.create_task(cache.get("c1", fetch, newer_than=clock.now))
+    await asyncio.sleep(0)
+    assert cache.busy("c1") and not cache.busy("c2")
+    gate.set()
+    await waiter
+    assert not cache.busy("c1")

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import defaultdict
 from datetime import UTC, datetime
 
 from esml_operator.controller import timing
 from esml_operator.controller.changes import ChangeLog
+from esml_operator.controller.memory import Entry, Observed
 from esml_operator.controller.polling import Poller
-from esml_operator.controller.registry import Entry
 from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.errors import ElasticsearchError
 from esml_operator.elasticsearch.models import UNSET, Assignment, EsVersion
 from esml_operator.reconcile import (
     Action,
     ActionFailure,
-    ClaimKey,
     Failed,
     Outcome,
     StartDeployment,
@@ -41,9 +39,12 @@ class Actor:
         self._changes, self._poller = changes, poller
         self._limits: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(limit))
 
-    async def act(
-        self, entry: Entry, client: ElasticsearchClient, version: EsVersion, action: Action, key: ClaimKey
-    ) -> Outcome:
+    async def act(self, entry: Entry, observed: Observed, action: Action) -> Outcome:
+        """Send ``action`` through the pass's connection. A failure is reported as a first attempt:
+        :func:`.memory.remember` counts it against the previous one."""
+        client, info, key = observed.client, observed.info, observed.change_key
+        assert client is not None and info is not None and key is not None, "acting needs a connected observation"
+        version = info.version
         try:
             with timing.stage("slot"):
                 await self._limits[key[0]].acquire()
@@ -54,15 +55,8 @@ class Actor:
             finally:
                 self._limits[key[0]].release()
         except ElasticsearchError as error:
-            previous = entry.failure
-            attempts = previous.attempts + 1 if previous is not None and previous.action == action.kind else 1
-            entry.failure = ActionFailure(action.kind, error, datetime.now(UTC), attempts, entry.generation)
-            entry.jitter = random.random()
             logger.warning("%s: %s of deployment [%s] failed: %s", entry.name, action.kind, key[1], error)
-            return Failed(entry.failure)
-        entry.failure = None
-        if assignment is not None:
-            entry.last_assignment = assignment
+            return Failed(ActionFailure(action.kind, error, datetime.now(UTC), 1, entry.generation))
         # An inference endpoint's _update is recorded like an update; it returns no assignment, so the next pass
         # waits for a poll newer than it (and can tell whether Elasticsearch applied it).
         self._changes.record(key, action.kind, assignment, datetime.now(UTC), action)

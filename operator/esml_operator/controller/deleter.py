@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from esml_operator.controller.actor import Actor
+from esml_operator.controller.memory import Entry, Observed, remember, spec_of
 from esml_operator.controller.observer import Observer
-from esml_operator.controller.registry import Entry
 from esml_operator.controller.writer import StatusWriter
 from esml_operator.elasticsearch.errors import ConflictError, ElasticsearchError
 from esml_operator.kube.api import KubeApi
@@ -37,7 +36,6 @@ from esml_operator.reconcile import (
     decide_deletion,
     deletion_blocked,
     deletion_notice,
-    parse_spec,
     stop_refused_notice,
 )
 from esml_operator.settings import Settings
@@ -87,11 +85,8 @@ class Deleter:
     async def run(self, entry: Entry) -> float | None:
         if FINALIZER not in _finalizers(entry) or not self.writer.leading():
             return None
-        spec: dict[str, Any] = dict(entry.body.get("spec") or {})
-        try:
-            parsed = parse_spec(spec)
-        except SpecError:
-            parsed = None
+        spec = spec_of(entry)
+        parsed = None if isinstance(spec, SpecError) else spec
         skip = self._skip_reason(entry, parsed)
         if skip is not None or parsed is None:
             logger.info("%s: releasing the finalizer without stopping the deployment (%s)", entry.name, skip)
@@ -99,41 +94,44 @@ class Deleter:
             return None
         observed = await self.observer.observe(entry, parsed, fresh=True, fallback=entry.config)
         observation = observed.observation
-        if observation.config_problem is not None and observation.config_problem.reason == "DeploymentConflict":
-            logger.info("%s: another resource manages the deployment; not stopping it", entry.name)
-            await self.keeper.release(entry)
-            return None
+        conflict = observation.config_problem is not None and observation.config_problem.reason == "DeploymentConflict"
         problem = observation.fetch_error or observation.config_problem
-        if problem is None:
-            notice = deletion_notice(spec, observation)
-            if notice is not None:
-                await self._keep_running(entry, notice)
-                return None
-            for action in decide_deletion(spec, observation):
-                assert observed.client is not None and observed.info is not None and observed.change_key is not None
-                outcome = await self.actor.act(
-                    entry, observed.client, observed.info.version, action, observed.change_key
-                )
-                if isinstance(outcome, Failed):
-                    error = outcome.failure.error
-                    if isinstance(error, ConflictError) and "inference endpoint" in (error.reason or ""):
-                        # Ownership was unknown (no monitor_inference): Elasticsearch refused the stop instead.
-                        entry.failure = None
-                        await self._keep_running(entry, stop_refused_notice(parsed.deployment_id, error.reason))
-                        return None
-                    # The stop's own failure is what this pass observed of Elasticsearch.
-                    blocked = replace(observation, fetch_error=error)
-                    return await self._blocked(entry, parsed, blocked, outcome.failure)
-                event = action_event(action, None)
-                logger.info("%s: %s", entry.name, event.message)
-                await self.writer.post(entry, [event])
-            await self.keeper.release(entry)
-            return None
-        failure = entry.failure
+        if problem is None or conflict:
+            return await self._stop(entry, parsed, observed)
+        # Elasticsearch cannot be used: that counts as a failed stop (config problems wait for the resync).
+        failed = None
         if isinstance(problem, ElasticsearchError):
-            attempts = failure.attempts + 1 if failure is not None and failure.action == "stop" else 1
-            failure = entry.failure = ActionFailure("stop", problem, datetime.now(UTC), attempts, entry.generation)
+            failed = Failed(ActionFailure("stop", problem, datetime.now(UTC), 1, entry.generation))
+        remembered = remember(entry, observed, failed)
+        failure = remembered.failure if isinstance(remembered, Failed) else entry.failure
         return await self._blocked(entry, parsed, observation, failure)
+
+    async def _stop(self, entry: Entry, spec: ModelDeploymentSpec, observed: Observed) -> float | None:
+        """Stop the deployment unless another resource or an inference endpoint needs it, then release."""
+        observation = observed.observation
+        notice = deletion_notice(spec, observation)
+        actions = decide_deletion(spec, observation) if observation.config_problem is None else ()
+        outcome = remember(entry, observed, await self.actor.act(entry, observed, actions[0]) if actions else None)
+        if observation.config_problem is not None:
+            logger.info("%s: another resource manages the deployment; not stopping it", entry.name)
+        elif notice is not None:
+            await self._keep_running(entry, notice)
+            return None
+        elif isinstance(outcome, Failed):
+            error = outcome.failure.error
+            if isinstance(error, ConflictError) and "inference endpoint" in (error.reason or ""):
+                # Ownership was unknown (no monitor_inference): Elasticsearch refused the stop instead.
+                await self._keep_running(entry, stop_refused_notice(spec.deployment_id, error.reason))
+                return None
+            # The stop's own failure is what this pass observed of Elasticsearch.
+            blocked = replace(observation, fetch_error=error)
+            return await self._blocked(entry, spec, blocked, outcome.failure)
+        elif outcome is not None:
+            event = action_event(actions[0], None)
+            logger.info("%s: %s", entry.name, event.message)
+            await self.writer.post(entry, [event])
+        await self.keeper.release(entry)
+        return None
 
     async def _keep_running(self, entry: Entry, notice: Event) -> None:
         logger.info("%s: %s", entry.name, notice.message)

@@ -7,25 +7,24 @@ exception): the pure ``decide`` turns it into conditions.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
 from esml_operator.controller import connect, logcontext, timing
 from esml_operator.controller.capacity_facts import CapacityFacts
 from esml_operator.controller.changes import ChangeLog
+from esml_operator.controller.memory import Connection, Entry, Observed
 from esml_operator.controller.polling import Poller
-from esml_operator.controller.registry import Entry
 from esml_operator.controller.snapshots import SnapshotCache, Taken
 from esml_operator.controller.workqueue import preemptible
-from esml_operator.elasticsearch.client import ElasticsearchClient
 from esml_operator.elasticsearch.connections import ConnectionConfig, ConnectionPool
 from esml_operator.elasticsearch.errors import AuthenticationError, AuthorizationError, ElasticsearchError
 from esml_operator.elasticsearch.models import ClusterInfo
 from esml_operator.kube.api import KubeApi
 from esml_operator.reconcile import (
+    ActionFailure,
     Claimant,
     ClaimIndex,
-    ClaimKey,
     ConfigProblem,
     ModelDeploymentSpec,
     Observation,
@@ -34,14 +33,6 @@ from esml_operator.reconcile import (
     shortfall,
 )
 from esml_operator.settings import Settings
-
-
-@dataclass(frozen=True)
-class Observed:
-    observation: Observation
-    client: ElasticsearchClient | None = None
-    info: ClusterInfo | None = None
-    change_key: ClaimKey | None = None  # (cluster identity, deployment id), once connected
 
 
 def cluster_identity(info: ClusterInfo, endpoint: str) -> str:
@@ -65,13 +56,22 @@ def _partial(
     entry: Entry,
     selector: str,
     *,
+    failure: ActionFailure | None = None,
     cluster: ClusterInfo | None = None,
     fetch_error: ElasticsearchError | None = None,
     config_problem: ConfigProblem | None = None,
 ) -> Observation:
     """An observation that stopped before the snapshot."""
     return Observation(
-        cluster, None, None, fetch_error, config_problem, entry.last_assignment, entry.failure, selector=selector
+        cluster,
+        None,
+        None,
+        fetch_error,
+        config_problem,
+        entry.last_assignment,
+        failure,
+        selector=selector,
+        failed_polls=entry.failed_polls,
     )
 
 
@@ -107,27 +107,27 @@ class Observer:
         namespace, name = str(entry.meta.get("namespace", "")), str(entry.meta.get("name", ""))
         selector = connect.selector_for(spec, name)
         if spec is None:
-            return Observed(_partial(entry, selector))
+            return Observed(_partial(entry, selector, failure=entry.failure))
         with timing.stage("connect"):
             resolved = await connect.resolve(spec, namespace, self.kube, self.settings, fresh=fresh)
         if isinstance(resolved, ConfigProblem) and fallback is not None:
             resolved = connect.Resolved(fallback, ())
         if isinstance(resolved, ConfigProblem):
-            entry.cluster_key = None
             self.claims.release(entry.uid)
-            return Observed(_partial(entry, selector, config_problem=resolved))
-        if entry.secrets_fingerprint not in (None, resolved.secrets_fingerprint) and entry.failure is not None:
-            entry.failure = None  # a referenced Secret changed: retry at once
-        entry.secrets_fingerprint = resolved.secrets_fingerprint
+            unresolved = _partial(entry, selector, failure=entry.failure, config_problem=resolved)
+            return Observed(unresolved, connection=Connection(None))
+        # A referenced Secret changed: the last failure is forgotten, so the action is retried at once.
+        changed = entry.secrets_fingerprint not in (None, resolved.secrets_fingerprint) and entry.failure is not None
+        failure = None if changed else entry.failure
         config = resolved.config
-        entry.cluster_key, entry.config = config.key, config
+        connection = Connection(config, resolved.secrets_fingerprint, changed)
         logcontext.bind_cluster(config.endpoint)
         try:
             with timing.stage("connect"):
                 client, info = await self.pool.connect(config, owner=entry.uid)
         except ElasticsearchError as error:
             self._after_refusal(error, resolved)
-            return Observed(_partial(entry, selector, fetch_error=error))
+            return Observed(_partial(entry, selector, failure=failure, fetch_error=error), connection=connection)
         key = (cluster_identity(info, config.endpoint), spec.deployment_id)
         holder = self.claims.claim(key, _claimant(entry))
         if holder is not None:
@@ -137,7 +137,8 @@ class Observer:
                 f"managed by ModelDeployment {self._names.get(holder, holder)}; give this resource another "
                 "deploymentId",
             )
-            return Observed(_partial(entry, selector, cluster=info, config_problem=problem))
+            conflict = _partial(entry, selector, failure=failure, cluster=info, config_problem=problem)
+            return Observed(conflict, connection=connection)
         recent, acted = self.changes.recent(key), self.changes.recent_monotonic(key)
         newer_than = time.monotonic() if fresh else self._newer_than(entry, recent, acted)
         taken: Taken | None = None
@@ -157,18 +158,19 @@ class Observer:
             fetch_error=error_seen,
             config_problem=None,
             last_assignment=entry.last_assignment,
-            last_failure=entry.failure,
+            last_failure=failure,
             selector=selector,
             recent=recent,
             throttle_wait=self.changes.throttle_wait(key),
             inference_endpoint=owner,
             inference_users=users,
             inference_unknown=unknown,
+            failed_polls=entry.failed_polls,
         )
         if taken is not None and shortfall.wanted(observation, spec.deployment_id, entry.generation):
             facts = await self.capacity.get(config.key, client, info.version)
             observation = replace(observation, capacity=facts)
-        return Observed(observation, client, info, key)
+        return Observed(observation, client, info, key, connection)
 
     def new_round(self) -> None:
         """A resync round starts: every pass in it wants a poll taken after this moment (one per cluster)."""
@@ -183,8 +185,11 @@ class Observer:
         the round's that has just begun (which may wait out ``min_poll_interval``). A pass that follows
         the operator's own change (same generation) verifies it with a poll taken after it; so does every
         pass after a stop, or an inference endpoint's ``_update``, which return nothing newer than a poll
-        after them.
+        after them. After a failed poll the next pass (its back-off retry) wants a poll of its own, not the
+        failure remembered for the round.
         """
+        if entry.failed_polls:
+            return time.monotonic()  # the last poll failed: its retry (backed off by decide) polls again
         verify = recent is not None and (recent.assignment is None or entry.generation == entry.passed_generation)
         if verify and acted is not None:
             return max(self._round_started, acted)

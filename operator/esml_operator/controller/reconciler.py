@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from esml_operator.controller import logcontext, timing
 from esml_operator.controller.actor import Actor
 from esml_operator.controller.deleter import Deleter, FinalizerKeeper
+from esml_operator.controller.memory import Entry, generation_of, remember, spec_of
 from esml_operator.controller.observer import Observer
 from esml_operator.controller.recorder import NoRecorder, PassRecorder
-from esml_operator.controller.registry import Entry
 from esml_operator.controller.workqueue import preempted
 from esml_operator.controller.writer import StatusWriter
-from esml_operator.reconcile import ResourceRef, SpecError, Succeeded, decide, parse_spec, settle
+from esml_operator.reconcile import ResourceRef, SpecError, Succeeded, decide, settle
 from esml_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -80,16 +80,13 @@ class Reconciler:
         # One version of the resource for the whole pass: the watch may replace entry.body during an await,
         # and a newer generation must never be reported with this version's spec.
         body = entry.body
-        spec = body.get("spec") or {}
         meta = body.get("metadata") or {}
-        generation = int(meta.get("generation") or 0)
-        try:
-            parsed = parse_spec(spec)
-        except SpecError:
-            parsed = None
+        generation = generation_of(body)
+        spec = spec_of(entry, body)
+        valid = None if isinstance(spec, SpecError) else spec
         with timing.stage("finalizer"):
-            await self.finalizers.ensure(entry, parsed)
-        observed = await self.observer.observe(entry, parsed)
+            await self.finalizers.ensure(entry, valid)
+        observed = await self.observer.observe(entry, valid)
         ref = ResourceRef(str(meta.get("namespace", "")), str(meta.get("name", "")), generation, entry.uid)
         observation = observed.observation
         if self.autoscalers is not None:
@@ -100,13 +97,14 @@ class Reconciler:
             spec, ref, observation, entry.stored_status, now,
             resync_interval=self.settings.resync_interval, jitter=entry.jitter,
         )  # fmt: skip
-        entry.passed_generation = generation
+        action = decision.actions[0] if decision.actions else None
+        leading = action is None or self.writer.leading()
+        outcome = await self.actor.act(entry, observed, action) if action is not None and leading else None
+        outcome = remember(entry, observed, outcome, decided=generation)
+        if not leading:
+            return None, PASS_NOT_LEADING
         result = PASS_NO_ACTION
-        for action in decision.actions[:1]:
-            assert observed.client is not None and observed.info is not None and observed.change_key is not None
-            if not self.writer.leading():
-                return None, PASS_NOT_LEADING
-            outcome = await self.actor.act(entry, observed.client, observed.info.version, action, observed.change_key)
+        if outcome is not None:
             decision = settle(decision, outcome, datetime.now(UTC), follow_up=self.settings.min_poll_interval)
             if isinstance(outcome, Succeeded):
                 logger.info("%s: %s", entry.name, decision.events[-1].message)

@@ -1,52 +1,11 @@
-"""The resources the operator knows, as the watch last delivered them, plus what it remembers about each."""
+"""The resources the operator knows, as the watch last delivered them (what it remembers of each: :mod:`.memory`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from esml_operator.elasticsearch.connections import ConnectionConfig
-from esml_operator.elasticsearch.models import Assignment
-from esml_operator.reconcile import ActionFailure
-
-KOPF_STATUS_KEY = "kopf"
-
-
-@dataclass
-class Entry:
-    uid: str
-    body: Mapping[str, Any]
-    generation: int = 0
-    passed_generation: int = 0  # the generation the last completed pass decided on
-    cluster_key: str | None = None  # the pooled client's key (snapshots are cached per key)
-    config: ConnectionConfig | None = None  # the last connection that resolved (kept for deletion)
-    secrets_fingerprint: str | None = None
-    last_assignment: Assignment | None = None
-    failure: ActionFailure | None = None
-    jitter: float = 0.5  # drawn once per failure, so the planned retry moment stays put across passes
-    written_status: Mapping[str, Any] | None = None
-
-    @property
-    def meta(self) -> Mapping[str, Any]:
-        meta = self.body.get("metadata")
-        return meta if isinstance(meta, Mapping) else {}
-
-    @property
-    def name(self) -> str:
-        """``namespace/name``, for logs and messages."""
-        return f"{self.meta.get('namespace')}/{self.meta.get('name')}"
-
-    @property
-    def stored_status(self) -> dict[str, Any]:
-        """The part of ``.status`` the operator owns, as last written or seen."""
-        status = self.written_status if self.written_status is not None else self.body.get("status")
-        return comparable_status(status)
-
-
-def comparable_status(status: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The part of ``.status`` the operator owns (older versions kept kopf bookkeeping under ``kopf``)."""
-    return {k: v for k, v in (status or {}).items() if k != KOPF_STATUS_KEY}
+from esml_operator.controller.memory import Entry, delivered, generation_of
 
 
 class Registry:
@@ -70,7 +29,7 @@ class Registry:
         or deletion or finalizers changed)."""
         meta = body.get("metadata") or {}
         uid = str(meta.get("uid", ""))
-        generation = int(meta.get("generation") or 0)
+        generation = generation_of(body)
         entry = self._entries.get(uid)
         if entry is None:
             entry = self._entries[uid] = Entry(uid=uid, body=body, generation=generation)
@@ -82,11 +41,7 @@ class Registry:
             or meta.get("finalizers") != before.get("finalizers")
             or meta.get("annotations") != before.get("annotations")
         )
-        entry.body = body
-        if generation != entry.generation:
-            entry.generation = generation
-            if entry.failure is not None and entry.failure.generation != generation:
-                entry.failure = None  # a spec change retries at once
+        delivered(entry, body)
         return entry, urgent
 
     def forget(self, uid: str) -> Entry | None:

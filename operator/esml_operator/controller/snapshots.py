@@ -64,6 +64,11 @@ class SnapshotCache:
     def keys(self) -> list[str]:
         return list(self._slots)
 
+    def busy(self, key: str) -> bool:
+        """Whether a fetch of cluster ``key`` is under way (a pass waits for it)."""
+        slot = self._slots.get(key)
+        return slot is not None and slot.inflight is not None
+
     def latest(self, key: str) -> Taken | None:
         slot = self._slots.get(key)
         return slot.latest if slot is not None else None

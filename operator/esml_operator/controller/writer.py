@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from esml_operator.controller.registry import Entry
+from esml_operator.controller.memory import Entry, wrote
 from esml_operator.kube.api import KubeApi
 from esml_operator.reconcile import Event
 from esml_operator.reconcile.timeutil import parse_time
@@ -46,7 +46,7 @@ class StatusWriter:
         removed = {k: None for k in previous if k not in status}
         meta = entry.meta
         await self._kube.patch_status(str(meta.get("namespace")), str(meta.get("name")), {**status, **removed})
-        entry.written_status = dict(status)
+        wrote(entry, status)
         self.writes += 1
 
     async def post(self, entry: Entry, events: Iterable[Event]) -> None:

@@ -77,7 +77,8 @@ def build(
     def drop_unused_snapshots(registry: Registry) -> None:
         live = {entry.cluster_key for entry in registry if entry.cluster_key}
         for key in snapshots.keys():  # noqa: SIM118 - a method, not a dict
-            if key not in live:
+            # A pass remembers its cluster when it ends: a poll under way is some pass's (a first one's).
+            if key not in live and not snapshots.busy(key):
                 snapshots.forget(key)
         metrics.keep_endpoints(entry.config.endpoint for entry in registry if entry.cluster_key and entry.config)
 

@@ -23,6 +23,7 @@ from esml_operator.kube.api import GROUP, PLURAL, VERSION, KubernetesApi
 from esml_operator.kube.autoscalers import HorizontalPodAutoscalers
 from esml_operator.kube.config import load_api_client
 from esml_operator.leaderelection.elector import LeaderElector, elector_from_settings
+from esml_operator.manager.eventloop import loop_name
 from esml_operator.manager.incluster import login_in_cluster
 from esml_operator.manager.operator import Operator, build
 from esml_operator.metrics.prometheus import LeaderState
@@ -88,6 +89,8 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
         operator = build(
             operator_settings, kube, ConnectionPool(), leading=leadership.leading, autoscalers=hpas.targeting
         )
+        operator.metrics.event_loop = loop = loop_name(asyncio.get_running_loop())
+        logger.info("running on the %s event loop (--event-loop %s)", loop, operator_settings.event_loop)
         memo.servers = servers = Servers(operator_settings, operator.metrics, api_client)
 
         def started_leading() -> None:

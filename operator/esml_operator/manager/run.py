@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import kopf
 
 from esml_operator.controller.logcontext import ContextFilter
-from esml_operator.manager import preflight
+from esml_operator.manager import eventloop, preflight
 from esml_operator.manager.registration import build_registry
 from esml_operator.settings import VERSION, Settings
 
@@ -64,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.load(sys.argv[2:] if argv is None else argv)
     configure_logging(settings)
     try:
+        factory = eventloop.loop_factory(settings.event_loop)
         preflight.check(settings)
-    except preflight.StartupError as error:
+    except (eventloop.EventLoopUnavailable, preflight.StartupError) as error:
         print(f"esml-operator run: error: {error}", file=sys.stderr)  # one line, as a wrong setting is
         return 2
     if settings.kubeconfig:
@@ -76,5 +77,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "all namespaces" if settings.all_namespaces else "namespaces " + ",".join(settings.namespaces),
         settings.resync_interval,
     )
-    asyncio.run(kopf.operator(**operator_kwargs(settings)))  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(kopf.operator(**operator_kwargs(settings)))  # type: ignore[arg-type]
     return 0

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from esml_operator.elasticsearch.load import InferenceLoad
 from esml_operator.kube.configmaps import config_map_data
-from esml_operator.metrics.prometheus import LoadView, ResourceLoad
+from esml_operator.metrics.load import LOAD_SERIES, LoadView, ResourceLoad
 from esml_operator.metrics.selectors import SelectorError, parse_selector
 from esml_operator.reconcile.timeutil import format_time
 
@@ -41,19 +41,8 @@ GROUP_VERSION = f"{GROUP}/{VERSION}"
 PREFIX = f"/apis/{GROUP}/{VERSION}"
 AUTH_CONFIGMAP = ("kube-system", "extension-apiserver-authentication")
 
-#: The served metrics: the per-deployment load series of /metrics, under the same names.
-METRICS: Mapping[str, Callable[[InferenceLoad], float | None]] = {
-    "esml_modeldeployment_inference_pending_requests": lambda load: load.pending_requests,
-    "esml_modeldeployment_average_inference_time_seconds": lambda load: (
-        None if load.average_inference_time_ms is None else load.average_inference_time_ms / 1000.0
-    ),
-    "esml_modeldeployment_inference_throughput_last_minute": lambda load: load.throughput_last_minute,
-    "esml_modeldeployment_inference_peak_throughput_per_minute": lambda load: load.peak_throughput_per_minute,
-    "esml_modeldeployment_inferences_total": lambda load: load.inference_count,
-    "esml_modeldeployment_inference_rejected_total": lambda load: load.rejected_execution_count,
-    "esml_modeldeployment_inference_timeouts_total": lambda load: load.timeout_count,
-    "esml_modeldeployment_inference_errors_total": lambda load: load.error_count,
-}
+#: The served metrics: the per-deployment load series of /metrics, under the names a query uses.
+METRICS: Mapping[str, Callable[[InferenceLoad], float | None]] = {s.sample_name: s.read for s in LOAD_SERIES}
 
 
 @dataclass(frozen=True)
@@ -100,7 +89,7 @@ def metric_labels(item: ResourceLoad) -> dict[str, str]:
 
 
 class ExternalMetricsApi:
-    """The request handling (no TLS here: :class:`ExternalMetricsServer` adds it)."""
+    """The request handling (no TLS here: :class:`~esml_operator.metrics.http.HttpServer` adds it)."""
 
     def __init__(self, loads: LoadView, *, leading: Callable[[], bool], allowed_names: Sequence[str] = ()) -> None:
         self._loads, self._leading, self._allowed = loads, leading, tuple(allowed_names)
@@ -183,26 +172,3 @@ async def load_trust(ca_file: str, allowed_names: Sequence[str], api_client: Any
         )
     names = tuple(allowed_names) or tuple(json.loads(data.get("requestheader-allowed-names") or "[]"))
     return ClientTrust(ca, names)
-
-
-class ExternalMetricsServer:
-    def __init__(self, api: ExternalMetricsApi, host: str, port: int, context: ssl.SSLContext) -> None:
-        self._api, self.host, self.port, self._context = api, host, port, context
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self._api.app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port, ssl_context=self._context).start()
-        logger.info("serving %s on https://%s:%d", GROUP_VERSION, self.host, self.port)
-
-    @property
-    def bound_port(self) -> int:
-        """The port actually listened on (differs from ``port`` when that was 0)."""
-        assert self._runner is not None, "not started"
-        return int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None

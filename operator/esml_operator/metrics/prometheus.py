@@ -22,27 +22,23 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from esml_operator.controller.registry import Entry, Registry
+from esml_operator import __version__
+from esml_operator.controller.registry import Registry
 from esml_operator.controller.snapshots import SnapshotCache
-from esml_operator.elasticsearch.load import InferenceLoad
 from esml_operator.elasticsearch.operations import RequestObserver, status_class
 from esml_operator.metrics.cgroup import MemoryLimitCollector
-from esml_operator.reconcile import SpecError, parse_spec
+from esml_operator.metrics.load import LOAD_SERIES, LoadSeries, LoadView, resource_view
 
 logger = logging.getLogger(__name__)
 
 RESOURCE_LABELS = ("namespace", "name", "deployment_id")
-#: Stalled reasons under which the deployment with the resource's id is not the resource's own.
-_NOT_OURS = frozenset({"DeploymentConflict", "DeploymentModelMismatch"})
 _PASS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -54,63 +50,6 @@ class LeaderState:
     lease_transitions: int | None  # the Lease's leaseTransitions as last seen (None: not read yet, or no election)
 
 
-@dataclass(frozen=True)
-class ResourceLoad:
-    """One ModelDeployment's inference load, from the last poll of its cluster."""
-
-    namespace: str
-    name: str
-    deployment_id: str
-    model_id: str
-    load: InferenceLoad
-    at: datetime  # when the poll was sent
-
-
-@dataclass(frozen=True)
-class _Resource:
-    namespace: str
-    name: str
-    deployment_id: str
-    model_id: str
-    desired: int | None
-    paused: bool
-    adaptive: bool
-    status: Mapping[str, Any]
-
-    @property
-    def labels(self) -> list[str]:
-        return [self.namespace, self.name, self.deployment_id]
-
-    def condition(self, kind: str) -> Mapping[str, Any] | None:
-        for item in self.status.get("conditions") or []:
-            if isinstance(item, Mapping) and item.get("type") == kind:
-                return item
-        return None
-
-    def condition_true(self, kind: str) -> bool:
-        found = self.condition(kind)
-        return found is not None and found.get("status") == "True"
-
-
-def _resource(entry: Entry) -> _Resource:
-    spec = entry.body.get("spec")
-    spec = spec if isinstance(spec, Mapping) else {}
-    try:
-        parsed = parse_spec(spec)
-    except SpecError:
-        raw = spec.get("numberOfAllocations")
-        model = str(spec.get("modelId") or "")
-        return _Resource(
-            str(entry.meta.get("namespace", "")), str(entry.meta.get("name", "")),
-            str(spec.get("deploymentId") or model), model, raw if isinstance(raw, int) else None,
-            spec.get("paused") is True, False, entry.stored_status,
-        )  # fmt: skip
-    return _Resource(
-        str(entry.meta.get("namespace", "")), str(entry.meta.get("name", "")), parsed.deployment_id,
-        parsed.model_id, parsed.number_of_allocations, parsed.paused, parsed.adaptive_enabled, entry.stored_status,
-    )  # fmt: skip
-
-
 def _capacity_figure(status: Mapping[str, Any], field: str) -> float:
     """A ``status.capacity`` number; 0 while the deployment is not short (no ``capacity``)."""
     capacity = status.get("capacity")
@@ -118,36 +57,10 @@ def _capacity_figure(status: Mapping[str, Any], field: str) -> float:
     return float(value) if isinstance(value, int) and not isinstance(value, bool) else 0.0
 
 
-class LoadView:
-    """The inference load of each resource, from its cluster's latest poll (no request of its own)."""
-
-    def __init__(self, registry: Registry, snapshots: SnapshotCache) -> None:
-        self._registry, self._snapshots = registry, snapshots
-
-    def loads(self, namespace: str | None = None) -> Iterator[ResourceLoad]:
-        for entry in self._registry:
-            if namespace is not None and entry.meta.get("namespace") != namespace:
-                continue
-            found = self.load_of(entry)
-            if found is not None:
-                yield found
-
-    def load_of(self, entry: Entry, resource: _Resource | None = None) -> ResourceLoad | None:
-        if entry.cluster_key is None or entry.meta.get("deletionTimestamp"):
-            return None
-        taken = self._snapshots.latest(entry.cluster_key)
-        if taken is None:
-            return None
-        resource = resource or _resource(entry)
-        stalled = resource.condition("Stalled")
-        if stalled is not None and stalled.get("status") == "True" and stalled.get("reason") in _NOT_OURS:
-            return None  # the deployment with this id is another resource's (or another model's)
-        stats = taken.snapshot.deployments.get(resource.deployment_id)
-        if stats is None or stats.model_id != resource.model_id:
-            return None
-        return ResourceLoad(
-            resource.namespace, resource.name, resource.deployment_id, resource.model_id, stats.load, taken.at
-        )
+def load_family(series: LoadSeries) -> GaugeMetricFamily | CounterMetricFamily:
+    """The family of one inference-load series, per resource."""
+    kind = CounterMetricFamily if series.counter else GaugeMetricFamily
+    return kind(series.name, series.documentation, labels=RESOURCE_LABELS)
 
 
 class _StateCollector(Collector):
@@ -164,9 +77,6 @@ class _StateCollector(Collector):
         def gauge(name: str, documentation: str) -> GaugeMetricFamily:
             return GaugeMetricFamily(f"esml_modeldeployment_{name}", documentation, labels=RESOURCE_LABELS)
 
-        def counter(name: str, documentation: str) -> CounterMetricFamily:
-            return CounterMetricFamily(f"esml_modeldeployment_{name}", documentation, labels=RESOURCE_LABELS)
-
         desired = gauge("desired_allocations", "spec.numberOfAllocations (ignored while adaptive allocations are on).")
         reported = gauge("allocations", "Allocations Elasticsearch reports running (status.allocations).")
         target = gauge("target_allocations", "Allocations Elasticsearch is working towards (status.targetAllocations).")
@@ -174,18 +84,11 @@ class _StateCollector(Collector):
         stalled = gauge("stalled", "1 while the Stalled condition is True (no progress without a change).")
         paused = gauge("paused", "1 while spec.paused is true (the operator only observes).")
         adaptive = gauge("adaptive_allocations_enabled", "1 while Elasticsearch adaptive allocations own the count.")
-        pending = gauge("inference_pending_requests", "Inference requests queued on the deployment's nodes.")
-        average = gauge("average_inference_time_seconds", "Average inference time since the start, over all nodes.")
-        last_minute = gauge("inference_throughput_last_minute", "Inferences completed in the last minute.")
-        peak = gauge("inference_peak_throughput_per_minute", "Most inferences completed in one minute.")
-        inferences = counter("inferences", "Inferences completed (Elasticsearch's inference_count).")
-        rejected = counter("inference_rejected", "Inference requests rejected because the queue was full.")
-        timeouts = counter("inference_timeouts", "Inference requests that timed out in the queue.")
-        errors = counter("inference_errors", "Inference requests that failed.")
         short_cpu = gauge("capacity_shortfall_processors", "Processors missing for all allocations (status.capacity).")
         short_mem = gauge("capacity_shortfall_memory_bytes", "Native ML memory missing on a node (status.capacity).")
+        loads = [(series, load_family(series)) for series in LOAD_SERIES]
         for entry in self._registry:
-            resource = _resource(entry)
+            resource = resource_view(entry)
             labels = resource.labels
             if resource.desired is not None:
                 desired.add_metric(labels, resource.desired)
@@ -197,23 +100,22 @@ class _StateCollector(Collector):
             stalled.add_metric(labels, float(resource.condition_true("Stalled")))
             paused.add_metric(labels, float(resource.paused))
             adaptive.add_metric(labels, float(resource.adaptive))
-            for family, field in ((short_cpu, "shortfallProcessors"), (short_mem, "shortfallMemoryBytes")):
-                family.add_metric(labels, _capacity_figure(resource.status, field))
+            for short, field in ((short_cpu, "shortfallProcessors"), (short_mem, "shortfallMemoryBytes")):
+                short.add_metric(labels, _capacity_figure(resource.status, field))
             found = self._loads.load_of(entry, resource)
             if found is None:
                 continue
-            load = found.load
-            pending.add_metric(labels, load.pending_requests)
-            if load.average_inference_time_ms is not None:
-                average.add_metric(labels, load.average_inference_time_ms / 1000.0)
-            last_minute.add_metric(labels, load.throughput_last_minute)
-            peak.add_metric(labels, load.peak_throughput_per_minute)
-            inferences.add_metric(labels, load.inference_count)
-            rejected.add_metric(labels, load.rejected_execution_count)
-            timeouts.add_metric(labels, load.timeout_count)
-            errors.add_metric(labels, load.error_count)
+            for series, load in loads:
+                value = series.read(found.load)
+                if value is not None:
+                    load.add_metric(labels, value)
         yield from (desired, reported, target, ready, stalled, paused, adaptive, short_cpu, short_mem)
-        yield from (pending, average, last_minute, peak, inferences, rejected, timeouts, errors)
+        yield from (family for _, family in loads)
+        yield GaugeMetricFamily(
+            "esml_modeldeployments",
+            "ModelDeployments this replica watches (its memory grows with them).",
+            value=len(self._registry),
+        )
 
     def _leadership(self) -> Iterator[Metric]:
         state = self._leader()
@@ -247,11 +149,28 @@ class _WritesCollector(Collector):
         )  # fmt: skip
 
 
+class _InfoCollector(Collector):
+    """``esml_operator_info``: the version, and the event loop the operator runs on (set at start-up)."""
+
+    def __init__(self, event_loop: Callable[[], str]) -> None:
+        self._event_loop = event_loop
+
+    def collect(self) -> Iterable[Metric]:
+        info = GaugeMetricFamily(
+            "esml_operator_info",
+            "Always 1: the operator's version and its event loop (--event-loop).",
+            labels=("version", "event_loop"),
+        )
+        info.add_metric([__version__, self._event_loop()], 1)
+        yield info
+
+
 class Metrics:
     """Every series of the operator, in one registry (``self.registry``)."""
 
     def __init__(self, registry: Registry, snapshots: SnapshotCache, *, wall: Callable[[], float] = time.time) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._registry = registry
         self.loads = LoadView(registry, snapshots)
         #: Returns this process's leadership (set once the elector exists); None: no election series.
         self.leader: Callable[[], LeaderState | None] = lambda: None
@@ -292,11 +211,14 @@ class Metrics:
         self.last_watch_event = Gauge(
             "esml_watch_last_event_timestamp_seconds", "Unix time of the last ModelDeployment watch event.", registry=r
         )
+        #: The event loop the operator runs on (uvloop or asyncio), set at start-up by the manager.
+        self.event_loop = "unknown"
         #: Status patches this process sent (the StatusWriter's count, set by manager.operator.build).
         self.status_writes: Callable[[], int] = lambda: 0
         self._endpoints: set[str] = set()
         r.register(_StateCollector(registry, self.loads, lambda: self.leader()))
         r.register(_WritesCollector(lambda: self.status_writes()))
+        r.register(_InfoCollector(lambda: self.event_loop))
         ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
         r.register(MemoryLimitCollector())
 
@@ -339,41 +261,11 @@ class Metrics:
                     metric.remove(endpoint)
         self._endpoints &= keep
 
+    def resources(self) -> int:
+        """How many ModelDeployments this replica watches."""
+        return len(self._registry)
+
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The scrape body and its content type (OpenMetrics when the scraper asks for it)."""
         encoder, content_type = choose_encoder(accept or "")
         return encoder(self.registry), content_type
-
-
-class MetricsServer:
-    """Serves ``/metrics`` (or the endpoint's path) over plain HTTP, on the operator's event loop."""
-
-    def __init__(self, metrics: Metrics, host: str, port: int, path: str) -> None:
-        self._metrics, self.host, self.port, self.path = metrics, host, port, path or "/metrics"
-        self._runner: web.AppRunner | None = None
-
-    async def _scrape(self, request: web.Request) -> web.Response:
-        body, content_type = self._metrics.exposition(request.headers.get("Accept"))
-        response = web.Response(body=body)
-        response.headers["Content-Type"] = content_type
-        return response
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_get(self.path, self._scrape)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        logger.info("serving metrics on http://%s:%d%s", self.host, self.port, self.path)
-
-    @property
-    def bound_port(self) -> int:
-        """The port actually listened on (differs from ``port`` when that was 0)."""
-        assert self._runner is not None, "not started"
-        return int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None

@@ -17,13 +17,10 @@ import urllib.parse
 from typing import Any
 
 from esml_operator.kube.pods import PodLabels
-from esml_operator.metrics.external import (
-    ExternalMetricsApi,
-    ExternalMetricsServer,
-    load_trust,
-    server_context,
-)
-from esml_operator.metrics.prometheus import Metrics, MetricsServer
+from esml_operator.metrics.external import GROUP_VERSION, ExternalMetricsApi, load_trust, server_context
+from esml_operator.metrics.http import HttpServer, metrics_app
+from esml_operator.metrics.memory import MemoryWatch
+from esml_operator.metrics.prometheus import Metrics
 from esml_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -72,7 +69,8 @@ def _host_port_path(url: str) -> tuple[str, int, str]:
 class Servers:
     def __init__(self, settings: Settings, metrics: Metrics, api_client: Any) -> None:
         self._settings, self._metrics, self._api_client = settings, metrics, api_client
-        self._running: list[MetricsServer | ExternalMetricsServer] = []
+        self._running: list[HttpServer] = []
+        self.memory = MemoryWatch(metrics.resources)
         self.label: LeaderPodLabel | None = None
         pod, namespace = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
         if settings.external_metrics and pod and namespace:
@@ -83,10 +81,11 @@ class Servers:
             self.label.set(leading)
 
     async def start(self, leading: Any) -> None:
+        self.memory.start()
         settings = self._settings
         if settings.metrics_endpoint:
             host, port, path = _host_port_path(settings.metrics_endpoint)
-            server = MetricsServer(self._metrics, host, port, path)
+            server = HttpServer(metrics_app(self._metrics.registry, path or "/metrics"), host, port, what="metrics")
             try:
                 await server.start()
             except OSError as error:
@@ -100,13 +99,14 @@ class Servers:
             api = ExternalMetricsApi(self._metrics.loads, leading=leading, allowed_names=trust.allowed_names)
             context = server_context(settings.external_metrics_cert_file, settings.external_metrics_key_file, trust)
             host, port, _ = _host_port_path(settings.external_metrics_endpoint)
-            external = ExternalMetricsServer(api, host, port, context)
+            external = HttpServer(api.app(), host, port, what=GROUP_VERSION, ssl_context=context)
             await external.start()
             self._running.append(external)
             if self.label is None:
                 logger.info("POD_NAME/POD_NAMESPACE not set: the leader does not label its pod %s", LEADER_LABEL)
 
     async def stop(self) -> None:
+        await self.memory.stop()
         if self.label is not None:
             await self.label.close()
         for server in reversed(self._running):

@@ -29,6 +29,7 @@ from .spec import (
     ModelDeploymentSpec,
     SecretRef,
     SpecError,
+    parse_or_error,
     parse_spec,
 )
 from .status import with_action_applied
@@ -72,6 +73,7 @@ __all__ = [
     "deletion_notice",
     "error_reason",
     "ownership",
+    "parse_or_error",
     "parse_spec",
     "settle",
     "stop_refused_notice",

@@ -31,21 +31,17 @@ from typing import Any
 
 from . import conditions as c
 from .model import Event
-from .spec import SpecError, parse_spec
+from .spec import ModelDeploymentSpec, SpecError
 
 AUTOSCALER_CONFLICT = "AutoscalerConflict"
 
 
-def autoscaler_condition(spec: Mapping[str, Any], autoscalers: Sequence[str]) -> c.ConditionValue | None:
+def autoscaler_condition(spec: ModelDeploymentSpec | SpecError, autoscalers: Sequence[str]) -> c.ConditionValue | None:
     """``AutoscalerConflict`` for a resource targeted by ``autoscalers`` (HPA names); None when none does."""
-    if not autoscalers:
-        return None
-    try:
-        parsed = parse_spec(spec)
-    except SpecError:
-        return None  # Ready and Stalled already report the invalid spec
+    if not autoscalers or isinstance(spec, SpecError):
+        return None  # an invalid spec: Ready and Stalled already report it
     names = ", ".join(sorted(autoscalers))
-    if parsed.adaptive_enabled:
+    if spec.adaptive_enabled:
         return c.ConditionValue(
             c.TRUE,
             "AdaptiveAllocationsEnabled",

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from esml_operator.elasticsearch.errors import ApiError, ConnectionConfigError
+from esml_operator.elasticsearch.errors import ApiError, ConnectionConfigError, ElasticsearchError
 from esml_operator.elasticsearch.models import ClusterInfo, DeploymentStats
 
 from . import conditions as c
@@ -24,7 +24,17 @@ from .autoscaling import autoscaler_condition, autoscaler_conditions, surface_on
 from .backoff import UNSUPPORTED_VERSION, advise, error_reason
 from .conditions import ConditionValue, Verdict
 from .gate import AWAIT_REQUEUE_SECONDS, PROGRESS_REQUEUE_SECONDS, Context, gate
-from .model import Action, Decision, Event, Observation, ResourceRef, Settle, StopDeployment, UpdateInferenceEndpoint
+from .model import (
+    Action,
+    Decision,
+    Event,
+    Observation,
+    ResourceRef,
+    Settle,
+    StopDeployment,
+    UpdateDeployment,
+    UpdateInferenceEndpoint,
+)
 from .observed import AWAITING, View, current_view
 from .plan import (
     describe_adaptive,
@@ -34,7 +44,7 @@ from .plan import (
     start_action,
     start_parameter_differences,
 )
-from .spec import ModelDeploymentSpec, SpecError, parse_spec
+from .spec import ModelDeploymentSpec, SpecError
 from .status import OBSERVED_KEYS, carried, deployment_status, desired_allocations
 from .timeutil import as_utc, format_time
 
@@ -43,7 +53,7 @@ SCALED_TO_ZERO = "ScaledToZero"
 
 
 def decide(
-    spec: Mapping[str, Any],
+    spec: ModelDeploymentSpec | SpecError,
     ref: ResourceRef,
     observation: Observation,
     previous_status: Mapping[str, Any] | None,
@@ -52,7 +62,7 @@ def decide(
     resync_interval: float,
     jitter: float,
 ) -> Decision:
-    """Plan the actions and compute the complete new status for one resource."""
+    """Plan the actions and compute the complete new status for one resource (``spec`` as parsed, or its error)."""
     now = as_utc(now)
     verdict = Verdict()
     status: dict[str, Any] = {"observedGeneration": ref.generation}
@@ -60,19 +70,17 @@ def decide(
     paused = False
     reachable = reachability(observation)
     settle: Settle | None = None
-    try:
-        parsed = parse_spec(spec)
-    except SpecError as error:
-        message = f"Invalid spec: {error.message}"
-        verdict.not_ready(error.reason, message, warning=True)
-        verdict.stalled(error.reason, message)
+    if isinstance(spec, SpecError):
+        message = f"Invalid spec: {spec.message}"
+        verdict.not_ready(spec.reason, message, warning=True)
+        verdict.stalled(spec.reason, message)
         status.update(_observed_fields(AWAITING, observation, previous_status))
     else:
-        paused = parsed.paused
-        view = _view(parsed, observation)
-        context = Context(parsed, ref, observation, previous_status, now, resync_interval, jitter, verdict)
+        paused = spec.paused
+        view = _view(spec, observation)
+        context = Context(spec, ref, observation, previous_status, now, resync_interval, jitter, verdict)
         observed = _observed_fields(view, observation, previous_status)
-        status["desiredAllocations"] = desired_allocations(parsed, observed.get("adaptiveAllocations"))
+        status["desiredAllocations"] = desired_allocations(spec, observed.get("adaptiveAllocations"))
         status.update(observed)
         action = _assess(context, view)
         shortfall.apply(context, view, status)
@@ -125,7 +133,7 @@ def _view(spec: ModelDeploymentSpec, observation: Observation) -> View | None:
     return current_view(observation, spec.deployment_id) if _observed(observation) else None
 
 
-def decide_deletion(spec: Mapping[str, Any], observation: Observation) -> tuple[Action, ...]:
+def decide_deletion(spec: ModelDeploymentSpec | SpecError, observation: Observation) -> tuple[Action, ...]:
     """The actions for a resource being deleted: stop iff ``deletionPolicy: Stop`` and the deployment exists.
 
     When the deployment's existence is unknown (no snapshot) the stop is planned
@@ -136,26 +144,22 @@ def decide_deletion(spec: Mapping[str, Any], observation: Observation) -> tuple[
     (see :func:`.endpoints.deletion_notice`). A deployment the operator started or updated
     (``last_assignment``) is stopped even if the snapshot predates it.
     """
-    try:
-        parsed = parse_spec(spec)
-    except SpecError:
-        return ()
-    if parsed.deletion_policy != "Stop" or parsed.paused:
+    if isinstance(spec, SpecError) or spec.deletion_policy != "Stop" or spec.paused:
         return ()
     if ep.deletion_notice(spec, observation) is not None:
         return ()  # inference endpoints need the deployment: it is left running
     snapshot = observation.snapshot
     if snapshot is not None and observation.fetch_error is None:
-        stats = snapshot.deployments.get(parsed.deployment_id)
-        if stats is not None and stats.model_id != parsed.model_id:
+        stats = snapshot.deployments.get(spec.deployment_id)
+        if stats is not None and stats.model_id != spec.model_id:
             return ()
         started_here = observation.last_assignment is not None and (
-            observation.last_assignment.task_parameters.deployment_id == parsed.deployment_id
+            observation.last_assignment.task_parameters.deployment_id == spec.deployment_id
         )
         # A deployment started after the snapshot was taken is stopped too.
         if stats is None and not started_here:
             return ()
-    return (StopDeployment(deployment_id=parsed.deployment_id),)
+    return (StopDeployment(deployment_id=spec.deployment_id),)
 
 
 def _observed(observation: Observation) -> bool:
@@ -221,18 +225,7 @@ def _assess(ctx: Context, view: View | None) -> Action | None:
         verdict.stalled(problem.reason, problem.message)
         return None
     if observation.fetch_error is not None:
-        error = observation.fetch_error
-        reason, message = error_reason(error), f"Cannot use Elasticsearch: {error.message}"
-        verdict.not_ready(reason, message, warning=True)
-        advice = advise(
-            error, attempts=1, action="poll", start_policy=spec.start_policy,
-            resync_interval=ctx.resync_interval, jitter=ctx.jitter,
-        )  # fmt: skip
-        if not advice.permanent:
-            verdict.progressing("ProgressingWithRetry", "Waiting for Elasticsearch to become reachable")
-            verdict.requeue(error.retry_after)
-        else:
-            verdict.stalled(reason, message)
+        _poll_failed(ctx, observation.fetch_error)
         return None
     if observation.snapshot is None:
         verdict.not_ready("AwaitingObservation", "Elasticsearch has not been polled yet", status=c.UNKNOWN)
@@ -276,6 +269,26 @@ def _assess(ctx: Context, view: View | None) -> Action | None:
             return None
         return _missing(ctx)
     return _existing(ctx, stats)
+
+
+def _poll_failed(ctx: Context, error: ElasticsearchError) -> None:
+    """Connecting or polling failed: retried with back-off (``Retry-After`` a floor), or stalled if permanent.
+
+    The ``failed_polls + 1``-th consecutive failure backs off like an action's would, so an unreachable
+    cluster is retried soon at first and then ever more rarely (never less often than the resync loop).
+    """
+    reason, message = error_reason(error), f"Cannot use Elasticsearch: {error.message}"
+    ctx.verdict.not_ready(reason, message, warning=True)
+    advice = advise(
+        error, attempts=ctx.observation.failed_polls + 1, action="poll", start_policy=ctx.spec.start_policy,
+        resync_interval=ctx.resync_interval, jitter=ctx.jitter,
+    )  # fmt: skip
+    if advice.permanent:
+        ctx.verdict.stalled(reason, message)
+    else:
+        ctx.verdict.progressing(
+            "ProgressingWithRetry", "Waiting for Elasticsearch to become reachable", requeue_after=advice.delay
+        )
 
 
 def _scaled_to_zero(ctx: Context, stats: DeploymentStats | None) -> Action | None:
@@ -418,110 +431,165 @@ def _allocations_text(stats: DeploymentStats) -> str:
 
 
 def _existing(ctx: Context, stats: DeploymentStats) -> Action | None:
-    spec, verdict = ctx.spec, ctx.verdict
-    deployment, paused = spec.deployment_id, spec.paused
-    es_reason = f": {stats.reason}" if stats.reason else ""
-    if stats.state == "failed":
-        message = f"Deployment [{deployment}] failed on every node{es_reason or ' (see routingTable)'}"
-        verdict.not_ready("DeploymentFailed", message, warning=True)
-        verdict.stalled("DeploymentFailed", message)
+    """A deployment Elasticsearch has: the first finding about its state wins Ready (see :class:`Verdict`)."""
+    if _failed(ctx, stats) or _stopping(ctx, stats):
         return None
-    if stats.state == "stopping":
-        verdict.not_ready(
-            "Stopping",
-            f"Deployment [{deployment}] is being stopped in Elasticsearch{es_reason}",
-            warning=True,
-        )
-        if not paused:
-            then = "started again" if spec.start_policy == "IfMissing" else "reported missing"
-            verdict.progressing(
-                "WaitingForStop",
-                f"Waiting for the stop to complete; the deployment will then be {then}",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
-        return None
-    candidate = plan_update(spec, stats)
-    if stats.state != "started":
-        pending = f"; then updating {describe_update(candidate)}" if candidate and not paused else ""
-        verdict.not_ready("Starting", f"Deployment [{deployment}] is starting ({_allocations_text(stats)}){pending}")
-        if not paused:
-            verdict.progressing(
-                "Starting",
-                "Waiting for the deployment to reach the started state",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
+    candidate = plan_update(ctx.spec, stats)
+    if _starting(ctx, stats, candidate):
         return None
     if _restarts_for_parameters(ctx, stats):
         return _restart(ctx, stats)
+    action = _update(ctx, candidate)
+    _endpoint_refuses(ctx, stats)
+    _start_parameters_differ(ctx, stats)
+    if not (_allocating(ctx, stats) or _scaling_down(ctx, stats)):
+        _fully_allocated(ctx, stats)
+    return action
+
+
+def _es_reason(stats: DeploymentStats) -> str:
+    return f": {stats.reason}" if stats.reason else ""
+
+
+def _failed(ctx: Context, stats: DeploymentStats) -> bool:
+    if stats.state != "failed":
+        return False
+    message = f"Deployment [{ctx.spec.deployment_id}] failed on every node{_es_reason(stats) or ' (see routingTable)'}"
+    ctx.verdict.not_ready("DeploymentFailed", message, warning=True)
+    ctx.verdict.stalled("DeploymentFailed", message)
+    return True
+
+
+def _converging(
+    ctx: Context, reason: str, message: str, waiting: str, *, progress: str = "", warning: bool = False
+) -> bool:
+    """Not ready while Elasticsearch gets there by itself; Reconciling (``progress`` or ``reason``) unless paused."""
+    ctx.verdict.not_ready(reason, message, warning=warning)
+    if not ctx.spec.paused:
+        ctx.verdict.progressing(progress or reason, waiting, requeue_after=PROGRESS_REQUEUE_SECONDS)
+    return True
+
+
+def _stopping(ctx: Context, stats: DeploymentStats) -> bool:
+    """Stopped by someone else: the operator waits for the stop, then starts it again (or reports it missing)."""
+    if stats.state != "stopping":
+        return False
+    then = "started again" if ctx.spec.start_policy == "IfMissing" else "reported missing"
+    return _converging(
+        ctx,
+        "Stopping",
+        f"Deployment [{ctx.spec.deployment_id}] is being stopped in Elasticsearch{_es_reason(stats)}",
+        f"Waiting for the stop to complete; the deployment will then be {then}",
+        progress="WaitingForStop",
+        warning=True,
+    )
+
+
+def _starting(ctx: Context, stats: DeploymentStats, candidate: UpdateDeployment | None) -> bool:
+    """Not yet started: nothing is changed until it is (the pending update is named)."""
+    if stats.state == "started":
+        return False
+    pending = f"; then updating {describe_update(candidate)}" if candidate and not ctx.spec.paused else ""
+    return _converging(
+        ctx,
+        "Starting",
+        f"Deployment [{ctx.spec.deployment_id}] is starting ({_allocations_text(stats)}){pending}",
+        "Waiting for the deployment to reach the started state",
+    )
+
+
+def _update(ctx: Context, candidate: UpdateDeployment | None) -> Action | None:
+    """The update the spec asks for (through the inference endpoint that owns the deployment, if one does)."""
+    if candidate is None:
+        return None
+    spec, verdict, observation = ctx.spec, ctx.verdict, ctx.observation
+    routed = ep.step_through(ep.route_update(candidate, observation), observation)
+    action = gate(ctx, routed) if not spec.paused else None
+    reason = "AdaptiveAllocationsDiffer" if candidate.send_adaptive else "AllocationsDiffer"
+    difference = f"Elasticsearch has {describe_difference(candidate)}"
+    verdict.not_ready(reason, f"{difference}; reconciliation is paused" if spec.paused else difference)
+    if action is not None:
+        verdict.progressing(
+            "Updating",
+            f"Updating deployment [{spec.deployment_id}]{_through(action)}: {describe_update(candidate)}",
+            requeue_after=PROGRESS_REQUEUE_SECONDS,
+        )
+    return action
+
+
+def _through(action: Action) -> str:
+    """How an update reaches the deployment, when not directly."""
+    if not isinstance(action, UpdateInferenceEndpoint):
+        return ""
+    through = f" through inference endpoint [{action.inference_id}]"
+    if action.stepping_to is not None:
+        through += (
+            f" (Elasticsearch skipped number_of_allocations {action.stepping_to}, which the endpoint's "
+            f"stored configuration already had: going through {action.update.number_of_allocations})"
+        )
+    return through
+
+
+def _endpoint_refuses(ctx: Context, stats: DeploymentStats) -> None:
+    """Parameters an inference endpoint's deployment cannot take (Elasticsearch refuses them)."""
     endpoint = ctx.observation.inference_endpoint
-    routed = ep.step_through(ep.route_update(candidate, ctx.observation), ctx.observation) if candidate else None
-    action = gate(ctx, routed) if routed is not None and not paused else None
-    if candidate is not None:
-        reason = "AdaptiveAllocationsDiffer" if candidate.send_adaptive else "AllocationsDiffer"
-        difference = f"Elasticsearch has {describe_difference(candidate)}"
-        verdict.not_ready(reason, f"{difference}; reconciliation is paused" if paused else difference)
-        if action is not None:
-            through = ""
-            if isinstance(action, UpdateInferenceEndpoint):
-                through = f" through inference endpoint [{action.inference_id}]"
-                if action.stepping_to is not None:
-                    through += (
-                        f" (Elasticsearch skipped number_of_allocations {action.stepping_to}, which the endpoint's "
-                        f"stored configuration already had: going through {action.update.number_of_allocations})"
-                    )
-            verdict.progressing(
-                "Updating",
-                f"Updating deployment [{deployment}]{through}: {describe_update(candidate)}",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
-    if endpoint is not None:
-        refusals = ep.endpoint_refusals(spec, stats, endpoint)
-        if refusals:
-            message = ep.refusal_message(deployment, endpoint, refusals)
-            verdict.not_ready(ep.ENDPOINT_PARAMETERS_DIFFER, message, warning=True)
-            verdict.stalled(ep.ENDPOINT_PARAMETERS_DIFFER, message)
-    differences = start_parameter_differences(spec, stats) if endpoint is None else []
+    refusals = ep.endpoint_refusals(ctx.spec, stats, endpoint) if endpoint is not None else []
+    if endpoint is not None and refusals:
+        message = ep.refusal_message(ctx.spec.deployment_id, endpoint, refusals)
+        ctx.verdict.not_ready(ep.ENDPOINT_PARAMETERS_DIFFER, message, warning=True)
+        ctx.verdict.stalled(ep.ENDPOINT_PARAMETERS_DIFFER, message)
+
+
+def _start_parameters_differ(ctx: Context, stats: DeploymentStats) -> None:
+    """Start-time parameters that differ and are not being restarted for."""
+    spec = ctx.spec
+    differences = start_parameter_differences(spec, stats) if ctx.observation.inference_endpoint is None else []
     if differences:
         message = (
-            f"Start-time parameters of deployment [{deployment}] differ from the spec: "
+            f"Start-time parameters of deployment [{spec.deployment_id}] differ from the spec: "
             f"{'; '.join(differences)}. They are fixed when a deployment starts: {_restart_advice(spec)}"
         )
-        verdict.not_ready("StartParametersDiffer", message, warning=True)
-        verdict.stalled("StartParametersDiffer", message)
+        ctx.verdict.not_ready("StartParametersDiffer", message, warning=True)
+        ctx.verdict.stalled("StartParametersDiffer", message)
+
+
+def _allocating(ctx: Context, stats: DeploymentStats) -> bool:
     allocation = stats.allocation_status
-    if allocation is None or allocation.state != "fully_allocated":
-        verdict.not_ready("Allocating", f"Deployment [{deployment}] has {_allocations_text(stats)}{es_reason}")
-        if not paused:
-            verdict.progressing(
-                "Allocating",
-                "Waiting for Elasticsearch to allocate all allocations",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
-        return action
-    if allocation.allocation_count > allocation.target_allocation_count:
-        # Elasticsearch says fully_allocated as soon as count >= target: a scale-down still in progress.
-        verdict.not_ready(
-            "ScalingDown",
-            f"Deployment [{deployment}] still runs {allocation.allocation_count} allocations; "
-            f"Elasticsearch is removing them down to {allocation.target_allocation_count}",
-        )
-        if not paused:
-            verdict.progressing(
-                "ScalingDown",
-                "Waiting for Elasticsearch to remove surplus allocations",
-                requeue_after=PROGRESS_REQUEUE_SECONDS,
-            )
-        return action
+    if allocation is not None and allocation.state == "fully_allocated":
+        return False
+    return _converging(
+        ctx,
+        "Allocating",
+        f"Deployment [{ctx.spec.deployment_id}] has {_allocations_text(stats)}{_es_reason(stats)}",
+        "Waiting for Elasticsearch to allocate all allocations",
+    )
+
+
+def _scaling_down(ctx: Context, stats: DeploymentStats) -> bool:
+    """Elasticsearch says fully_allocated as soon as count >= target: a scale-down still in progress."""
+    allocation = stats.allocation_status
+    if allocation is None or allocation.allocation_count <= allocation.target_allocation_count:
+        return False
+    return _converging(
+        ctx,
+        "ScalingDown",
+        f"Deployment [{ctx.spec.deployment_id}] still runs {allocation.allocation_count} allocations; "
+        f"Elasticsearch is removing them down to {allocation.target_allocation_count}",
+        "Waiting for Elasticsearch to remove surplus allocations",
+    )
+
+
+def _fully_allocated(ctx: Context, stats: DeploymentStats) -> None:
+    spec, endpoint = ctx.spec, ctx.observation.inference_endpoint
     adaptive = ""
     if spec.adaptive_enabled:
         adaptive = (
             f", adaptive allocations {describe_adaptive(stats.adaptive_allocations)}; numberOfAllocations "
             f"({spec.number_of_allocations}) is ignored while adaptive allocations are enabled"
         )
-    suffix = "; reconciliation is paused" if paused else ""
+    suffix = "; reconciliation is paused" if spec.paused else ""
     owner = f" of {ep.describe_endpoint(endpoint)}" if endpoint is not None else ""
-    verdict.is_ready(
+    ctx.verdict.is_ready(
         "FullyAllocated",
-        f"Deployment [{deployment}]{owner} is fully allocated: {_allocations_text(stats)}{adaptive}{suffix}",
+        f"Deployment [{spec.deployment_id}]{owner} is fully allocated: {_allocations_text(stats)}{adaptive}{suffix}",
     )
-    return action

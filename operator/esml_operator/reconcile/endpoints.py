@@ -21,7 +21,6 @@ Everything here is pure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +28,7 @@ from esml_operator.elasticsearch.models import ClusterInfo, ClusterSnapshot, Dep
 
 from .model import Event, Observation, UpdateDeployment, UpdateInferenceEndpoint
 from .plan import start_parameter_differences
-from .spec import ModelDeploymentSpec, SpecError, parse_spec
+from .spec import ModelDeploymentSpec, SpecError
 
 #: Since this version the trained-model ``_update`` of an endpoint's own deployment is a 409 (PR 130940).
 TRAINED_MODEL_UPDATE_REFUSED_SINCE = (9, 2)
@@ -163,14 +162,10 @@ def unknown_note(problem: str) -> str:
     )
 
 
-def deletion_notice(spec: Mapping[str, Any], observation: Observation) -> Event | None:
+def deletion_notice(spec: ModelDeploymentSpec | SpecError, observation: Observation) -> Event | None:
     """The event for a ``deletionPolicy: Stop`` deletion that leaves the deployment running because inference
     endpoints created or use it (``None`` otherwise). The deletion then completes without a call."""
-    try:
-        parsed = parse_spec(spec)
-    except SpecError:
-        return None
-    if parsed.deletion_policy != "Stop" or parsed.paused:
+    if isinstance(spec, SpecError) or spec.deletion_policy != "Stop" or spec.paused:
         return None
     endpoint, users = observation.inference_endpoint, observation.inference_users
     if endpoint is not None:
@@ -182,7 +177,7 @@ def deletion_notice(spec: Mapping[str, Any], observation: Observation) -> Event 
     return Event(
         "Warning",
         STOP_SKIPPED,
-        f"Deployment [{parsed.deployment_id}] was left running despite deletionPolicy: Stop: {why}. The operator "
+        f"Deployment [{spec.deployment_id}] was left running despite deletionPolicy: Stop: {why}. The operator "
         "never deletes inference endpoints and never force-stops a deployment they need; delete the endpoint "
         "(DELETE _inference/...) to remove it",
     )

@@ -17,6 +17,8 @@ from esml_operator.elasticsearch.models import (
     InferenceEndpoint,
 )
 
+from .spec import ModelDeploymentSpec, SpecError
+
 
 @dataclass(frozen=True)
 class ResourceRef:
@@ -81,6 +83,8 @@ class Observation:
     inference_unknown: str | None = None
     # _ml/info and _ml/memory/_stats, fetched only while this deployment is short of capacity (see .shortfall).
     capacity: MlCapacity | None = None
+    # Consecutive failed observations (connect or poll) before this one: a failed one backs off by this count.
+    failed_polls: int = 0
 
 
 @dataclass(frozen=True)
@@ -159,7 +163,7 @@ class Event:
 class Settle:
     """The inputs of the pass that planned the action: :func:`~.outcome.settle` decides again with its failure."""
 
-    spec: Mapping[str, Any]  # the raw spec
+    spec: ModelDeploymentSpec | SpecError
     ref: ResourceRef
     observation: Observation
     previous_status: Mapping[str, Any] | None

@@ -269,6 +269,15 @@ def _connection(raw: Mapping[str, Any]) -> ConnectionSpec:
     )
 
 
+def parse_or_error(spec: Mapping[str, Any]) -> ModelDeploymentSpec | SpecError:
+    """The parsed spec, or why it cannot be acted on, as a value: a resource's spec is parsed once per
+    generation and handed to everything that needs it (``decide``, ``decide_deletion``, the metrics)."""
+    try:
+        return parse_spec(spec)
+    except SpecError as error:
+        return error
+
+
 def parse_spec(spec: Mapping[str, Any]) -> ModelDeploymentSpec:
     """Parse and validate a raw (camelCase) ``ModelDeployment`` spec; raises :class:`SpecError`."""
     if not isinstance(spec, Mapping):
