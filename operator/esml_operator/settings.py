@@ -75,6 +75,12 @@ class Settings:
     )
     connect_timeout: float = _setting(5.0, "Seconds to establish a connection to Elasticsearch.", check=checks.positive)
     request_timeout: float = _setting(30.0, "Seconds to wait for an Elasticsearch response.", check=checks.positive)
+    kube_request_timeout: float = _setting(
+        10.0,
+        "Seconds any one Kubernetes API request of the operator's own (status, events, Secrets, the Lease) may take; "
+        "a request that outlives it is cancelled and its connection closed.",
+        check=checks.positive,
+    )
     max_concurrent_reconciles: int = _setting(
         16,
         "Resources reconciled at the same time against one Elasticsearch cluster (clusters never wait for each other).",

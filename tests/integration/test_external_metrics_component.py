@@ -13,6 +13,7 @@ import yaml
 
 from esml_operator.metrics.servers import LEADER_LABEL, LeaderPodLabel
 from harness.runner import REPO, ControlPlane
+from tests.integration.kube_client import operator_client
 from tests.integration.test_install import OPERATOR_NAMESPACE, OPERATOR_SA, documents, ensure_namespace
 
 PENDING = "esml_modeldeployment_inference_pending_requests"
@@ -122,7 +123,7 @@ async def test_the_leader_labels_its_own_pod(control_plane: ControlPlane, namesp
         "spec": {"containers": [{"name": "operator", "image": "esml-operator:test"}]},
     }  # fmt: skip
     control_plane.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(pod))
-    api_client = control_plane.api_client()
+    api_client = await operator_client(control_plane.kubeconfig)
     label = LeaderPodLabel(api_client, "operator-0", namespace, retry=0.1)
 
     async def labelled(value: str) -> None:
@@ -144,4 +145,4 @@ async def test_the_leader_labels_its_own_pod(control_plane: ControlPlane, namesp
         assert labels["metadata"]["labels"]["app"] == "esml"  # a merge patch: the other labels stay
     finally:
         await label.close()
-        api_client.close()
+        await api_client.close()

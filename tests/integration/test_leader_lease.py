@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import kubernetes
 import pytest
+from kubernetes.aio import client as kube
 
+from esml_operator.kube.config import ApiClient
 from esml_operator.kube.leases import KubernetesLeases, LeaseConflict, LeaseError, LeaseRecord
 from esml_operator.leaderelection.elector import LeaderElector
 from harness.runner import ControlPlane
+from tests.integration.kube_client import operator_client
 
 LEASE, RENEW, RETRY = 3.0, 2.0, 0.5
 LATENCY = 0.5  # allowance for API round trips and scheduling on a busy test machine
@@ -30,8 +32,8 @@ class Electors:
         self.clients: list[Any] = []
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
-    def start(self, identity: str) -> LeaderElector:
-        client = self.plane.api_client()
+    async def start(self, identity: str) -> LeaderElector:
+        client = await operator_client(self.plane.kubeconfig)
         self.clients.append(client)
         elector = LeaderElector(
             KubernetesLeases(client, self.namespace, NAME, request_timeout=1.0),
@@ -45,7 +47,7 @@ class Electors:
             task.cancel()
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         for client in self.clients:
-            client.close()
+            await client.close()
 
     async def holder(self) -> str:
         got = await asyncio.to_thread(
@@ -96,7 +98,7 @@ async def one_leader(a: LeaderElector, b: LeaderElector) -> tuple[LeaderElector,
 
 
 async def test_exactly_one_leads_and_another_takes_over_after_expiry(electors: Electors) -> None:
-    a, b = electors.start("replica-a"), electors.start("replica-b")
+    a, b = await electors.start("replica-a"), await electors.start("replica-b")
     leader, follower = await one_leader(a, b)
     assert await electors.holder() == leader.identity
     assert leader.is_leader and not follower.is_leader  # (kubectl ran in a thread; both kept going meanwhile)
@@ -117,7 +119,7 @@ async def test_exactly_one_leads_and_another_takes_over_after_expiry(electors: E
 
 
 async def test_release_hands_over_within_a_retry_period(electors: Electors) -> None:
-    a, b = electors.start("replica-a"), electors.start("replica-b")
+    a, b = await electors.start("replica-a"), await electors.start("replica-b")
     leader, follower = await one_leader(a, b)
     await leader.release()
     released = time.monotonic()
@@ -130,7 +132,7 @@ async def test_release_hands_over_within_a_retry_period(electors: Electors) -> N
 
 
 async def test_kubernetes_leases_against_the_api_server(control_plane: ControlPlane, namespace: str) -> None:
-    client = control_plane.api_client()
+    client = await operator_client(control_plane.kubeconfig)
     try:
         leases = KubernetesLeases(client, namespace, NAME)
         assert await leases.get() is None
@@ -161,15 +163,14 @@ async def test_kubernetes_leases_against_the_api_server(control_plane: ControlPl
         with pytest.raises(LeaseConflict):  # the API server answers 409 to a conditional PUT on a deleted Lease
             await leases.replace(LeaseRecord("me", precise, precise, 15, 3, renewed.resource_version))
     finally:
-        client.close()
+        await client.close()
 
 
 async def test_api_errors_become_lease_errors_with_a_message(control_plane: ControlPlane, namespace: str) -> None:
-    config: Any = kubernetes.config
-    alice: Any = config.new_client_from_config(config_file=str(control_plane.kubeconfig_for("alice")))
-    refused_config = kubernetes.client.Configuration()
+    alice = await operator_client(control_plane.kubeconfig_for("alice"))
+    refused_config = kube.Configuration()
     refused_config.host = "https://127.0.0.1:1"  # nothing listens there
-    refused: Any = kubernetes.client.ApiClient(refused_config)
+    refused = ApiClient(refused_config, request_timeout=1.0)
     try:
         with pytest.raises(LeaseError) as forbidden:
             await KubernetesLeases(alice, namespace, NAME).get()
@@ -183,5 +184,5 @@ async def test_api_errors_become_lease_errors_with_a_message(control_plane: Cont
             await KubernetesLeases(refused, namespace, NAME, request_timeout=1.0).get()
         assert len(str(unreachable.value)) <= 400
     finally:
-        alice.close()
-        refused.close()
+        await alice.close()
+        await refused.close()

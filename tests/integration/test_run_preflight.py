@@ -19,6 +19,7 @@ from esml_operator.leaderelection.elector import lease_namespace
 from esml_operator.manager import preflight
 from esml_operator.settings import Settings
 from harness.runner import ControlPlane
+from tests.integration.kube_client import operator_client
 
 TIMEOUT = 120.0  # generous: the machine is shared; the command ends in seconds
 
@@ -35,17 +36,17 @@ def test_an_existing_lease_namespace_passes(control_plane: ControlPlane, namespa
     preflight.check(_settings(control_plane, namespace), environ={})
 
 
-def test_the_default_outside_a_cluster_must_exist(control_plane: ControlPlane) -> None:
+async def test_the_default_outside_a_cluster_must_exist(control_plane: ControlPlane) -> None:
     """The default's own message: the install's namespace, and every way out."""
     settings = _settings(control_plane)
     default = lease_namespace("", environ={})
     missing = type(default)(_absent(), default.source, in_cluster=False)  # esml-system may exist on this server
-    client = control_plane.api_client()
+    client = await operator_client(control_plane.kubeconfig)
     try:
         with pytest.raises(preflight.StartupError) as info:
-            preflight.check_lease_namespace(settings, client, missing)
+            await preflight.check_lease_namespace(settings, client, missing)
     finally:
-        client.close()
+        await client.close()
     message = str(info.value)
     assert f"namespace {missing.name!r} (the install's namespace, the default outside a cluster) does not exist" in (
         message

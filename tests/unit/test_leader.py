@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import kubernetes
 import pytest
 import yaml
+from kubernetes.aio import client as kube
 
 from esml_operator.kube.leases import KubernetesLeases, LeaseConflict, LeaseError, LeaseRecord
 from esml_operator.leaderelection.elector import (
@@ -538,7 +538,7 @@ def test_elector_from_settings(monkeypatch: pytest.MonkeyPatch, caplog: pytest.L
     caplog.set_level(logging.INFO, logger="esml_operator.leaderelection.elector")
     monkeypatch.setenv("POD_NAME", "esml-operator-0")
     monkeypatch.setenv("POD_NAMESPACE", "esml-system")
-    client = kubernetes.client.ApiClient()
+    client = kube.ApiClient()
     elector = elector_from_settings(Settings(namespaces=("apps",)), client)
     assert elector.identity == "esml-operator-0" and not elector.is_leader and elector.leader_alive()
     # The Lease in use is logged at start: namespace/name, where the namespace came from, and the identity.

@@ -1,19 +1,18 @@
-"""What KubernetesLeases sends and how it reports API errors, without a server."""
+"""What KubernetesLeases sends and reads, without a server."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import kubernetes
-import pytest
+from kubernetes.aio import client as kube
 
-from esml_operator.kube.leases import LeaseRecord, _api_message, _record, _spec, micro_time
+from esml_operator.kube.leases import LeaseRecord, _record, _spec, micro_time
 
 
 def sent(record: LeaseRecord) -> dict[str, Any]:
-    body = kubernetes.client.V1Lease(metadata=kubernetes.client.V1ObjectMeta(name="l"), spec=_spec(None, record))
-    client: Any = kubernetes.client.ApiClient()
+    body = kube.V1Lease(metadata=kube.V1ObjectMeta(name="l"), spec=_spec(None, record))
+    client: Any = kube.ApiClient()
     serialized: dict[str, Any] = client.sanitize_for_serialization(body)
     return serialized
 
@@ -38,24 +37,5 @@ def test_times_are_converted_to_utc() -> None:
 
 
 def test_a_lease_without_spec_fields_reads_as_free() -> None:
-    lease = kubernetes.client.V1Lease(
-        metadata=kubernetes.client.V1ObjectMeta(name="l", resource_version="42"), spec=kubernetes.client.V1LeaseSpec()
-    )
+    lease = kube.V1Lease(metadata=kube.V1ObjectMeta(name="l", resource_version="42"), spec=kube.V1LeaseSpec())
     assert _record(lease) == LeaseRecord("", None, None, 0, 0, "42")
-
-
-@pytest.mark.parametrize(
-    ("status", "reason", "body", "expected"),
-    [
-        (
-            403, "Forbidden", '{"kind":"Status","message":"leases is forbidden: no"}',
-            "HTTP 403 Forbidden: leases is forbidden: no",
-        ),
-        (500, "Internal Server Error", "not json", "HTTP 500 Internal Server Error"),
-        (0, "SSLError\ncertificate verify failed", None, "SSLError certificate verify failed"),
-    ],
-)  # fmt: skip
-def test_api_errors_read_as_one_line(status: int, reason: str, body: str | None, expected: str) -> None:
-    error = kubernetes.client.ApiException(status=status, reason=reason)
-    error.body = body
-    assert _api_message(error) == expected

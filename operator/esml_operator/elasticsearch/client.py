@@ -90,6 +90,10 @@ def _adaptive_json(value: AdaptiveAllocations) -> dict[str, Any]:
     return out
 
 
+def _stats_page_and_memory(body: Any) -> tuple[tuple[int, list[str], list[DeploymentStats]], dict[str, int]]:
+    return parse_stats_page(body), parse_model_memory(body)
+
+
 def _flag(value: bool) -> str:
     return "true" if value else "false"
 
@@ -190,6 +194,13 @@ class ElasticsearchClient:
     def _malformed(self, exc: ShapeError, action: str, status: int = 200) -> MalformedResponseError:
         return MalformedResponseError(self._redactor.text(f"Unexpected answer to {action}: {exc}"), status=status)
 
+    def _parsed(self, parse: Callable[[Any], _T], body: Any, action: str) -> _T:
+        """``parse(body)``; an answer of the wrong shape is a :class:`MalformedResponseError` naming ``action``."""
+        try:
+            return parse(body)
+        except ShapeError as exc:
+            raise self._malformed(exc, action) from exc
+
     def _require(self, version: EsVersion, needed: tuple[int, int], feature: str, action: str) -> None:
         if not version.at_least(*needed):
             raise UnsupportedVersionError(
@@ -219,10 +230,7 @@ class ElasticsearchClient:
                 status=response.status_code,
             )
         body = self._json(response, action)
-        try:
-            return parse_cluster_info(body)
-        except ShapeError as exc:
-            raise self._malformed(exc, action) from exc
+        return self._parsed(parse_cluster_info, body, action)
 
     async def stats_snapshot(self, page_size: int = 100) -> ClusterSnapshot:
         """Every model and deployment via ``GET _ml/trained_models/_all/_stats``, all pages.
@@ -241,11 +249,8 @@ class ElasticsearchClient:
         while True:
             params = {"from": str(start), "size": str(page_size), "allow_no_match": "true"}
             body = await self._call("GET", "/_ml/trained_models/_all/_stats", action=action, params=params)
-            try:
-                count, ids, page = parse_stats_page(body)
-                model_memory.update(parse_model_memory(body))
-            except ShapeError as exc:
-                raise self._malformed(exc, action) from exc
+            (count, ids, page), memory = self._parsed(_stats_page_and_memory, body, action)
+            model_memory.update(memory)
             model_ids.update(ids)
             for stats in page:
                 deployments[stats.deployment_id] = stats
@@ -258,10 +263,7 @@ class ElasticsearchClient:
     async def _get_parsed(self, path: str, parse: Callable[[Any], _T]) -> _T:
         action = f"GET {path.lstrip('/')}"
         body = await self._call("GET", path, action=action)
-        try:
-            return parse(body)
-        except ShapeError as exc:
-            raise self._malformed(exc, action) from exc
+        return self._parsed(parse, body, action)
 
     async def ml_limits(self) -> MlLimits:
         """``GET _ml/info`` ``limits`` (needs ``monitor_ml``): the cluster's ML processors and memory."""
@@ -333,10 +335,7 @@ class ElasticsearchClient:
         if adaptive_allocations is not None and version.at_least(*V8_16):
             body = {"adaptive_allocations": _adaptive_json(adaptive_allocations)}
         answer = await self._call("POST", path, action=action, params=params, body=body)
-        try:
-            return parse_assignment(answer)
-        except ShapeError as exc:
-            raise self._malformed(exc, action) from exc
+        return self._parsed(parse_assignment, answer, action)
 
     async def update_deployment(
         self,
@@ -384,10 +383,7 @@ class ElasticsearchClient:
                 )
             )
         answer = await self._call("POST", path, action=action, body=body)
-        try:
-            return parse_assignment(answer)
-        except ShapeError as exc:
-            raise self._malformed(exc, action) from exc
+        return self._parsed(parse_assignment, answer, action)
 
     async def stop_deployment(self, deployment_id: str, *, force: bool = False, allow_no_match: bool = True) -> None:
         """``POST _ml/trained_models/{deployment_id}/deployment/_stop`` (query parameters, no body)."""
@@ -408,10 +404,7 @@ class ElasticsearchClient:
         action = "listing of inference endpoints"
         self._require(version, V8_11, "the _inference API", action)
         body = await self._call("GET", "/_inference/_all", action=action)
-        try:
-            return parse_inference_endpoints(body)
-        except ShapeError as exc:
-            raise self._malformed(exc, action) from exc
+        return self._parsed(parse_inference_endpoints, body, action)
 
     async def update_inference_endpoint(
         self,
@@ -458,7 +451,4 @@ class ElasticsearchClient:
             answer = await self._call(
                 "PUT", path, action=action, body={"service_settings": {"num_allocations": num_allocations}}
             )
-        try:
-            return parse_inference_endpoint(answer)
-        except ShapeError as exc:
-            raise self._malformed(exc, action) from exc
+        return self._parsed(parse_inference_endpoint, answer, action)

@@ -2,8 +2,9 @@
 
 kopf watches the resources; these are the few writes and reads the operator
 makes itself, typed by the :class:`KubeApi` protocol (tests use in-memory
-fakes). The official client is synchronous, so calls run in a bounded thread
-pool. Secrets and Service ports are cached per (namespace, name) for one TTL
+fakes). Calls go through the one asynchronous client of
+:mod:`esml_operator.kube.config`, so each has a timeout and none holds a thread.
+Secrets and Service ports are cached per (namespace, name) for one TTL
 (``cachetools.TTLCache``, which evicts), shared by every resource that
 references them, and read once however many resources ask at the same moment.
 """
@@ -14,13 +15,14 @@ import asyncio
 import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-import kubernetes
 from cachetools import TTLCache
+from kubernetes.aio import client
+
+from esml_operator.kube.errors import Conflict, Invalid, NotFound, call, unless_missing
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +32,6 @@ CACHE_SIZE = 4096
 
 T = TypeVar("T")
 K = TypeVar("K")
-
-
-class KubeError(Exception):
-    """A Kubernetes API call failed for a reason other than "not found"."""
 
 
 @dataclass(frozen=True)
@@ -90,37 +88,30 @@ class SingleFlightCache:
 
 
 class KubernetesApi:
-    """:class:`KubeApi` over the official client."""
+    """:class:`KubeApi` over ``kubernetes.aio`` (failures are :mod:`esml_operator.kube.errors`)."""
 
-    def __init__(self, api_client: Any, *, secret_ttl: float, threads: int = 8) -> None:
+    def __init__(self, api_client: Any, *, secret_ttl: float) -> None:
         self._api = api_client
-        self._core = kubernetes.client.CoreV1Api(api_client)
-        self._custom = kubernetes.client.CustomObjectsApi(api_client)
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kube")
+        self._core = client.CoreV1Api(api_client)
+        self._custom = client.CustomObjectsApi(api_client)
         self._secrets = SingleFlightCache(secret_ttl)
         self._service_ports = SingleFlightCache(secret_ttl)
 
-    async def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
-
     async def aclose(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        await asyncio.to_thread(self._api.close)
+        await self._api.close()
 
     # -- reads ------------------------------------------------------------------------------
     async def read_secret(self, namespace: str, name: str, *, fresh: bool = False) -> SecretData | None:
         """The Secret's decoded data, or ``None`` if it does not exist."""
 
         async def fetch() -> SecretData | None:
-            try:
-                secret = await self._run(self._core.read_namespaced_secret, name, namespace)
-            except kubernetes.client.ApiException as error:
-                if error.status == 404:
-                    return None
-                raise KubeError(f"reading Secret {namespace}/{name}: {error.status} {error.reason}") from None
+            secret = await unless_missing(
+                f"reading Secret {namespace}/{name}", self._core.read_namespaced_secret(name, namespace)
+            )
+            if secret is None:
+                return None
             data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
-            return SecretData(secret.metadata.resource_version or "", data)
+            return SecretData((secret.metadata.resource_version if secret.metadata else None) or "", data)
 
         return await self._secrets.get((namespace, name), fetch, fresh=fresh)
 
@@ -131,13 +122,12 @@ class KubernetesApi:
         """The Service's HTTP(S) port (named ``https``/``http`` or the first), or ``None`` if missing."""
 
         async def fetch() -> int | None:
-            try:
-                service = await self._run(self._core.read_namespaced_service, name, namespace)
-            except kubernetes.client.ApiException as error:
-                if error.status == 404:
-                    return None
-                raise KubeError(f"reading Service {namespace}/{name}: {error.status} {error.reason}") from None
-            ports = service.spec.ports or []
+            service = await unless_missing(
+                f"reading Service {namespace}/{name}", self._core.read_namespaced_service(name, namespace)
+            )
+            if service is None:
+                return None
+            ports = (service.spec.ports if service.spec else None) or []
             named = [int(p.port) for wanted in ("https", "http") for p in ports if p.name == wanted]
             return named[0] if named else (int(ports[0].port) if ports else None)
 
@@ -146,44 +136,34 @@ class KubernetesApi:
     # -- writes -----------------------------------------------------------------------------
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """JSON merge patch of ``.status`` (keys mapped to ``None`` are removed)."""
-        try:
-            await self._run(
-                self._custom.patch_namespaced_custom_object_status,
-                GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)}, field_manager=COMPONENT,
-            )  # fmt: skip
-        except kubernetes.client.ApiException as error:
-            if error.status == 404:
-                return  # deleted meanwhile
-            raise KubeError(f"patching status of {namespace}/{name}: {error.status} {error.reason}") from None
+        request = self._custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)}, field_manager=COMPONENT
+        )
+        await unless_missing(f"patching status of {namespace}/{name}", request)  # None: deleted meanwhile
 
     async def set_finalizers(self, namespace: str, name: str, *, resource_version: str, finalizers: list[str]) -> None:
         """Set ``metadata.finalizers`` if the object is still at ``resource_version`` (a JSON patch with a test,
         so a finalizer someone else added meanwhile is never lost; a conflict is retried on the next event)."""
-        patch = [
+        patch: list[dict[str, Any]] = [
             {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
             {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
         ]
+        request = self._custom.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name, patch,
+            field_manager=COMPONENT, _content_type="application/json-patch+json",
+        )  # fmt: skip
         try:
-            await self._run(
-                self._custom.patch_namespaced_custom_object,
-                GROUP, VERSION, namespace, PLURAL, name, patch,
-                field_manager=COMPONENT, _content_type="application/json-patch+json",
-            )  # fmt: skip
-        except kubernetes.client.ApiException as error:
-            if error.status in (404, 409, 422):  # gone, or changed meanwhile: the next watch event retries
-                logger.debug("finalizers of %s/%s not set: %s", namespace, name, error.reason)
-                return
-            raise KubeError(f"setting finalizers of {namespace}/{name}: {error.status} {error.reason}") from None
+            await call(f"setting finalizers of {namespace}/{name}", request)
+        except (NotFound, Conflict, Invalid) as error:  # gone, or changed meanwhile: the next watch event retries
+            logger.debug("finalizers not set: %s", error)
 
     async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
         """A core/v1 Event about the resource. Failures are logged, never raised."""
         meta = body.get("metadata", {})
         now = datetime.now(UTC)
-        event = kubernetes.client.CoreV1Event(
-            metadata=kubernetes.client.V1ObjectMeta(
-                generate_name=f"{meta.get('name', 'mdep')}.", namespace=meta.get("namespace")
-            ),
-            involved_object=kubernetes.client.V1ObjectReference(
+        event = client.CoreV1Event(
+            metadata=client.V1ObjectMeta(generate_name=f"{meta.get('name', 'mdep')}.", namespace=meta.get("namespace")),
+            involved_object=client.V1ObjectReference(
                 api_version=body.get("apiVersion", f"{GROUP}/{VERSION}"),
                 kind=body.get("kind", "ModelDeployment"),
                 name=meta.get("name"),
@@ -194,7 +174,7 @@ class KubernetesApi:
             type=type,
             reason=reason[:128],
             message=message[:1024],
-            source=kubernetes.client.V1EventSource(component=COMPONENT),
+            source=client.V1EventSource(component=COMPONENT),
             reporting_component=COMPONENT,
             reporting_instance=COMPONENT,
             first_timestamp=now,
@@ -202,8 +182,8 @@ class KubernetesApi:
             count=1,
         )
         try:
-            await self._run(self._core.create_namespaced_event, meta.get("namespace"), event)
-        except Exception as error:  # events are best effort
+            await call("posting an event", self._core.create_namespaced_event(meta.get("namespace"), event))
+        except Exception as error:  # events are best effort (a KubeError, or a body the client refused)
             logger.warning(
                 "could not post event %s for %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error
             )

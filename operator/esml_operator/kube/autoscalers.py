@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import kubernetes
+from kubernetes.aio import client
+
+from esml_operator.kube.errors import call
 
 
 @dataclass(frozen=True)
@@ -20,13 +21,16 @@ class ScaleTargetRef:
 
 
 class HorizontalPodAutoscalers:
-    """``list`` on ``autoscaling/horizontalpodautoscalers``; errors (a 403 among them) propagate to the caller."""
+    """``list`` on ``autoscaling/horizontalpodautoscalers``; errors (a Forbidden among them) propagate to the caller."""
 
     def __init__(self, api_client: Any) -> None:
-        self._api = kubernetes.client.AutoscalingV2Api(api_client)
+        self._api = client.AutoscalingV2Api(api_client)
 
     async def scale_targets(self, namespace: str) -> list[ScaleTargetRef]:
-        listed = await asyncio.to_thread(self._api.list_namespaced_horizontal_pod_autoscaler, namespace)
+        listed = await call(
+            f"listing HorizontalPodAutoscalers in {namespace}",
+            self._api.list_namespaced_horizontal_pod_autoscaler(namespace),
+        )
         found: list[ScaleTargetRef] = []
         for hpa in listed.items or []:
             ref = hpa.spec.scale_target_ref

@@ -6,13 +6,13 @@ carries the ``resourceVersion`` it was based on, so two writers racing from the
 same read cannot both win: the API server
 accepts the first and answers ``409 Conflict`` to the second, which becomes a
 :class:`LeaseConflict`. Any other failure becomes a :class:`LeaseError` whose
-message says what failed (never a traceback, never credentials).
+message says what failed (never a traceback, never credentials). Both are the
+vocabulary of :mod:`esml_operator.kube.errors`.
 
-:class:`KubernetesLeases` is the implementation on the official ``kubernetes``
-client (``CoordinationV1Api``). The client is synchronous, so each call runs in
-a thread. Give it a ``request_timeout`` below the elector's renew deadline
-(controller-runtime uses half of it): a call that hangs keeps its thread until
-then.
+:class:`KubernetesLeases` is the implementation on ``kubernetes.aio``
+(``CoordinationV1Api``). Give it a ``request_timeout`` below the elector's renew
+deadline (controller-runtime uses half of it): a call still unanswered then is
+cancelled and its connection closed.
 
 Lease times are MicroTime: RFC 3339 with exactly six fractional digits. The
 API server refuses a MicroTime without them, so they are always written.
@@ -20,26 +20,22 @@ API server refuses a MicroTime without them, so they are always written.
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import json
-from collections.abc import Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import kubernetes
+from kubernetes.aio import client
+
+from esml_operator.kube.errors import Conflict, KubeError, NotFound, call, unless_missing
 
 _T = TypeVar("_T")
-_MESSAGE_LIMIT = 300
 
-
-class LeaseError(Exception):
-    """A Lease API call failed; the message says which call and why."""
-
-
-class LeaseConflict(LeaseError):
-    """Someone else wrote the Lease first: it already exists, or it changed since it was read."""
+LeaseError = KubeError
+"""A Lease API call failed; the message says which call and why."""
+LeaseConflict = Conflict
+"""Someone else wrote the Lease first: it already exists, or it changed since it was read."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +71,9 @@ def micro_time(moment: datetime) -> MicroTime:
 
 
 class KubernetesLeases:
-    """``LeaseApi`` on ``kubernetes.client.CoordinationV1Api`` for the Lease ``namespace/name``.
+    """``LeaseApi`` on ``kubernetes.aio``'s ``CoordinationV1Api`` for the Lease ``namespace/name``.
 
-    ``api_client`` is a ``kubernetes.client.ApiClient``. Labels, annotations,
+    ``api_client`` is the client of :func:`esml_operator.kube.config.load_api_client`. Labels, annotations,
     owner references and spec fields this module does not manage (such as
     ``strategy``) survive a replace: the last object read is the base of the
     next write, as client-go's LeaseLock does.
@@ -86,30 +82,32 @@ class KubernetesLeases:
     def __init__(self, api_client: Any, namespace: str, name: str, *, request_timeout: float = 5.0) -> None:
         if not namespace or not name:
             raise ValueError("a Lease needs a namespace and a name")
-        self._api = kubernetes.client.CoordinationV1Api(api_client)
+        self._api = client.CoordinationV1Api(api_client)
         self.namespace = namespace
         self.name = name
-        self._timeout = request_timeout
+        self._timeout = float(request_timeout)
         self._last: Any = None  # the last V1Lease read or written
 
     async def get(self) -> LeaseRecord | None:
-        try:
-            lease = await self._call("reading", self._api.read_namespaced_lease, self.name, self.namespace)
-        except _NotFound:
+        request = self._api.read_namespaced_lease(self.name, self.namespace, _request_timeout=self._timeout)
+        lease = await unless_missing(f"reading Lease {self.namespace}/{self.name}", request)
+        if lease is None:
             return None
         self._last = lease
         return _record(lease)
 
     async def create(self, record: LeaseRecord) -> LeaseRecord:
-        body = kubernetes.client.V1Lease(
+        body = client.V1Lease(
             api_version="coordination.k8s.io/v1",
             kind="Lease",
-            metadata=kubernetes.client.V1ObjectMeta(name=self.name, namespace=self.namespace),
+            metadata=client.V1ObjectMeta(name=self.name, namespace=self.namespace),
             spec=_spec(None, record),
         )
         try:
-            lease = await self._call("creating", self._api.create_namespaced_lease, self.namespace, body)
-        except _Conflict:
+            lease = await self._call(
+                "creating", self._api.create_namespaced_lease(self.namespace, body, _request_timeout=self._timeout)
+            )
+        except Conflict:
             raise LeaseConflict(f"Lease {self.namespace}/{self.name} already exists") from None
         self._last = lease
         return _record(lease)
@@ -118,53 +116,35 @@ class KubernetesLeases:
         base = copy.deepcopy(self._last) if self._last is not None else None
         metadata = base.metadata if base is not None and base.metadata is not None else None
         if metadata is None:
-            metadata = kubernetes.client.V1ObjectMeta(name=self.name, namespace=self.namespace)
+            metadata = client.V1ObjectMeta(name=self.name, namespace=self.namespace)
         metadata.resource_version = record.resource_version
         metadata.managed_fields = None  # omitted: the server keeps its own
-        body = kubernetes.client.V1Lease(
+        body = client.V1Lease(
             api_version="coordination.k8s.io/v1",
             kind="Lease",
             metadata=metadata,
             spec=_spec(base.spec if base is not None else None, record),
         )
         try:
-            lease = await self._call("replacing", self._api.replace_namespaced_lease, self.name, self.namespace, body)
-        except _Conflict:
+            request = self._api.replace_namespaced_lease(
+                self.name, self.namespace, body, _request_timeout=self._timeout
+            )
+            lease = await self._call("replacing", request)
+        except Conflict:
             raise LeaseConflict(
                 f"Lease {self.namespace}/{self.name} changed since resourceVersion {record.resource_version}"
             ) from None
-        except _NotFound:
+        except NotFound:
             raise LeaseConflict(f"Lease {self.namespace}/{self.name} was deleted") from None
         self._last = lease
         return _record(lease)
 
-    async def _call(self, verb: str, fn: Callable[..., _T], *args: Any) -> _T:
-        def call() -> _T:
-            return fn(*args, _request_timeout=self._timeout)
-
-        try:
-            return await asyncio.to_thread(call)
-        except kubernetes.client.ApiException as error:
-            if error.status == 404:
-                raise _NotFound from None
-            if error.status == 409:
-                raise _Conflict from None
-            raise LeaseError(f"{verb} Lease {self.namespace}/{self.name}: {_api_message(error)}") from None
-        except Exception as error:  # urllib3/socket/TLS failures, timeouts, unexpected payloads
-            detail = _short(f"{type(error).__name__}: {error}")
-            raise LeaseError(f"{verb} Lease {self.namespace}/{self.name}: {detail}") from None
-
-
-class _NotFound(Exception):
-    pass
-
-
-class _Conflict(Exception):
-    pass
+    async def _call(self, verb: str, request: Awaitable[_T]) -> _T:
+        return await call(f"{verb} Lease {self.namespace}/{self.name}", request)
 
 
 def _spec(base: Any, record: LeaseRecord) -> Any:
-    spec = copy.deepcopy(base) if base is not None else kubernetes.client.V1LeaseSpec()
+    spec = copy.deepcopy(base) if base is not None else client.V1LeaseSpec()
     spec.holder_identity = record.holder
     spec.acquire_time = micro_time(record.acquire_time) if record.acquire_time is not None else None
     spec.renew_time = micro_time(record.renew_time) if record.renew_time is not None else None
@@ -193,22 +173,3 @@ def _as_utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         raise ValueError(f"unexpected Lease time {value!r}")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _api_message(error: Any) -> str:
-    """``HTTP 403 Forbidden: <the API server's message>`` from a ``kubernetes.client.ApiException``."""
-    status, reason = error.status, (error.reason or "").strip()
-    detail = ""
-    try:
-        body = json.loads(error.body) if error.body else None
-    except (TypeError, ValueError):
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        detail = body["message"]
-    head = f"HTTP {status} {reason}".strip() if status else reason or "no response"
-    return _short(f"{head}: {detail}" if detail else head)
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."

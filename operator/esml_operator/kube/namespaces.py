@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes
+from kubernetes.aio import client
+
+from esml_operator.kube.errors import unless_missing
 
 
-class NamespaceUnknown(Exception):
-    """The API server answered, but not whether the namespace exists (for example 403); the message says how."""
-
-
-def namespace_exists(api_client: Any, name: str, *, timeout: float) -> bool:
-    """``False`` on 404; :class:`NamespaceUnknown` for another API error; transport errors propagate."""
-    core = kubernetes.client.CoreV1Api(api_client)
-    try:
-        core.read_namespace(name, _request_timeout=timeout)
-    except kubernetes.client.ApiException as error:
-        if error.status == 404:
-            return False
-        raise NamespaceUnknown(f"HTTP {error.status} {error.reason or ''}".strip()) from None
-    return True
+async def namespace_exists(api_client: Any, name: str, *, request_timeout: float) -> bool:
+    """``False`` on 404; any other failure is the :class:`esml_operator.kube.errors.KubeError` for it."""
+    core = client.CoreV1Api(api_client)
+    found = await unless_missing(
+        f"reading namespace {name}", core.read_namespace(name, _request_timeout=float(request_timeout))
+    )
+    return found is not None

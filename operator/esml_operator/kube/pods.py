@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-import kubernetes
+from kubernetes.aio import client
+
+from esml_operator.kube.errors import call
 
 
 class PodLabels:
     """Merge-patches labels of pods; errors propagate to the caller."""
 
     def __init__(self, api_client: Any) -> None:
-        self._core = kubernetes.client.CoreV1Api(api_client)
+        self._core = client.CoreV1Api(api_client)
 
     async def set(self, namespace: str, pod: str, labels: dict[str, str]) -> None:
         body = {"metadata": {"labels": labels}}
-        await asyncio.to_thread(self._core.patch_namespaced_pod, pod, namespace, body)
+        await call(f"labelling pod {namespace}/{pod}", self._core.patch_namespaced_pod(pod, namespace, body))

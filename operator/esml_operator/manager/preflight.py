@@ -14,6 +14,7 @@ start goes on and the election loop reports what happens.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -24,7 +25,8 @@ from typing import Any
 import yaml
 
 from esml_operator.kube.config import load_api_client
-from esml_operator.kube.namespaces import NamespaceUnknown, namespace_exists
+from esml_operator.kube.errors import KubeError
+from esml_operator.kube.namespaces import namespace_exists
 from esml_operator.leaderelection.elector import LeaseNamespace, lease_namespace
 from esml_operator.settings import Settings
 
@@ -43,19 +45,24 @@ class StartupError(Exception):
 
 
 def check(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
-    """Every start-up check; :class:`StartupError` for the first that fails."""
-    api_client = kube_client(settings, environ)
+    """Every start-up check; :class:`StartupError` for the first that fails (runs its own event loop)."""
+    asyncio.run(check_async(settings, environ))
+
+
+async def check_async(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    api_client = await kube_client(settings, environ)
     try:
         if settings.leader_election:
-            check_lease_namespace(settings, api_client, lease_namespace(settings.lease_namespace, environ=environ))
+            namespace = lease_namespace(settings.lease_namespace, environ=environ)
+            await check_lease_namespace(settings, api_client, namespace)
     finally:
-        api_client.close()
+        await api_client.close()
 
 
-def kube_client(settings: Settings, environ: Mapping[str, str] | None = None) -> Any:
-    """The operator's ``kubernetes.client.ApiClient``, or :class:`StartupError` naming what to fix."""
+async def kube_client(settings: Settings, environ: Mapping[str, str] | None = None) -> Any:
+    """The operator's Kubernetes client, or :class:`StartupError` naming what to fix."""
     try:
-        return load_api_client(settings)
+        return await load_api_client(settings)
     except Exception as error:  # the loader raises its own, OS, YAML and decoding errors: each means "unusable"
         raise StartupError(kubeconfig_problem(settings, error, os.environ if environ is None else environ)) from None
 
@@ -100,7 +107,7 @@ def _reason(error: Exception) -> str:
     return text if len(text) <= _REASON_LIMIT else text[: _REASON_LIMIT - 3] + "..."
 
 
-def check_lease_namespace(settings: Settings, api_client: Any, namespace: LeaseNamespace) -> None:
+async def check_lease_namespace(settings: Settings, api_client: Any, namespace: LeaseNamespace) -> None:
     """:class:`StartupError` if the Lease's namespace certainly does not exist; checked out of a cluster only.
 
     In a pod the default is the pod's own namespace, and the install's RBAC does not let it read namespaces.
@@ -108,11 +115,9 @@ def check_lease_namespace(settings: Settings, api_client: Any, namespace: LeaseN
     if namespace.in_cluster:
         return
     try:
-        exists = namespace_exists(api_client, namespace.name, timeout=_NAMESPACE_TIMEOUT)
-    except NamespaceUnknown as error:
-        _unchecked(namespace, str(error))
-    except Exception as error:  # urllib3/socket failures: the API server did not answer
-        _unchecked(namespace, type(error).__name__)
+        exists = await namespace_exists(api_client, namespace.name, request_timeout=_NAMESPACE_TIMEOUT)
+    except KubeError as error:  # no permission, or no answer: the API server cannot say
+        _unchecked(namespace, f"HTTP {error.status} {error.reason}".strip() if error.status else type(error).__name__)
     else:
         if not exists:
             raise StartupError(_missing_namespace(settings, namespace))

@@ -80,7 +80,7 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
         configure_kopf(settings)
-        api_client = load_api_client(operator_settings)
+        api_client = await load_api_client(operator_settings)
         kube = KubernetesApi(api_client, secret_ttl=operator_settings.resync_interval)
         leadership = Leadership()
         hpas = AutoscalerIndex(
