@@ -175,20 +175,27 @@ def cli(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=REPO / ".local" / "bench" / "run")
     parser.add_argument("--only", default="", help="comma-separated figure numbers (for development)")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="SIZE=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="SIZE=VALUE",
         help="override one size for a trial, e.g. --set scale_clusters=10 (see bench/run.py Sizes)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--source", type=Path, help="run the operator and simulators from this package directory (another checkout)"
     )
     parser.add_argument(
-        "--profile-memory", type=Path, metavar="DIR",
+        "--profile-memory",
+        type=Path,
+        metavar="DIR",
         help="run figure 7's operator under tracemalloc (bench/tracemem.py): where each resource's memory goes",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--profile", type=Path, metavar="DIR",
+        "--profile",
+        type=Path,
+        metavar="DIR",
         help="sample figure 1's operator with py-spy into DIR/op-latency.txt (summarise: python -m bench.profile)",
-    )  # fmt: skip
+    )
     args = parser.parse_args(argv)
     sizes = with_overrides(QUICK if args.quick else FULL, args.set)
     # Only a complete full run replaces the committed bench/results.json.

@@ -87,18 +87,33 @@ async def change_cost(
 def cost_rows(cost: ChangeCost) -> list[Row]:
     return [
         Row(
-            "API writes per change", cost.per_change(sum(cost.api_writes.values())), "writes", None, 1, "floor",
+            "API writes per change",
+            cost.per_change(sum(cost.api_writes.values())),
+            "writes",
+            None,
+            1,
+            "floor",
             "one status write saying the new allocations",
         ),
         Row(
-            "watch events the operator caused per change", cost.per_change(cost.echoes), "events", None, 1, "floor",
+            "watch events the operator caused per change",
+            cost.per_change(cost.echoes),
+            "events",
+            None,
+            1,
+            "floor",
             "the echo of one status write",
         ),
         Row(
-            "ES requests per change", cost.per_change(sum(cost.es_requests.values())), "requests", None, 1,
-            "floor", "one _update",
+            "ES requests per change",
+            cost.per_change(sum(cost.es_requests.values())),
+            "requests",
+            None,
+            1,
+            "floor",
+            "one _update",
         ),
-    ]  # fmt: skip
+    ]
 
 
 def cost_note(cost: ChangeCost) -> str:

@@ -89,22 +89,48 @@ def capacity_rows(steady_reads: float, steady_requests: float, cost: ShortCost) 
     reads = sum(cost.by_kind.get(path.removeprefix("/"), 0.0) for path in CAPACITY_READS)
     return [
         Row(
-            "_ml/info + _ml/memory/_stats per resync interval, per cluster, nothing short", steady_reads,
-            "requests", "0", 0, "floor", "no deployment is short", limit=0, digits=1,
+            "_ml/info + _ml/memory/_stats per resync interval, per cluster, nothing short",
+            steady_reads,
+            "requests",
+            "0",
+            0,
+            "floor",
+            "no deployment is short",
+            limit=0,
+            digits=1,
         ),
         Row(
-            "_ml/info + _ml/memory/_stats per resync interval, cluster with 1 short deployment", reads, "requests",
-            "<= 2", 2, "floor", "one of each, read once per interval", limit=2, digits=1,
+            "_ml/info + _ml/memory/_stats per resync interval, cluster with 1 short deployment",
+            reads,
+            "requests",
+            "<= 2",
+            2,
+            "floor",
+            "one of each, read once per interval",
+            limit=2,
+            digits=1,
         ),
         Row(
-            "_ml/info + _ml/memory/_stats per resync interval, the other clusters", cost.others, "requests", "0", 0,
-            "floor", "nothing is short on them", limit=0, digits=1,
+            "_ml/info + _ml/memory/_stats per resync interval, the other clusters",
+            cost.others,
+            "requests",
+            "0",
+            0,
+            "floor",
+            "nothing is short on them",
+            limit=0,
+            digits=1,
         ),
         Row(
-            "ES requests per resync interval, cluster with 1 short deployment", sum(cost.by_kind.values()),
-            "requests", None, steady_requests, "floor", "the same cluster with nothing short (steady window)",
+            "ES requests per resync interval, cluster with 1 short deployment",
+            sum(cost.by_kind.values()),
+            "requests",
+            None,
+            steady_requests,
+            "floor",
+            "the same cluster with nothing short (steady window)",
         ),
-    ]  # fmt: skip
+    ]
 
 
 def capacity_note(cost: ShortCost) -> str:

@@ -27,17 +27,30 @@ async def failover(run: Run) -> list[Figure]:
     await run.namespace(NAMESPACE)
     (sim,) = await run.simulators(1, "failover")
     election = (
-        "--leader-election", "--lease-namespace", NAMESPACE, "--lease-name", LEASE,
-        "--lease-duration", str(s.lease_duration), "--renew-deadline", str(s.renew_deadline),
-        "--retry-period", str(s.retry_period),
-    )  # fmt: skip
+        "--leader-election",
+        "--lease-namespace",
+        NAMESPACE,
+        "--lease-name",
+        LEASE,
+        "--lease-duration",
+        str(s.lease_duration),
+        "--renew-deadline",
+        str(s.renew_deadline),
+        "--retry-period",
+        str(s.retry_period),
+    )
     replicas = {
         identity: procs.spawn_operator(
-            run.fleet, run.dir / f"op-{identity}", run.plane.kubeconfig, [NAMESPACE],
-            resync_interval=s.resync, extra=(*election, "--identity", identity), name=f"operator-{identity}",
+            run.fleet,
+            run.dir / f"op-{identity}",
+            run.plane.kubeconfig,
+            [NAMESPACE],
+            resync_interval=s.resync,
+            extra=(*election, "--identity", identity),
+            name=f"operator-{identity}",
         )
         for identity in ("bench-a", "bench-b")
-    }  # fmt: skip
+    }
     try:
         for replica in replicas.values():
             await replica.wait_healthy()
@@ -83,12 +96,17 @@ async def failover(run: Run) -> list[Figure]:
         target = s.lease_duration + s.retry_period
         fig.rows = [
             Row(
-                "SIGKILL of the leader -> change reaches ES", (reached or time.time()) - killed, "s",
-                f"<= lease duration + retry period ({target:.0f} s)", floor, "floor",
-                "the dead leader's Lease running out + the reaction floor", limit=target,
+                "SIGKILL of the leader -> change reaches ES",
+                (reached or time.time()) - killed,
+                "s",
+                f"<= lease duration + retry period ({target:.0f} s)",
+                floor,
+                "floor",
+                "the dead leader's Lease running out + the reaction floor",
+                limit=target,
                 lower_bound=reached is None,
             )
-        ]  # fmt: skip
+        ]
         fig.notes.append(
             f"lease {s.lease_duration:.0f} s, renew deadline {s.renew_deadline:.0f} s, retry {s.retry_period:.0f} s; "
             f"leader was {leader}"

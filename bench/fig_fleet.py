@@ -64,9 +64,13 @@ async def idle_rss(run: Run, sims: Sequence[SimApi], namespaces: Sequence[str]) 
     entry = {"ca": str(run.es_tls.ca), "api_key": procs.API_KEY}
     clusters.write_text(json.dumps({sim.sim.url: entry for sim in sims}))
     naive = procs.spawn_naive(
-        run.fleet, run.dir / "naive-fleet-empty", run.plane.kubeconfig, namespaces,
-        interval=run.sizes.resync, clusters=clusters,
-    )  # fmt: skip
+        run.fleet,
+        run.dir / "naive-fleet-empty",
+        run.plane.kubeconfig,
+        namespaces,
+        interval=run.sizes.resync,
+        clusters=clusters,
+    )
     try:
         await naive.wait_healthy()
         await asyncio.sleep(2)  # its watches are up
@@ -87,10 +91,14 @@ async def fleet(run: Run) -> list[Figure]:
     naive_empty = await idle_rss(run, sims, namespaces)
     memory = run.fleet.memory_dir
     operator = procs.spawn_operator(
-        run.fleet, run.dir / "op-fleet", run.plane.kubeconfig, namespaces,
-        resync_interval=s.resync, extra=run.operator_flags,
+        run.fleet,
+        run.dir / "op-fleet",
+        run.plane.kubeconfig,
+        namespaces,
+        resync_interval=s.resync,
+        extra=run.operator_flags,
         module=("-m", "bench.tracemem", str(memory), "--") if memory else ("-m", "esml_operator.cli"),
-    )  # fmt: skip
+    )
     await operator.wait_healthy()
     await asyncio.sleep(2)
     ours_empty = procs.rss_mb(operator.proc.pid)
@@ -146,34 +154,71 @@ def fleet_rows(ours: Steady, naive: Steady, to_ready: float, created: float, lat
     writes = sum(ours.api_writes.values())
     return [
         Row(
-            "apply -> all Ready", to_ready, "s", "<= 5 min", created, "floor", "the API server creating them all",
-            limit=300, lower_bound=late,
+            "apply -> all Ready",
+            to_ready,
+            "s",
+            "<= 5 min",
+            created,
+            "floor",
+            "the API server creating them all",
+            limit=300,
+            lower_bound=late,
         ),
         Row(
-            "RSS", ours.rss_mb, "MB", f"<= {RSS_TARGET:g}x naive", naive.rss_mb, "baseline", what,
+            "RSS",
+            ours.rss_mb,
+            "MB",
+            f"<= {RSS_TARGET:g}x naive",
+            naive.rss_mb,
+            "baseline",
+            what,
             limit=round(RSS_TARGET * naive.rss_mb, 2),
         ),
         Row(
-            "idle CPU", ours.cpu_percent, "% of a core", f"<= {CPU_TARGET:g}%", naive.cpu_percent, "baseline", what,
+            "idle CPU",
+            ours.cpu_percent,
+            "% of a core",
+            f"<= {CPU_TARGET:g}%",
+            naive.cpu_percent,
+            "baseline",
+            what,
             limit=CPU_TARGET,
         ),
         Row(
-            "ES requests per resync interval, per cluster", statistics.mean(ours.es_per_interval), "requests",
-            "<= 1", statistics.mean(naive.es_per_interval), "baseline", what, limit=1,
+            "ES requests per resync interval, per cluster",
+            statistics.mean(ours.es_per_interval),
+            "requests",
+            "<= 1",
+            statistics.mean(naive.es_per_interval),
+            "baseline",
+            what,
+            limit=1,
             digits=1,  # a poll that lands 0.1 s early in a 5 s interval reads as 1.02
         ),
         Row(
-            "API writes, steady", writes, "writes", "0", sum(naive.api_writes.values()), "baseline", what,
-            limit=0, compare="==",
+            "API writes, steady",
+            writes,
+            "writes",
+            "0",
+            sum(naive.api_writes.values()),
+            "baseline",
+            what,
+            limit=0,
+            compare="==",
         ),
-    ]  # fmt: skip
+    ]
 
 
 def per_resource_row(ours_mb: float, naive_mb: float, total: int) -> Row:
     return Row(
-        "KB per resource", 1024 * ours_mb / total, "KB", None, 1024 * naive_mb / total, "baseline",
+        "KB per resource",
+        1024 * ours_mb / total,
+        "KB",
+        None,
+        1024 * naive_mb / total,
+        "baseline",
         "the naive kopf operator: (RSS with all of them - RSS with none) / count",
-    )  # fmt: skip
+    )
 
 
 def fleet_notes(

@@ -50,9 +50,13 @@ async def isolation(run: Run) -> list[Figure]:
     port = await proxy.start()
     try:
         operator = procs.spawn_operator(
-            run.fleet, run.dir / "op-isolation", run.plane.kubeconfig, [DEAD, LIVE],
-            resync_interval=s.resync, extra=run.operator_flags,
-        )  # fmt: skip
+            run.fleet,
+            run.dir / "op-isolation",
+            run.plane.kubeconfig,
+            [DEAD, LIVE],
+            resync_interval=s.resync,
+            extra=run.operator_flags,
+        )
         await operator.wait_healthy()
         dead_url = f"https://127.0.0.1:{port}"
         names = [f"dead-{i:03d}" for i in range(s.dead_resources)]
@@ -108,15 +112,35 @@ def isolation_rows(run: Run, before: Summary, during: Summary, ready: int, total
     p99, p99_late = late(during.latency[99])
     return [
         Row(
-            "healthy-cluster p50 from the moment a cluster goes dark", p50, "ms", "<= 1.5x the p50 without it",
-            reference, "baseline", what, limit=round(1.5 * reference, 2), lower_bound=p50_late,
+            "healthy-cluster p50 from the moment a cluster goes dark",
+            p50,
+            "ms",
+            "<= 1.5x the p50 without it",
+            reference,
+            "baseline",
+            what,
+            limit=round(1.5 * reference, 2),
+            lower_bound=p50_late,
         ),
         Row(
-            "healthy-cluster p99 from the moment a cluster goes dark", p99, "ms", None, before.latency[99],
-            "baseline", "the same operator's p99 before", lower_bound=p99_late,
+            "healthy-cluster p99 from the moment a cluster goes dark",
+            p99,
+            "ms",
+            None,
+            before.latency[99],
+            "baseline",
+            "the same operator's p99 before",
+            lower_bound=p99_late,
         ),
         Row(
-            "resources Ready before going dark", ready, "resources", f"= {total}", total, "floor", "all of them",
-            limit=total, compare="==",
+            "resources Ready before going dark",
+            ready,
+            "resources",
+            f"= {total}",
+            total,
+            "floor",
+            "all of them",
+            limit=total,
+            compare="==",
         ),
-    ]  # fmt: skip
+    ]

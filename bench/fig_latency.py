@@ -62,9 +62,14 @@ async def measure_latency(
 def cpu_row(cpu: Cpu, changes: int) -> Row:
     """The operator's CPU per change (everything it did: watch, pass, _update, status write, event, echo events)."""
     return Row(
-        "operator CPU per change", 1000 * cpu.operator / changes, "ms", None, 1000 * cpu.watcher / changes,
-        "floor", "the bare watch client's CPU per change (it only receives and parses the events)",
-    )  # fmt: skip
+        "operator CPU per change",
+        1000 * cpu.operator / changes,
+        "ms",
+        None,
+        1000 * cpu.watcher / changes,
+        "floor",
+        "the bare watch client's CPU per change (it only receives and parses the events)",
+    )
 
 
 def latency_rows(summary: Summary, rtt: float, timeout: float) -> list[Row]:
@@ -75,9 +80,16 @@ def latency_rows(summary: Summary, rtt: float, timeout: float) -> list[Row]:
     def row(metric: str, value: float, ref: float, target: str | None, limit: float | None) -> Row:
         late = math.isinf(value)  # shown as what we waited for: the real value is larger
         return Row(
-            metric, 1000 * timeout if late else value, "ms", target, ref, "floor", what,
-            limit=limit, lower_bound=late,
-        )  # fmt: skip
+            metric,
+            1000 * timeout if late else value,
+            "ms",
+            target,
+            ref,
+            "floor",
+            what,
+            limit=limit,
+            lower_bound=late,
+        )
 
     return [
         row("p50", summary.latency[50], floor[50], "<= 2x floor", 2 * floor[50]),
@@ -93,9 +105,14 @@ def tail_rows(summary: Summary, rtt: float, log: Path, label: str = "") -> tuple
     counted = tail.causes(changes, log.read_text(errors="replace").splitlines(), floor_ms=rtt)
     floor = sum(1 for c in changes if c.watch_ms + rtt > tail.SLOW_MS)
     row = Row(
-        f"changes over {tail.SLOW_MS:.0f} ms{label}", sum(counted.values()), "changes", None, floor, "floor",
+        f"changes over {tail.SLOW_MS:.0f} ms{label}",
+        sum(counted.values()),
+        "changes",
+        None,
+        floor,
+        "floor",
         f"changes whose bare watch delivery + round trip alone took over {tail.SLOW_MS:.0f} ms",
-    )  # fmt: skip
+    )
     return [row], f"tail{label}: {tail.summary(counted, summary.count)} (causes from the operator's timing lines)"
 
 
@@ -103,9 +120,13 @@ async def at_short_resync(run: Run, targets: list[Target], sims: list[SimApi]) -
     """Figure 1's p50/p99 and tail again on an operator with ``--resync-interval 5``."""
     s, label = run.sizes, f" at --resync-interval {SHORT_RESYNC:g}"
     operator = procs.spawn_operator(
-        run.fleet, run.dir / "op-latency-short-resync", run.plane.kubeconfig, [NAMESPACE],
-        resync_interval=SHORT_RESYNC, extra=run.operator_flags,
-    )  # fmt: skip
+        run.fleet,
+        run.dir / "op-latency-short-resync",
+        run.plane.kubeconfig,
+        [NAMESPACE],
+        resync_interval=SHORT_RESYNC,
+        extra=run.operator_flags,
+    )
     try:
         await operator.wait_healthy()
         await asyncio.sleep(2)  # its start-up passes over resources already Ready
@@ -125,9 +146,13 @@ async def latency_and_churn(run: Run) -> list[Figure]:
     await run.namespace(NAMESPACE)
     sims = await run.simulators(s.latency_clusters, "lat")
     operator = procs.spawn_operator(
-        run.fleet, run.dir / "op-latency", run.plane.kubeconfig, [NAMESPACE],
-        resync_interval=s.resync, extra=run.operator_flags,
-    )  # fmt: skip
+        run.fleet,
+        run.dir / "op-latency",
+        run.plane.kubeconfig,
+        [NAMESPACE],
+        resync_interval=s.resync,
+        extra=run.operator_flags,
+    )
     await operator.wait_healthy()
     spy = run.fleet.profile(operator.proc, "op-latency")
     targets = [
@@ -218,14 +243,27 @@ async def churn(run: Run, sim: SimApi) -> Figure:
     fig = Figure(5, "churn", f"Churn ({s.churn_changes} /scale changes to one resource in {s.churn_seconds:.0f} s)")
     fig.rows = [
         Row(
-            "_update calls", len(updates), "calls", "<= 20", len(delivered), "baseline",
-            "one call per spec change the bare watch client saw", limit=20,
+            "_update calls",
+            len(updates),
+            "calls",
+            "<= 20",
+            len(delivered),
+            "baseline",
+            "one call per spec change the bare watch client saw",
+            limit=20,
         ),
         Row(
-            "Elasticsearch allocations at the end", es_value if es_value is not None else -1, "allocations",
-            f"= final spec ({final})", final, "floor", "the final spec", limit=final, compare="==",
+            "Elasticsearch allocations at the end",
+            es_value if es_value is not None else -1,
+            "allocations",
+            f"= final spec ({final})",
+            final,
+            "floor",
+            "the final spec",
+            limit=final,
+            compare="==",
         ),
-    ]  # fmt: skip
+    ]
     fig.notes.append(
         f"the {s.churn_changes} PATCHes took {took:.2f} s; {len(delivered)} generations seen by the bare watch client"
     )

@@ -64,9 +64,14 @@ class Elected:
         self.count += 1
         election = ("--leader-election", "--lease-name", LEASE, "--identity", identity)
         return procs.spawn_operator(
-            self.run.fleet, self.run.dir / f"op-elected-{self.count}", self.run.plane.kubeconfig, self.namespaces,
-            resync_interval=self.run.sizes.resync, extra=election, name=f"operator-{identity}",
-        )  # fmt: skip
+            self.run.fleet,
+            self.run.dir / f"op-elected-{self.count}",
+            self.run.plane.kubeconfig,
+            self.namespaces,
+            resync_interval=self.run.sizes.resync,
+            extra=election,
+            name=f"operator-{identity}",
+        )
 
     async def leading(self, identity: str, operator: procs.Operator) -> None:
         async def held() -> bool:
@@ -125,7 +130,13 @@ async def elected_restarts(
 
 def restart_row(who: str, seconds: float | None, floor: float, what: str) -> Row:
     return Row(
-        f"change made during the restart -> _update, leader election, {who}", 60.0 if seconds is None else seconds,
-        "s", f"<= {TARGET:g} s", floor, "floor", f"{what} (interpreter start and imports + one LIST of all)",
-        limit=TARGET, lower_bound=seconds is None,
-    )  # fmt: skip
+        f"change made during the restart -> _update, leader election, {who}",
+        60.0 if seconds is None else seconds,
+        "s",
+        f"<= {TARGET:g} s",
+        floor,
+        "floor",
+        f"{what} (interpreter start and imports + one LIST of all)",
+        limit=TARGET,
+        lower_bound=seconds is None,
+    )

@@ -85,9 +85,13 @@ async def scale_restart(run: Run) -> list[Figure]:
         await run.namespace(namespace)
     sims = await run.simulators(s.scale_clusters, "scale")
     operator = procs.spawn_operator(
-        run.fleet, run.dir / "op-scale", run.plane.kubeconfig, namespaces,
-        resync_interval=s.resync, extra=run.operator_flags,
-    )  # fmt: skip
+        run.fleet,
+        run.dir / "op-scale",
+        run.plane.kubeconfig,
+        namespaces,
+        resync_interval=s.resync,
+        extra=run.operator_flags,
+    )
     await operator.wait_healthy()
     bodies = [
         (namespace, mdep(f"md-{j:03d}", sims[i].sim.url, f"dep-{j:03d}"))
@@ -143,29 +147,60 @@ def scale_rows(
     minute = "per minute" if s.steady_window >= 60 else f"per minute (over {s.steady_window:.0f} s)"
     return [
         Row(
-            "apply -> all Ready", to_ready, "s", None, created, "floor",
-            "the API server creating them all", lower_bound=ready < total,
+            "apply -> all Ready",
+            to_ready,
+            "s",
+            None,
+            created,
+            "floor",
+            "the API server creating them all",
+            lower_bound=ready < total,
         ),
         Row(
-            "ES requests per resync interval, per cluster", statistics.mean(op.es_per_interval), "requests",
-            "<= 1", statistics.mean(naive.es_per_interval), "baseline", "naive per-resource timers", limit=1,
+            "ES requests per resync interval, per cluster",
+            statistics.mean(op.es_per_interval),
+            "requests",
+            "<= 1",
+            statistics.mean(naive.es_per_interval),
+            "baseline",
+            "naive per-resource timers",
+            limit=1,
             digits=1,  # a poll that lands 0.1 s early in a 5 s interval reads as 1.02
         ),
         Row(
-            f"API writes {minute}, steady", op.api_writes_per_minute, "writes", f"<= 1% of {total}",
-            naive.api_writes_per_minute, "baseline", "naive per-resource timers", limit=total / 100,
+            f"API writes {minute}, steady",
+            op.api_writes_per_minute,
+            "writes",
+            f"<= 1% of {total}",
+            naive.api_writes_per_minute,
+            "baseline",
+            "naive per-resource timers",
+            limit=total / 100,
         ),
         Row("RSS", op.rss_mb, "MB", "<= 250 MB", naive.rss_mb, "baseline", "naive per-resource timers", limit=250),
         Row(
-            "idle CPU", op.cpu_percent, "% of a core", "<= 5%", naive.cpu_percent, "baseline",
-            "naive per-resource timers", limit=5,
+            "idle CPU",
+            op.cpu_percent,
+            "% of a core",
+            "<= 5%",
+            naive.cpu_percent,
+            "baseline",
+            "naive per-resource timers",
+            limit=5,
         ),
         Row("ES writes, steady", op.es_writes, "requests", "0", 0, "floor", "nothing changed", limit=0),
         Row(
-            "_update per out-of-band drift", updates / drifted if drifted else 0.0, "calls", "= 1", 1, "floor",
-            "one correction per drifted deployment", limit=1, compare="==",
+            "_update per out-of-band drift",
+            updates / drifted if drifted else 0.0,
+            "calls",
+            "= 1",
+            1,
+            "floor",
+            "one correction per drifted deployment",
+            limit=1,
+            compare="==",
         ),
-    ]  # fmt: skip
+    ]
 
 
 def scale_notes(run: Run, op: Steady, naive: Steady, total: int) -> list[str]:
@@ -214,9 +249,15 @@ async def drift_correction(run: Run, sims: Sequence[SimApi], namespaces: Sequenc
 
 
 async def restart(
-    run: Run, fig: Figure, operator: procs.Operator, sims: Sequence[SimApi], namespaces: Sequence[str],
-    total: int, *, floor: float,
-) -> procs.Operator:  # fmt: skip
+    run: Run,
+    fig: Figure,
+    operator: procs.Operator,
+    sims: Sequence[SimApi],
+    namespaces: Sequence[str],
+    total: int,
+    *,
+    floor: float,
+) -> procs.Operator:
     s = run.sizes
     await asyncio.sleep(2)
     run.fleet.kill(operator.proc)
@@ -225,9 +266,13 @@ async def restart(
         await sim.clear_requests()
     writes_before = await run.kube.write_counts()
     operator = procs.spawn_operator(
-        run.fleet, run.dir / "op-restart", run.plane.kubeconfig, namespaces,
-        resync_interval=s.resync, extra=run.operator_flags,
-    )  # fmt: skip
+        run.fleet,
+        run.dir / "op-restart",
+        run.plane.kubeconfig,
+        namespaces,
+        resync_interval=s.resync,
+        extra=run.operator_flags,
+    )
     window_end = operator.started + s.restart_window
     reached: float | None = None
     while time.time() < max(window_end, operator.started + 60) and reached is None:
@@ -242,19 +287,37 @@ async def restart(
     waited = max(window_end, operator.started + 60) - operator.started
     fig.rows = [
         Row(
-            "change made during the restart -> _update", (reached or time.time()) - operator.started, "s",
-            f"<= {TARGET:g} s", floor, "floor", "interpreter start and imports + one LIST of all resources",
-            limit=TARGET, lower_bound=reached is None,
+            "change made during the restart -> _update",
+            (reached or time.time()) - operator.started,
+            "s",
+            f"<= {TARGET:g} s",
+            floor,
+            "floor",
+            "interpreter start and imports + one LIST of all resources",
+            limit=TARGET,
+            lower_bound=reached is None,
         ),
         Row(
-            f"API writes in the {window}", sum(writes.values()), "writes", f"<= 1% of {total}", 1, "floor",
-            "the changed resource's status", limit=total / 100,
+            f"API writes in the {window}",
+            sum(writes.values()),
+            "writes",
+            f"<= 1% of {total}",
+            1,
+            "floor",
+            "the changed resource's status",
+            limit=total / 100,
         ),
         Row(
-            "ES writes besides the changed deployment", len(es_writes), "requests", "0", 0, "floor",
-            "nothing else changed", limit=0,
+            "ES writes besides the changed deployment",
+            len(es_writes),
+            "requests",
+            "0",
+            0,
+            "floor",
+            "nothing else changed",
+            limit=0,
         ),
-    ]  # fmt: skip
+    ]
     fig.notes.append(f"API writes in the window by resource: {writes or 'none'}")
     fig.notes.append(
         f"ModelDeployment writes seen by the bare watch client in the window: {len(status_writes)} "

@@ -83,8 +83,20 @@ class Fleet:
             return None
         spy = Path(sys.executable).with_name("py-spy")
         out = self.profile_dir / f"{name}.txt"
-        argv = [str(spy), "record", "--pid", str(proc.pid), "--rate", "1000", "--nonblocking", "--gil",
-                "--format", "raw", "--output", str(out)]  # fmt: skip
+        argv = [
+            str(spy),
+            "record",
+            "--pid",
+            str(proc.pid),
+            "--rate",
+            "1000",
+            "--nonblocking",
+            "--gil",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+        ]
         return self.spawn(f"py-spy-{name}", argv, self.profile_dir)
 
     def stop(self, proc: Process, *, timeout: float = 15.0) -> None:
@@ -133,13 +145,35 @@ def spawn_simulators(
         ready = directory / name / "ready.json"
         ready.unlink(missing_ok=True)
         argv = [
-            sys.executable, "-m", "esml_simulator", "--port", "0", "--ready-file", str(ready),
-            "--nodes", "4", "--processors", "1024", "--node-memory", "256gb",
-            "--model", MODEL, "--model-size", "1mb", "--allocation-delay", str(allocation_delay),
-            "--tls-cert", str(tls.cert), "--tls-key", str(tls.key), "--cluster-name", name,
-            "--api-key", f"{API_KEY_ID}:{API_KEY_SECRET}:superuser",
+            sys.executable,
+            "-m",
+            "esml_simulator",
+            "--port",
+            "0",
+            "--ready-file",
+            str(ready),
+            "--nodes",
+            "4",
+            "--processors",
+            "1024",
+            "--node-memory",
+            "256gb",
+            "--model",
+            MODEL,
+            "--model-size",
+            "1mb",
+            "--allocation-delay",
+            str(allocation_delay),
+            "--tls-cert",
+            str(tls.cert),
+            "--tls-key",
+            str(tls.key),
+            "--cluster-name",
+            name,
+            "--api-key",
+            f"{API_KEY_ID}:{API_KEY_SECRET}:superuser",
             *(["--clusters", str(clusters)] if clusters > 1 else []),
-        ]  # fmt: skip
+        ]
         proc = fleet.spawn(name, argv, directory / name)
         names = [f"{name}-{k}" for k in range(clusters)] if clusters > 1 else [name]
         sims += [Simulator(n, proc, ready, tls.ca, index=k) for k, n in enumerate(names)]
@@ -216,13 +250,25 @@ def spawn_operator(
     """``module``: how the interpreter runs the CLI (``bench.tracemem`` wraps it to profile memory)."""
     port = free_port()
     argv = [
-        sys.executable, *module, "run", *[a for ns in namespaces for a in ("--namespace", ns)],
-        "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
-        "--liveness-endpoint", f"http://127.0.0.1:{port}/healthz", "--log-level", "INFO",
-        "--metrics-endpoint", f"http://127.0.0.1:{free_port()}/metrics",
+        sys.executable,
+        *module,
+        "run",
+        *[a for ns in namespaces for a in ("--namespace", ns)],
+        "--kubeconfig",
+        str(kubeconfig),
+        "--resync-interval",
+        str(resync_interval),
+        "--liveness-endpoint",
+        f"http://127.0.0.1:{port}/healthz",
+        "--log-level",
+        "INFO",
+        "--metrics-endpoint",
+        f"http://127.0.0.1:{free_port()}/metrics",
         # Outside a cluster the Lease defaults to the install's namespace, which a bench cluster lacks.
-        "--lease-namespace", "default", *extra,
-    ]  # fmt: skip
+        "--lease-namespace",
+        "default",
+        *extra,
+    ]
     started = time.time()
     return Operator(fleet.spawn(name, argv, directory), port, started)
 
@@ -232,9 +278,16 @@ def spawn_naive(
 ) -> Operator:
     port = free_port()
     argv = [
-        sys.executable, "-m", "kopf", "run", "--standalone", "--quiet", *[f"--namespace={ns}" for ns in namespaces],
-        f"--liveness=http://127.0.0.1:{port}/healthz", str(Path(__file__).with_name("naive_operator.py")),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "kopf",
+        "run",
+        "--standalone",
+        "--quiet",
+        *[f"--namespace={ns}" for ns in namespaces],
+        f"--liveness=http://127.0.0.1:{port}/healthz",
+        str(Path(__file__).with_name("naive_operator.py")),
+    ]
     env = {"KUBECONFIG": str(kubeconfig), "BENCH_NAIVE_INTERVAL": str(interval), "BENCH_NAIVE_CLUSTERS": str(clusters)}
     started = time.time()
     return Operator(fleet.spawn("naive-operator", argv, directory, env), port, started)
@@ -243,9 +296,20 @@ def spawn_naive(
 def spawn_watcher(fleet: Fleet, directory: Path, creds: Credentials) -> tuple[Process, Path]:
     out = directory / "watch.jsonl"
     argv = [
-        sys.executable, "-m", "bench.watcher", "--server", creds.server, "--ca", str(creds.ca),
-        "--cert", str(creds.cert), "--key", str(creds.key), "--out", str(out),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "bench.watcher",
+        "--server",
+        creds.server,
+        "--ca",
+        str(creds.ca),
+        "--cert",
+        str(creds.cert),
+        "--key",
+        str(creds.key),
+        "--out",
+        str(out),
+    ]
     return fleet.spawn("watcher", argv, directory), out
 
 

@@ -69,28 +69,68 @@ class Sizes:
 
 
 FULL = Sizes(
-    quick=False, resync=operator_default("resync_interval", 30.0),
-    latency_clusters=2, latency_resources=50, latency_changes=300, spacing=0.1, pair_every=5, delivery_timeout=30,
-    churn_changes=500, churn_seconds=5.0,
-    scale_clusters=20, per_cluster=100, ready_timeout=420, steady_window=60, restart_window=60, naive_window=40,
+    quick=False,
+    resync=operator_default("resync_interval", 30.0),
+    latency_clusters=2,
+    latency_resources=50,
+    latency_changes=300,
+    spacing=0.1,
+    pair_every=5,
+    delivery_timeout=30,
+    churn_changes=500,
+    churn_seconds=5.0,
+    scale_clusters=20,
+    per_cluster=100,
+    ready_timeout=420,
+    steady_window=60,
+    restart_window=60,
+    naive_window=40,
     drift_fraction=0.1,
-    lease_duration=15.0, renew_deadline=10.0, retry_period=2.0,
-    dead_resources=50, live_resources=20, isolation_changes=100, isolation_ready_timeout=90,
-    fleet_clusters=100, fleet_per_cluster=100, fleet_clusters_per_namespace=10, fleet_ready_timeout=600,
+    lease_duration=15.0,
+    renew_deadline=10.0,
+    retry_period=2.0,
+    dead_resources=50,
+    live_resources=20,
+    isolation_changes=100,
+    isolation_ready_timeout=90,
+    fleet_clusters=100,
+    fleet_per_cluster=100,
+    fleet_clusters_per_namespace=10,
+    fleet_ready_timeout=600,
     fleet_window=60,
-)  # fmt: skip
+)
 
 QUICK = Sizes(
-    quick=True, resync=5.0,
-    latency_clusters=1, latency_resources=20, latency_changes=60, spacing=0.1, pair_every=5, delivery_timeout=10,
-    churn_changes=200, churn_seconds=2.0,
-    scale_clusters=4, per_cluster=50, ready_timeout=90, steady_window=10, restart_window=10, naive_window=10,
+    quick=True,
+    resync=5.0,
+    latency_clusters=1,
+    latency_resources=20,
+    latency_changes=60,
+    spacing=0.1,
+    pair_every=5,
+    delivery_timeout=10,
+    churn_changes=200,
+    churn_seconds=2.0,
+    scale_clusters=4,
+    per_cluster=50,
+    ready_timeout=90,
+    steady_window=10,
+    restart_window=10,
+    naive_window=10,
     drift_fraction=0.1,
-    lease_duration=4.0, renew_deadline=3.0, retry_period=1.0,
-    dead_resources=50, live_resources=10, isolation_changes=30, isolation_ready_timeout=20,
-    fleet_clusters=10, fleet_per_cluster=30, fleet_clusters_per_namespace=5, fleet_ready_timeout=300,
+    lease_duration=4.0,
+    renew_deadline=3.0,
+    retry_period=1.0,
+    dead_resources=50,
+    live_resources=10,
+    isolation_changes=30,
+    isolation_ready_timeout=20,
+    fleet_clusters=10,
+    fleet_per_cluster=30,
+    fleet_clusters_per_namespace=5,
+    fleet_ready_timeout=300,
     fleet_window=10,
-)  # fmt: skip
+)
 
 
 def mdep(name: str, url: str, deployment: str, replicas: int = 1) -> dict[str, Any]:
@@ -136,9 +176,14 @@ class Run:
         self, count: int, prefix: str, *, allocation_delay: float = 0.2, per_process: int = 1
     ) -> list[SimApi]:
         sims = procs.spawn_simulators(
-            self.fleet, self.dir / "sims", count, tls=self.es_tls, prefix=prefix, allocation_delay=allocation_delay,
+            self.fleet,
+            self.dir / "sims",
+            count,
+            tls=self.es_tls,
+            prefix=prefix,
+            allocation_delay=allocation_delay,
             per_process=per_process,
-        )  # fmt: skip
+        )
         await procs.wait_simulators(sims)
         return [SimApi(sim) for sim in sims]
 

@@ -57,9 +57,20 @@ class TinyCA:
             (self.dir / "ca.ext").write_text(CA_EXT)
             _run("req", "-new", "-key", "ca.key", "-subj", f"/CN={name}", "-out", "ca.csr", cwd=self.dir)
             _run(
-                "x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "7",
-                "-extfile", "ca.ext", "-out", "ca.crt", cwd=self.dir,
-            )  # fmt: skip
+                "x509",
+                "-req",
+                "-in",
+                "ca.csr",
+                "-signkey",
+                "ca.key",
+                "-days",
+                "7",
+                "-extfile",
+                "ca.ext",
+                "-out",
+                "ca.crt",
+                cwd=self.dir,
+            )
 
     def _issue(self, name: str, subject: str, extra_ext: str) -> Pair:
         key = self.dir / f"{name}.key"
@@ -68,9 +79,23 @@ class TinyCA:
         (self.dir / f"{name}.ext").write_text(LEAF_EXT + extra_ext)
         _run("req", "-new", "-key", key.name, "-subj", subject, "-out", f"{name}.csr", cwd=self.dir)
         _run(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "7", "-extfile", f"{name}.ext", "-out", cert.name, cwd=self.dir,
-        )  # fmt: skip
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "7",
+            "-extfile",
+            f"{name}.ext",
+            "-out",
+            cert.name,
+            cwd=self.dir,
+        )
         return Pair(cert, key)
 
     def server(self, name: str, hosts: list[str]) -> Pair:

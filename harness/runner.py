@@ -89,8 +89,10 @@ class ControlPlane:
             self._write_kubeconfig(self.kubeconfig, "admin", self.admin_cert)
             wait_for(
                 lambda: self._get("/api/v1/namespaces/default") is not None,
-                timeout=START_TIMEOUT, what="the default namespace", processes=self.processes,
-            )  # fmt: skip
+                timeout=START_TIMEOUT,
+                what="the default namespace",
+                processes=self.processes,
+            )
             if self.crds_dir is not None:
                 self.install_crds(self.crds_dir)
             self.timings["ready"] = time.monotonic() - t0
@@ -135,14 +137,18 @@ class ControlPlane:
         etcd = self._spawn(
             "etcd",
             [
-                self.binary("etcd"), f"--data-dir={self.state_dir / 'etcd'}",
-                f"--listen-client-urls={self.etcd_url}", f"--advertise-client-urls={self.etcd_url}",
-                f"--listen-peer-urls=http://127.0.0.1:{peer}", f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                self.binary("etcd"),
+                f"--data-dir={self.state_dir / 'etcd'}",
+                f"--listen-client-urls={self.etcd_url}",
+                f"--advertise-client-urls={self.etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
                 f"--initial-cluster=default=http://127.0.0.1:{peer}",
-                "--unsafe-no-fsync=true", "--log-level=warn",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
             ],
             detach,
-        )  # fmt: skip
+        )
 
         def healthy() -> bool:
             with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=1) as resp:  # noqa: S310
@@ -157,30 +163,41 @@ class ControlPlane:
         self._spawn(
             "kube-apiserver",
             [
-                self.binary("kube-apiserver"), f"--etcd-servers={self.etcd_url}",
-                "--bind-address=127.0.0.1", f"--secure-port={port}", f"--cert-dir={pki}",
-                f"--tls-cert-file={self.serving.cert}", f"--tls-private-key-file={self.serving.key}",
-                f"--client-ca-file={self.ca.cert}", "--authorization-mode=RBAC",
-                f"--service-account-issuer={self.server}/", f"--service-account-key-file={self.sa.cert}",
+                self.binary("kube-apiserver"),
+                f"--etcd-servers={self.etcd_url}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={pki}",
+                f"--tls-cert-file={self.serving.cert}",
+                f"--tls-private-key-file={self.serving.key}",
+                f"--client-ca-file={self.ca.cert}",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={self.server}/",
+                f"--service-account-key-file={self.sa.cert}",
                 f"--service-account-signing-key-file={self.sa.key}",
-                "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--allow-privileged=true",
                 "--disable-admission-plugins=ServiceAccount",
                 # Loopback only: no default route is needed, and no endpoints are reconciled.
-                "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+                "--advertise-address=127.0.0.1",
+                "--endpoint-reconciler-type=none",
                 # The aggregation layer (APIService): front-proxy certificates and request headers.
                 f"--requestheader-client-ca-file={self.front_proxy_ca.cert}",
                 f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
-                "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 f"--proxy-client-cert-file={self.front_proxy_client.cert}",
                 f"--proxy-client-key-file={self.front_proxy_client.key}",
             ],
             detach,
-        )  # fmt: skip
+        )
         wait_for(
             lambda: self._get("/readyz", raw=True) == "ok",
-            timeout=START_TIMEOUT, what="kube-apiserver /readyz", processes=self.processes,
-        )  # fmt: skip
+            timeout=START_TIMEOUT,
+            what="kube-apiserver /readyz",
+            processes=self.processes,
+        )
 
     def start_controller_manager(
         self, *, hpa_sync_period: float = 1.0, downscale_stabilization: float = 5.0
@@ -196,16 +213,23 @@ class ControlPlane:
         proc = Process(  # not in self.processes: it comes and goes with the tests that need it
             name,
             [
-                self.binary("kube-controller-manager"), f"--kubeconfig={self.kubeconfig}",
-                f"--authentication-kubeconfig={self.kubeconfig}", f"--authorization-kubeconfig={self.kubeconfig}",
+                self.binary("kube-controller-manager"),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
                 "--controllers=horizontal-pod-autoscaler-controller,namespace-controller,garbage-collector-controller",
                 f"--horizontal-pod-autoscaler-sync-period={hpa_sync_period:g}s",
                 f"--horizontal-pod-autoscaler-downscale-stabilization={downscale_stabilization:g}s",
-                "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={port}",
-                f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--tls-cert-file={serving.cert}",
+                f"--tls-private-key-file={serving.key}",
             ],
-            self.state_dir / f"{name}.log", detach=False, pid_file=self.state_dir / f"{name}.pid",
-        )  # fmt: skip
+            self.state_dir / f"{name}.log",
+            detach=False,
+            pid_file=self.state_dir / f"{name}.pid",
+        )
         ctx = strict_context(self.ca.cert)
 
         def healthy() -> bool:
@@ -230,8 +254,10 @@ class ControlPlane:
         self._spawn("kube-apiserver", argv, detach=False)
         wait_for(
             lambda: self._get("/readyz", raw=True) == "ok",
-            timeout=START_TIMEOUT, what="kube-apiserver /readyz after a restart", processes=self.processes,
-        )  # fmt: skip
+            timeout=START_TIMEOUT,
+            what="kube-apiserver /readyz after a restart",
+            processes=self.processes,
+        )
         return time.monotonic() - started
 
     def _get(self, path: str, *, raw: bool = False) -> Any:
@@ -277,9 +303,13 @@ class ControlPlane:
 
     # -- using it -------------------------------------------------------------------------
     def kubectl(
-        self, *args: str, check: bool = True, input: str | None = None, kubeconfig: Path | None = None,
+        self,
+        *args: str,
+        check: bool = True,
+        input: str | None = None,
+        kubeconfig: Path | None = None,
         timeout: float = 120,
-    ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    ) -> subprocess.CompletedProcess[str]:
         cmd = [self.binary("kubectl"), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
         proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, check=False)
         if check and proc.returncode != 0:

@@ -330,14 +330,25 @@ class Demo:
         self.kubectl("create", "namespace", NAMESPACE)
         create = f"kubectl create secret generic {{}} -n {NAMESPACE} {{}}"
         self.kubectl(
-            "create", "secret", "generic", CREDENTIALS_SECRET, "-n", NAMESPACE,
+            "create",
+            "secret",
+            "generic",
+            CREDENTIALS_SECRET,
+            "-n",
+            NAMESPACE,
             f"--from-literal=api_key={self.api_key}",
             display=create.format(CREDENTIALS_SECRET, "--from-literal=api_key=$ES_API_KEY"),
-        )  # fmt: skip
+        )
         self.kubectl(
-            "create", "secret", "generic", CA_SECRET, "-n", NAMESPACE, f"--from-file=ca.crt={self.sim.ca.cert}",
+            "create",
+            "secret",
+            "generic",
+            CA_SECRET,
+            "-n",
+            NAMESPACE,
+            f"--from-file=ca.crt={self.sim.ca.cert}",
             display=create.format(CA_SECRET, '--from-file=ca.crt="$ES_CA"'),
-        )  # fmt: skip
+        )
 
     def start_operator(self) -> None:
         self.heading("Start the operator")
@@ -367,9 +378,14 @@ class Demo:
 
     def apply_example(self, *, deletion_policy: str | None = None) -> None:
         self.kubectl(
-            "apply", "-n", NAMESPACE, "-f", "-", input=self.example_manifest(deletion_policy=deletion_policy),
+            "apply",
+            "-n",
+            NAMESPACE,
+            "-f",
+            "-",
+            input=self.example_manifest(deletion_policy=deletion_policy),
             display=f"kubectl apply -k manifests/examples -n {NAMESPACE}   # with url: {self.es_url}",
-        )  # fmt: skip
+        )
 
     def create(self) -> None:
         self.heading("Apply manifests/examples: the operator starts the deployment")
@@ -433,9 +449,13 @@ class Demo:
             f"{NAME} runs on {SCALE_TO} of the 2 x {NODE_PROCESSORS} ML processors; {SHORT_NAME} asks for {threads}"
         )
         manifest = self.extra_deployment(
-            SHORT_NAME, DEMO_MODEL, deploymentId=SHORT_NAME, numberOfAllocations=SHORT_ALLOCATIONS,
-            threadsPerAllocation=SHORT_THREADS, deletionPolicy="Stop",
-        )  # fmt: skip
+            SHORT_NAME,
+            DEMO_MODEL,
+            deploymentId=SHORT_NAME,
+            numberOfAllocations=SHORT_ALLOCATIONS,
+            threadsPerAllocation=SHORT_THREADS,
+            deletionPolicy="Stop",
+        )
         self.output(manifest)
         self.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=manifest, display=f"kubectl apply -n {NAMESPACE} -f -")
         obj = self.wait(lambda: self.short(self.mdep(SHORT_NAME)), what=f"{SHORT_NAME}'s capacity shortfall")
@@ -471,13 +491,19 @@ class Demo:
     def extra_deployment(self, name: str, model_id: str, **spec: Any) -> str:
         """A ModelDeployment next to the example's, with the demo's Elasticsearch and Secrets."""
         manifest = {
-            "apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": name},
+            "apiVersion": "esml.io/v1alpha1",
+            "kind": "ModelDeployment",
+            "metadata": {"name": name},
             "spec": {
-                "modelId": model_id, **spec,
-                "elasticsearch": {"url": self.es_url, "credentialsSecretRef": {"name": CREDENTIALS_SECRET},
-                                  "caSecretRef": {"name": CA_SECRET}},
+                "modelId": model_id,
+                **spec,
+                "elasticsearch": {
+                    "url": self.es_url,
+                    "credentialsSecretRef": {"name": CREDENTIALS_SECRET},
+                    "caSecretRef": {"name": CA_SECRET},
+                },
             },
-        }  # fmt: skip
+        }
         return yaml.safe_dump(manifest, sort_keys=False)
 
     @classmethod
@@ -493,9 +519,14 @@ class Demo:
     def events(self) -> None:
         self.heading("The events the operator recorded")
         self.kubectl(
-            "get", "events", "-n", NAMESPACE, "--field-selector", f"involvedObject.name={NAME}",
+            "get",
+            "events",
+            "-n",
+            NAMESPACE,
+            "--field-selector",
+            f"involvedObject.name={NAME}",
             "--sort-by=.metadata.creationTimestamp",
-        )  # fmt: skip
+        )
         items = json.loads(self.kubectl("get", "events", "-n", NAMESPACE, "-o", "json", show=False).stdout)["items"]
         reasons = {item.get("reason") for item in items}
         missing = {"DeploymentStarted", "DeploymentUpdated", "Ready"} - reasons
@@ -551,8 +582,10 @@ class Demo:
 
     def inference_endpoint(self) -> None:
         self.heading("An ELSER inference endpoint (semantic_text): the operator scales it through the endpoint")
-        body = {"service": "elasticsearch", "service_settings": {"model_id": ELSER_MODEL, "num_threads": 1,
-                                                                 "num_allocations": 1}}  # fmt: skip
+        body = {
+            "service": "elasticsearch",
+            "service_settings": {"model_id": ELSER_MODEL, "num_threads": 1, "num_allocations": 1},
+        }
         print(
             f'$ curl --cacert "$ES_CA" -H "Authorization: ApiKey $ES_API_KEY" -X PUT -H \'Content-Type: '
             f"application/json' \"$ES_URL/_inference/sparse_embedding/{ELSER_ENDPOINT}\" -d '{json.dumps(body)}'"
@@ -560,8 +593,10 @@ class Demo:
         created = self.es_put(f"/_inference/sparse_embedding/{ELSER_ENDPOINT}", body)
         if created.status_code != 200:
             raise DemoFailed(f"PUT _inference answered {created.status_code}: {created.text}")
-        self.say(f"the endpoint deployed {ELSER_MODEL} as deployment [{ELSER_ENDPOINT}]; on Elasticsearch 9.2 only "
-                 "the endpoint's _update may change it (the trained-model _update answers 409)")  # fmt: skip
+        self.say(
+            f"the endpoint deployed {ELSER_MODEL} as deployment [{ELSER_ENDPOINT}]; on Elasticsearch 9.2 only "
+            "the endpoint's _update may change it (the trained-model _update answers 409)"
+        )
         text = self.extra_deployment(ELSER_NAME, ELSER_MODEL, deploymentId=ELSER_ENDPOINT, numberOfAllocations=2)
         self.output(text)
         self.kubectl("apply", "-n", NAMESPACE, "-f", "-", input=text, display=f"kubectl apply -n {NAMESPACE} -f -")

@@ -72,32 +72,48 @@ class AutoscalingDemo(Demo):
         ca = TinyCA(self.dir / "external-metrics-ca", "esml-external-metrics-ca")
         pair = ca.server("serving", [f"{SERVICE}.{NAMESPACE}.svc", "localhost", "127.0.0.1"])
         flags = (
-            "--external-metrics", "--external-metrics-endpoint", f"https://127.0.0.1:{self.metrics_port}",
-            "--external-metrics-cert-file", str(pair.cert), "--external-metrics-key-file", str(pair.key),
-            "--log-level", "INFO",
-        )  # fmt: skip
+            "--external-metrics",
+            "--external-metrics-endpoint",
+            f"https://127.0.0.1:{self.metrics_port}",
+            "--external-metrics-cert-file",
+            str(pair.cert),
+            "--external-metrics-key-file",
+            str(pair.key),
+            "--log-level",
+            "INFO",
+        )
         self.operator = OperatorProcess(
             self.kubeconfig, namespaces=(NAMESPACE,), resync_interval=2.0, extra=flags, workdir=self.dir / "operator"
         )
         self.say(f"pid {self.operator.process.pid}: serves the external metrics API on 127.0.0.1:{self.metrics_port}")
         self.say("in a cluster: manifests/components/external-metrics adds the APIService, Service, RBAC and flags")
         service = {
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE, "namespace": NAMESPACE},
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": SERVICE, "namespace": NAMESPACE},
             "spec": {"type": "ExternalName", "externalName": "localhost"},
-        }  # fmt: skip
+        }
         api_service = {
-            "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": API_SERVICE},
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": API_SERVICE},
             "spec": {
-                "group": "external.metrics.k8s.io", "version": "v1beta1",
+                "group": "external.metrics.k8s.io",
+                "version": "v1beta1",
                 "service": {"namespace": NAMESPACE, "name": SERVICE, "port": self.metrics_port},
                 "caBundle": base64.b64encode(ca.cert.read_bytes()).decode(),
-                "groupPriorityMinimum": 100, "versionPriority": 100,
+                "groupPriorityMinimum": 100,
+                "versionPriority": 100,
             },
-        }  # fmt: skip
+        }
         self.say("the APIService sends external.metrics.k8s.io to the operator (here a Service pointing at localhost)")
-        self.kubectl("apply", "-f", "-", input=json.dumps({"kind": "List", "apiVersion": "v1",
-                                                            "items": [service, api_service]}),
-                     display="kubectl apply -f apiservice.yaml")  # fmt: skip
+        self.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"kind": "List", "apiVersion": "v1", "items": [service, api_service]}),
+            display="kubectl apply -f apiservice.yaml",
+        )
         self.kubectl("wait", "--for=condition=Available", f"apiservice/{API_SERVICE}", "--timeout=60s")
 
     def apply_hpa(self) -> None:
@@ -124,13 +140,17 @@ class AutoscalingDemo(Demo):
         return _quantity(items[0]["value"]) if items else None
 
     def show_metric(self) -> None:
-        print(f"$ kubectl get --raw '/apis/external.metrics.k8s.io/v1beta1/namespaces/{NAMESPACE}/{PENDING}"
-              f"?labelSelector=name%3D{NAME}' | jq '.items[] | {{metricLabels, value}}'")  # fmt: skip
+        print(
+            f"$ kubectl get --raw '/apis/external.metrics.k8s.io/v1beta1/namespaces/{NAMESPACE}/{PENDING}"
+            f"?labelSelector=name%3D{NAME}' | jq '.items[] | {{metricLabels, value}}'"
+        )
         selector = urllib.parse.quote(f"name={NAME}")
         raw = self.kubectl(
-            "get", "--raw", f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{NAMESPACE}/{PENDING}?labelSelector="
-            f"{selector}", show=False,
-        ).stdout  # fmt: skip
+            "get",
+            "--raw",
+            f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{NAMESPACE}/{PENDING}?labelSelector={selector}",
+            show=False,
+        ).stdout
         for item in json.loads(raw)["items"]:
             self.output(json.dumps({"metricLabels": item["metricLabels"], "value": item["value"]}))
 
@@ -178,9 +198,15 @@ class AutoscalingDemo(Demo):
 
     def hpa_events(self) -> None:
         self.kubectl(
-            "get", "events", "-n", NAMESPACE, "--field-selector", "involvedObject.kind=HorizontalPodAutoscaler",
-            "-o", "custom-columns=REASON:.reason,MESSAGE:.message",
-        )  # fmt: skip
+            "get",
+            "events",
+            "-n",
+            NAMESPACE,
+            "--field-selector",
+            "involvedObject.kind=HorizontalPodAutoscaler",
+            "-o",
+            "custom-columns=REASON:.reason,MESSAGE:.message",
+        )
 
     # -- the steps ------------------------------------------------------------------------
     def set_load(self, requests_per_second: int) -> None:
@@ -199,8 +225,10 @@ class AutoscalingDemo(Demo):
         self.set_load(REQUESTS_PER_SECOND)
         self.narrate_until(lambda: self.allocations() > 1, what="the HPA scaling up")
         self.scaled_to = self.allocations()
-        self.say(f"the HPA wrote /scale: numberOfAllocations 1 -> {self.scaled_to} (at most +4 a minute, as the "
-                 "example's scaleUp policy allows)")  # fmt: skip
+        self.say(
+            f"the HPA wrote /scale: numberOfAllocations 1 -> {self.scaled_to} (at most +4 a minute, as the "
+            "example's scaleUp policy allows)"
+        )
         self.hpa_events()
         self.watch(lambda obj: self.settled(obj, self.scaled_to), what=f"{self.scaled_to} allocations", routing=False)
         updates = self.sim_requests("/deployment/_update")
@@ -239,9 +267,15 @@ class AutoscalingDemo(Demo):
 
     def steps(self) -> list[Callable[[], None]]:
         return [
-            self.start_control_plane, self.start_simulator, self.start_operator, self.start_hpa_controller,
-            self.create_example, self.apply_hpa, self.load, self.quiet,
-        ]  # fmt: skip
+            self.start_control_plane,
+            self.start_simulator,
+            self.start_operator,
+            self.start_hpa_controller,
+            self.create_example,
+            self.apply_hpa,
+            self.load,
+            self.quiet,
+        ]
 
 
 def _quantity(text: str) -> float:

@@ -295,8 +295,10 @@ def _check_together(settings: Settings) -> None:
     if settings.external_metrics and not (settings.external_metrics_cert_file and settings.external_metrics_key_file):
         raise SettingError(
             "--external-metrics needs --external-metrics-cert-file and --external-metrics-key-file (TLS)",
-            "external_metrics", "external_metrics_cert_file", "external_metrics_key_file",
-        )  # fmt: skip
+            "external_metrics",
+            "external_metrics_cert_file",
+            "external_metrics_key_file",
+        )
     if not settings.retry_period < settings.renew_deadline < settings.lease_duration:
         raise SettingError(
             "leader election needs --retry-period < --renew-deadline < --lease-duration, got "

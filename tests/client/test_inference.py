@@ -52,7 +52,9 @@ LISTING = {
                 "num_threads": 1,
                 "model_id": ".elser_model_2",
                 "adaptive_allocations": {
-                    "enabled": True, "min_number_of_allocations": 0, "max_number_of_allocations": 32,
+                    "enabled": True,
+                    "min_number_of_allocations": 0,
+                    "max_number_of_allocations": 32,
                 },
             },
         },
@@ -61,8 +63,13 @@ LISTING = {
             "task_type": "text_embedding",
             "service": "elasticsearch",
             "service_settings": {
-                "num_allocations": 3, "num_threads": 2, "model_id": ".multilingual-e5-small",
-                "deployment_id": "search-e5", "dimensions": 384, "similarity": "cosine", "element_type": "float",
+                "num_allocations": 3,
+                "num_threads": 2,
+                "model_id": ".multilingual-e5-small",
+                "deployment_id": "search-e5",
+                "dimensions": 384,
+                "similarity": "cosine",
+                "element_type": "float",
             },
         },
         owning(),
@@ -77,11 +84,15 @@ LISTING = {
             "inference_id": "openai-embeddings",
             "task_type": "text_embedding",
             "service": "openai",
-            "service_settings": {"model_id": "text-embedding-3-small", "rate_limit": {"requests_per_minute": 3000},
-                                 "dimensions": 1536, "similarity": "dot_product"},
+            "service_settings": {
+                "model_id": "text-embedding-3-small",
+                "rate_limit": {"requests_per_minute": 3000},
+                "dimensions": 1536,
+                "similarity": "dot_product",
+            },
         },
     ]
-}  # fmt: skip
+}
 
 
 async def test_listing_parses_every_endpoint_into_a_typed_value(fake: FakeES, es: ElasticsearchClient) -> None:
@@ -89,8 +100,12 @@ async def test_listing_parses_every_endpoint_into_a_typed_value(fake: FakeES, es
     endpoints = await es.get_inference_endpoints(version=V92)
     assert fake.last.method == "GET" and fake.last.url.path == ALL and not fake.last.content
     assert [item.inference_id for item in endpoints] == [
-        ".elser-2-elasticsearch", "e5-on-search", "my-elser", "old-elser", "openai-embeddings",
-    ]  # fmt: skip
+        ".elser-2-elasticsearch",
+        "e5-on-search",
+        "my-elser",
+        "old-elser",
+        "openai-embeddings",
+    ]
     default, attached, owned, elser, openai = endpoints
     assert default.service_settings == InferenceServiceSettings(
         model_id=".elser_model_2", num_threads=1, adaptive_allocations=AdaptiveAllocations(True, 0, 32)
@@ -193,9 +208,12 @@ async def test_update_enabling_adaptive_sends_only_the_adaptive_object(
     updated: FakeES, es: ElasticsearchClient
 ) -> None:
     await es.update_inference_endpoint(
-        "sparse_embedding", "my-elser", version=V92, num_allocations=4,
+        "sparse_embedding",
+        "my-elser",
+        version=V92,
+        num_allocations=4,
         adaptive_allocations=AdaptiveAllocations(True, 0, 4),
-    )  # fmt: skip
+    )
     assert updated.last_json() == {
         "service_settings": {
             "adaptive_allocations": {"enabled": True, "min_number_of_allocations": 0, "max_number_of_allocations": 4}
@@ -205,9 +223,12 @@ async def test_update_enabling_adaptive_sends_only_the_adaptive_object(
 
 async def test_update_switching_adaptive_off_sends_both_keys(updated: FakeES, es: ElasticsearchClient) -> None:
     await es.update_inference_endpoint(
-        "sparse_embedding", "my-elser", version=V92, num_allocations=2,
+        "sparse_embedding",
+        "my-elser",
+        version=V92,
+        num_allocations=2,
         adaptive_allocations=AdaptiveAllocations(False),
-    )  # fmt: skip
+    )
     assert len(updated.requests) == 1
     assert updated.last_json() == {
         "service_settings": {"adaptive_allocations": {"enabled": False}, "num_allocations": 2}
@@ -220,9 +241,12 @@ async def test_update_falls_back_to_num_allocations_alone_where_only_one_key_is_
     refusal = "Validation Failed: 1: [num_allocations] cannot be set if [adaptive_allocations] is set;"
     fake.route("PUT", UPDATE, [es_error(400, "validation_exception", refusal), es_json(200, owning())])
     answer = await es.update_inference_endpoint(
-        "sparse_embedding", "my-elser", version=V92, num_allocations=2,
+        "sparse_embedding",
+        "my-elser",
+        version=V92,
+        num_allocations=2,
         adaptive_allocations=AdaptiveAllocations(False),
-    )  # fmt: skip
+    )
     assert answer.service_settings.num_allocations == 2
     first = json.loads(fake.requests[0].content)
     assert first == {"service_settings": {"adaptive_allocations": {"enabled": False}, "num_allocations": 2}}
@@ -234,26 +258,46 @@ async def test_other_bad_requests_are_not_retried(fake: FakeES, es: Elasticsearc
     fake.route("PUT", UPDATE, es_error(400, "status_exception", "Default endpoint [my-elser] cannot be updated"))
     with pytest.raises(e.BadRequestError, match="cannot be updated"):
         await es.update_inference_endpoint(
-            "sparse_embedding", "my-elser", version=V92, num_allocations=2,
+            "sparse_embedding",
+            "my-elser",
+            version=V92,
+            num_allocations=2,
             adaptive_allocations=AdaptiveAllocations(False),
-        )  # fmt: skip
+        )
     assert len(fake.requests) == 1
 
 
 @pytest.mark.parametrize(
     ("status", "error_type", "reason", "error_class"),
     [
-        (404, "resource_not_found_exception", "The inference endpoint [my-elser] does not exist and cannot be updated",
-         e.NotFoundError),
-        (409, "status_exception", "Cannot update inference endpoint [my-elser] using model deployment [x]. The model "
-         "deployment must be updated through the trained models API.", e.ConflictError),
-        (403, "security_exception", "action [cluster:admin/xpack/inference/update] is unauthorized for user "
-         "[esml], this action is granted by the cluster privileges [manage_inference,manage,all]",
-         e.AuthorizationError),
-        (429, "status_exception", "Could not update deployment because there are not enough resources to provide "
-         "all requested allocations", e.TooManyRequestsError),
+        (
+            404,
+            "resource_not_found_exception",
+            "The inference endpoint [my-elser] does not exist and cannot be updated",
+            e.NotFoundError,
+        ),
+        (
+            409,
+            "status_exception",
+            "Cannot update inference endpoint [my-elser] using model deployment [x]. The model "
+            "deployment must be updated through the trained models API.",
+            e.ConflictError,
+        ),
+        (
+            403,
+            "security_exception",
+            "action [cluster:admin/xpack/inference/update] is unauthorized for user "
+            "[esml], this action is granted by the cluster privileges [manage_inference,manage,all]",
+            e.AuthorizationError,
+        ),
+        (
+            429,
+            "status_exception",
+            "Could not update deployment because there are not enough resources to provide all requested allocations",
+            e.TooManyRequestsError,
+        ),
     ],
-)  # fmt: skip
+)
 async def test_update_errors_use_the_error_vocabulary(
     fake: FakeES, es: ElasticsearchClient, status: int, error_type: str, reason: str, error_class: type[Exception]
 ) -> None:

@@ -42,8 +42,12 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
     out, workdir = base / "results.json", base / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(out), "--workdir", str(workdir)],
-        cwd=REPO, capture_output=True, text=True, timeout=1500, check=False,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
     return proc, out, workdir
 
 

@@ -16,9 +16,13 @@ from tests.unit.test_reconcile_capacity import ISSUE_EXAMPLE
 def _other_deployment(simulator: SimulatorProcess) -> None:
     """Another deployment (not a ModelDeployment's) on 4 processors: 1 allocation x 4 threads."""
     other = simulator.es(
-        "POST", f"/_ml/trained_models/{DEMO_MODEL}/deployment/_start",
-        deployment_id="other", number_of_allocations="1", threads_per_allocation="4", wait_for="started",
-    )  # fmt: skip
+        "POST",
+        f"/_ml/trained_models/{DEMO_MODEL}/deployment/_start",
+        deployment_id="other",
+        number_of_allocations="1",
+        threads_per_allocation="4",
+        wait_for="started",
+    )
     assert other.status_code == 200, other.text
 
 
@@ -149,9 +153,13 @@ def test_a_memory_bound_start_reports_the_memory_it_lacks(
     kube.secret("es-ca", {"ca.crt": simulator.ca_pem})
     for other in ("other-a", "other-b"):  # one per node (the second does not fit next to the first)
         started = simulator.es(
-            "POST", f"/_ml/trained_models/{DEMO_MODEL}/deployment/_start",
-            deployment_id=other, number_of_allocations="1", threads_per_allocation="1", wait_for="started",
-        )  # fmt: skip
+            "POST",
+            f"/_ml/trained_models/{DEMO_MODEL}/deployment/_start",
+            deployment_id=other,
+            number_of_allocations="1",
+            threads_per_allocation="1",
+            wait_for="started",
+        )
         assert started.status_code == 200, started.text
     es_url = simulator.url.replace("127.0.0.1", "localhost")
     kube.apply(model_deployment("ner", es_url, allocations=1, deploymentId="ner"))

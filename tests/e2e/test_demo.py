@@ -104,11 +104,15 @@ def _assert_shortfall_and_fix(output: str) -> None:
     lines = output.splitlines()
     capacity = json.loads(lines[lines.index(shown[0]) + 1])  # the line kubectl printed
     assert {k: capacity[k] for k in ("requiredProcessors", "availableProcessors", "usedByOtherDeployments")} == {
-        "requiredProcessors": 8, "availableProcessors": 8, "usedByOtherDeployments": 4,
-    }  # fmt: skip
+        "requiredProcessors": 8,
+        "availableProcessors": 8,
+        "usedByOtherDeployments": 4,
+    }
     assert (capacity["freeProcessors"], capacity["shortfallProcessors"], capacity["limitingFactor"]) == (
-        4, 4, "processors"
-    )  # fmt: skip
+        4,
+        4,
+        "processors",
+    )
     assert capacity["fittingAllocations"] == 2
 
 

@@ -18,8 +18,12 @@ def test_the_autoscaling_demo_scales_up_on_a_queue_and_back_down(tmp_path: Path)
     started = time.monotonic()
     demo = subprocess.run(
         [sys.executable, "-m", "tests.demo_autoscaling", "--dir", str(state_dir)],
-        cwd=REPO, capture_output=True, text=True, timeout=420, check=False,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=420,
+        check=False,
+    )
     duration = time.monotonic() - started
     output = demo.stdout + demo.stderr
     assert demo.returncode == 0, output

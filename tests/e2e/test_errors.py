@@ -174,8 +174,9 @@ def test_capacity_429_is_stalled_until_scaled_down(
     # Retried with back-off, and Stalled never left True in between (issue 17: it flickered False/True).
     wait_for(
         lambda: len(simulator.requests("/deployment/_start", method="POST")) >= starts + 2,
-        timeout=120, what="two more refused starts",
-    )  # fmt: skip
+        timeout=120,
+        what="two more refused starts",
+    )
     still = require_condition(kube, "ner", "Stalled")
     assert (still["status"], still["lastTransitionTime"]) == ("True", stalled["lastTransitionTime"]), still
 

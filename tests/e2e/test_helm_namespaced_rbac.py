@@ -49,9 +49,13 @@ def chart_rbac_for_user(helm: Helm, release: str, own: str, watched: str, user: 
         if o["kind"] in RBAC_KINDS
     ]
     assert {(o["kind"], o["metadata"].get("namespace")) for o in objects} == {
-        ("ClusterRole", None), ("ClusterRoleBinding", None), ("Role", own), ("RoleBinding", own),
-        ("Role", watched), ("RoleBinding", watched),
-    }  # fmt: skip
+        ("ClusterRole", None),
+        ("ClusterRoleBinding", None),
+        ("Role", own),
+        ("RoleBinding", own),
+        ("Role", watched),
+        ("RoleBinding", watched),
+    }
     for o in objects:
         if o["kind"].endswith("Binding"):
             o["subjects"] = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]
@@ -75,10 +79,21 @@ def test_operator_works_with_exactly_the_charts_namespaced_permissions(
     kubeconfig = control_plane.kubeconfig_for(user)
     # Bindings reach the authorizer through an informer: wait until they do.
     wait_for(
-        lambda: control_plane.kubectl("auth", "can-i", "watch", "modeldeployments.esml.io", "-n", kube.namespace,
-                                      kubeconfig=kubeconfig, check=False).stdout.strip() == "yes",
+        lambda: (
+            control_plane.kubectl(
+                "auth",
+                "can-i",
+                "watch",
+                "modeldeployments.esml.io",
+                "-n",
+                kube.namespace,
+                kubeconfig=kubeconfig,
+                check=False,
+            ).stdout.strip()
+            == "yes"
+        ),
         what="the user's RoleBinding to take effect",
-    )  # fmt: skip
+    )
     operator = OperatorProcess(
         kubeconfig,
         namespaces=(kube.namespace,),  # --namespace <watched>, as the chart's Deployment runs it
@@ -89,12 +104,19 @@ def test_operator_works_with_exactly_the_charts_namespaced_permissions(
     )
     try:
         wait_for(
-            lambda: json.loads(
-                control_plane.kubectl("get", "lease", "-n", own_namespace, release, "-o", "json",
-                                      check=False).stdout or "{}"
-            ).get("spec", {}).get("holderIdentity") == operator.identity,
+            lambda: (
+                json.loads(
+                    control_plane.kubectl(
+                        "get", "lease", "-n", own_namespace, release, "-o", "json", check=False
+                    ).stdout
+                    or "{}"
+                )
+                .get("spec", {})
+                .get("holderIdentity")
+                == operator.identity
+            ),
             what=f"the operator to hold {own_namespace}/{release}",
-        )  # fmt: skip
+        )
 
         kube.apply(model_deployment("by-url", es_url, allocations=1, deletionPolicy="Stop"))
         wait_for(lambda: ready(kube, "by-url"), what="by-url Ready")

@@ -62,9 +62,14 @@ class ExternalMetrics:
 
     def flags(self) -> tuple[str, ...]:
         return (
-            "--external-metrics", "--external-metrics-endpoint", f"https://127.0.0.1:{self.port}",
-            "--external-metrics-cert-file", str(self.cert), "--external-metrics-key-file", str(self.key),
-        )  # fmt: skip
+            "--external-metrics",
+            "--external-metrics-endpoint",
+            f"https://127.0.0.1:{self.port}",
+            "--external-metrics-cert-file",
+            str(self.cert),
+            "--external-metrics-key-file",
+            str(self.key),
+        )
 
     def register(self) -> None:
         """Create the APIService (once the operator serves) and wait until kube-apiserver finds it Available."""
@@ -80,18 +85,26 @@ def external_metrics(kube: Kube, control_plane: ControlPlane, tmp_path: Path) ->
     pair = ca.server("serving", [f"{SERVICE}.{kube.namespace}.svc", "localhost", "127.0.0.1"])
     port = free_port()
     kube.apply(
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE},
-         "spec": {"type": "ExternalName", "externalName": "localhost"}}
-    )  # fmt: skip
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": SERVICE},
+            "spec": {"type": "ExternalName", "externalName": "localhost"},
+        }
+    )
     api_service = {
-        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": API_SERVICE},
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": API_SERVICE},
         "spec": {
-            "group": "external.metrics.k8s.io", "version": "v1beta1",
+            "group": "external.metrics.k8s.io",
+            "version": "v1beta1",
             "service": {"namespace": kube.namespace, "name": SERVICE, "port": port},
             "caBundle": base64.b64encode(ca.cert.read_bytes()).decode(),
-            "groupPriorityMinimum": 100, "versionPriority": 100,
+            "groupPriorityMinimum": 100,
+            "versionPriority": 100,
         },
-    }  # fmt: skip
+    }
     yield ExternalMetrics(control_plane, port, pair.cert, pair.key, api_service)
     control_plane.kubectl("delete", "apiservice", API_SERVICE, "--ignore-not-found", "--wait=false")
 
@@ -110,9 +123,10 @@ def external_metric(kube: Kube, name: str) -> list[dict[str, Any]]:
     """The external metric as the HPA reads it: through kube-apiserver's aggregation layer."""
     selector = urllib.parse.quote(f"name={name}")
     raw = kube.plane.kubectl(
-        "get", "--raw", f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{kube.namespace}/{PENDING}"
-        f"?labelSelector={selector}"
-    ).stdout  # fmt: skip
+        "get",
+        "--raw",
+        f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{kube.namespace}/{PENDING}?labelSelector={selector}",
+    ).stdout
     return list(json.loads(raw)["items"])
 
 
@@ -184,8 +198,9 @@ def test_a_real_hpa_scales_a_model_deployment_up_and_down_on_pending_requests(
     wait_for(lambda: metric_is(kube, NAME, "0"), what="the external metric back at 0")
     wait_for(
         lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 1,
-        timeout=DOWNSCALE_WINDOW + 45, what="the HPA scaling down after its stabilisation window",
-    )  # fmt: skip
+        timeout=DOWNSCALE_WINDOW + 45,
+        what="the HPA scaling down after its stabilisation window",
+    )
     wait_for(lambda: converged(kube.mdep(NAME), 1), timeout=60, what="Elasticsearch back at 1 allocation")
     assert allocations_in_es(simulator) == 1
     assert update_bodies(simulator)[-1] == {"number_of_allocations": 1}
@@ -262,6 +277,7 @@ def test_real_inference_calls_drive_the_hpa_up_and_back_down(
     wait_for(lambda: metric_is(kube, NAME, "0"), timeout=90, what="the backlog served, the metric back at 0")
     wait_for(
         lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] == 1,
-        timeout=DOWNSCALE_WINDOW + 60, what="the HPA scaling back down",
-    )  # fmt: skip
+        timeout=DOWNSCALE_WINDOW + 60,
+        what="the HPA scaling back down",
+    )
     wait_for(lambda: converged(kube.mdep(NAME), 1), timeout=60, what="Elasticsearch back at 1 allocation")

@@ -55,10 +55,20 @@ def bind_user_like_the_install(cp: ControlPlane, manifests: Path = REPO / "manif
     kubeconfig = cp.kubeconfig_for(USER)
     # Bindings reach the authorizer through an informer: wait until they do.
     wait_for(
-        lambda: cp.kubectl("auth", "can-i", "watch", "modeldeployments.esml.io", "--all-namespaces",
-                           kubeconfig=kubeconfig, check=False).stdout.strip() == "yes",
+        lambda: (
+            cp.kubectl(
+                "auth",
+                "can-i",
+                "watch",
+                "modeldeployments.esml.io",
+                "--all-namespaces",
+                kubeconfig=kubeconfig,
+                check=False,
+            ).stdout.strip()
+            == "yes"
+        ),
         what="the user's ClusterRoleBinding to take effect",
-    )  # fmt: skip
+    )
     return kubeconfig
 
 
@@ -83,12 +93,19 @@ def test_operator_works_with_exactly_the_installed_permissions(
     try:
         # Leader election through the Lease the Role allows.
         lease = wait_for(
-            lambda: json.loads(
-                control_plane.kubectl("get", "lease", "-n", "esml-system", "esml-operator", "-o", "json",
-                                      check=False).stdout or "{}"
-            ).get("spec", {}).get("holderIdentity") == operator.identity,
+            lambda: (
+                json.loads(
+                    control_plane.kubectl(
+                        "get", "lease", "-n", "esml-system", "esml-operator", "-o", "json", check=False
+                    ).stdout
+                    or "{}"
+                )
+                .get("spec", {})
+                .get("holderIdentity")
+                == operator.identity
+            ),
             what="the operator to hold esml-system/esml-operator",
-        )  # fmt: skip
+        )
         assert lease
 
         # A URL connection (Secrets by name), status, Events, the finalizer, /scale.

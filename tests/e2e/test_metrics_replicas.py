@@ -75,9 +75,10 @@ def test_two_replicas_serve_metrics_and_only_the_leader_polls(
     assert es_secrets["api_key"] not in leader.metrics()
 
     started = [
-        line for line in (json.loads(raw) for raw in leader.log.splitlines() if raw.startswith("{"))
+        line
+        for line in (json.loads(raw) for raw in leader.log.splitlines() if raw.startswith("{"))
         if "Started deployment" in line["message"]
-    ]  # fmt: skip
+    ]
     assert started and started[0]["resource"] == f"{kube.namespace}/ner" and started[0]["cluster"] == es_url
 
     kube.kubectl("delete", "mdep", "ner", "--wait=true")

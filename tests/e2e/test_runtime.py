@@ -36,9 +36,13 @@ def operators(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> It
 
     def start(*extra: str, lease: str | None = None, resync_interval: float = 2.0) -> OperatorProcess:
         op = OperatorProcess(
-            control_plane.kubeconfig, namespaces=(namespace,), resync_interval=resync_interval, extra=extra,
-            workdir=tmp_path / f"operator{len(started)}", lease=lease,
-        )  # fmt: skip
+            control_plane.kubeconfig,
+            namespaces=(namespace,),
+            resync_interval=resync_interval,
+            extra=extra,
+            workdir=tmp_path / f"operator{len(started)}",
+            lease=lease,
+        )
         started.append(op)
         return op
 
@@ -58,9 +62,12 @@ def starts(simulator: SimulatorProcess) -> list[dict[str, Any]]:
 
 
 def test_two_replicas_one_actor_takeover_after_sigkill_and_handover_on_sigterm(
-    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str],
+    kube: Kube,
+    simulator: SimulatorProcess,
+    es_url: str,
+    es_secrets: dict[str, str],
     operators: Callable[..., OperatorProcess],
-) -> None:  # fmt: skip
+) -> None:
     first = operators(*FAST_LEASE, lease="esml-ha")
     second = operators(*FAST_LEASE, lease="esml-ha")
     wait_for(lambda: holder(kube, "esml-ha") in (first.identity, second.identity), what="a leader")
@@ -124,9 +131,12 @@ def refused_port() -> int:
 
 
 def test_a_hung_and_a_refusing_cluster_do_not_delay_a_healthy_one(
-    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str],
+    kube: Kube,
+    simulator: SimulatorProcess,
+    es_url: str,
+    es_secrets: dict[str, str],
     operators: Callable[..., OperatorProcess],
-) -> None:  # fmt: skip
+) -> None:
     hole = Blackhole()
     try:
         operators("--request-timeout", "5", "--connect-timeout", "2", "--no-leader-election")
@@ -152,9 +162,12 @@ def test_a_hung_and_a_refusing_cluster_do_not_delay_a_healthy_one(
 
 
 def test_back_to_back_changes_each_reach_elasticsearch_and_bursts_coalesce(
-    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str],
+    kube: Kube,
+    simulator: SimulatorProcess,
+    es_url: str,
+    es_secrets: dict[str, str],
     operators: Callable[..., OperatorProcess],
-) -> None:  # fmt: skip
+) -> None:
     operators("--no-leader-election", resync_interval=30.0)
     kube.apply(model_deployment("ner", es_url, allocations=1))
     # Changes right after the create: the deployment is started exactly once (never twice on a stale poll).
@@ -185,9 +198,12 @@ def test_back_to_back_changes_each_reach_elasticsearch_and_bursts_coalesce(
 
 
 def test_a_restart_writes_nothing_that_did_not_change(
-    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str],
+    kube: Kube,
+    simulator: SimulatorProcess,
+    es_url: str,
+    es_secrets: dict[str, str],
     operators: Callable[..., OperatorProcess],
-) -> None:  # fmt: skip
+) -> None:
     op = operators("--no-leader-election", resync_interval=1.0)
     names = [f"r{n}" for n in range(20)]
     for name in names:
@@ -205,9 +221,11 @@ def test_a_restart_writes_nothing_that_did_not_change(
     wait_for(lambda: es_deployment(simulator, "dep-r0")["number_of_allocations"] == 2, timeout=10, what="the change")
     wait_polls(simulator, 3)  # several full passes over every resource
     changed = [
-        item["metadata"]["name"] for item in _items(kube) if versions[item["metadata"]["name"]] is not None
+        item["metadata"]["name"]
+        for item in _items(kube)
+        if versions[item["metadata"]["name"]] is not None
         and item["metadata"]["resourceVersion"] != versions[item["metadata"]["name"]]
-    ]  # fmt: skip
+    ]
     assert changed == []
     assert len(simulator.requests("/deployment/", method="POST")) == writes_before + 1  # only the r0 change
 

@@ -42,9 +42,12 @@ def test_a_resource_recreated_right_after_its_deployment_was_stopped_starts_it_a
 
 
 def test_a_frozen_elasticsearch_turns_ready_false_then_recovers(
-    kube: Kube, simulator: SimulatorProcess, es_url: str, es_secrets: dict[str, str],
+    kube: Kube,
+    simulator: SimulatorProcess,
+    es_url: str,
+    es_secrets: dict[str, str],
     operator_factory: Any,
-) -> None:  # fmt: skip
+) -> None:
     operator_factory("--request-timeout", "3", resync_interval=1.0)
     kube.apply(model_deployment("ner", es_url, allocations=1))
     wait_for(lambda: converged(kube.mdep("ner"), 1), what="Ready")

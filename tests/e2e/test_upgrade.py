@@ -74,8 +74,10 @@ def extract(commit: str, dest: Path) -> Path:
     """The operator code, manifests and CRDs of ``commit`` under ``dest`` (git archive: no work tree of the repo)."""
     archive = subprocess.run(
         ["git", "archive", "--format=tar", commit, "operator", "manifests", "crds"],
-        cwd=REPO, capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
     return dest
@@ -85,8 +87,11 @@ def imported_from(code: Path) -> Path:
     """Where ``esml_operator`` comes from with ``PYTHONPATH=code`` (the old process must not run this tree)."""
     out = subprocess.run(
         [sys.executable, "-c", "import esml_operator; print(esml_operator.__file__)"],
-        env={**os.environ, "PYTHONPATH": str(code)}, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        env={**os.environ, "PYTHONPATH": str(code)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return Path(out.strip())
 
 
@@ -132,8 +137,11 @@ def regressions(versions: list[Version], before: dict[str, dict[str, Any]]) -> l
             "Ready since": (ready.get("lastTransitionTime"), old_ready["lastTransitionTime"]),
             "deleting": (v.deleting, False),
         }
-        found += [f"{v.name} {v.type} at {v.seen:.1f}: {what} {now!r}, was {was!r}" for what, (now, was) in
-                  kept.items() if now != was]  # fmt: skip
+        found += [
+            f"{v.name} {v.type} at {v.seen:.1f}: {what} {now!r}, was {was!r}"
+            for what, (now, was) in kept.items()
+            if now != was
+        ]
     return found
 
 
@@ -160,10 +168,14 @@ def test_upgrade_from_the_previous_release_writes_nothing_to_elasticsearch_and_h
     def replica(code: Path | None) -> OperatorProcess:
         """One pod's process: --all-namespaces and the lease timings as the Deployment runs it, the installed RBAC."""
         op = OperatorProcess(
-            kubeconfig, namespaces=(), resync_interval=2.0, lease=LEASE,
-            extra=("--lease-namespace", LEASE_NAMESPACE), env={"PYTHONPATH": str(code)} if code else None,
+            kubeconfig,
+            namespaces=(),
+            resync_interval=2.0,
+            lease=LEASE,
+            extra=("--lease-namespace", LEASE_NAMESPACE),
+            env={"PYTHONPATH": str(code)} if code else None,
             workdir=tmp_path / f"replica{len(started)}",
-        )  # fmt: skip
+        )
         started.append(op)
         return op
 
@@ -173,8 +185,11 @@ def test_upgrade_from_the_previous_release_writes_nothing_to_elasticsearch_and_h
         old_leader = replica(old_code)
         assert f"PYTHONPATH={old_code}".encode() in Path(f"/proc/{old_leader.process.pid}/environ").read_bytes()
         # A Lease left by an earlier test on this control plane may have to expire first.
-        wait_for(lambda: lease(control_plane).get("holderIdentity") == old_leader.identity,
-                 timeout=LEASE_DURATION + 30, what="the old release to hold the Lease")  # fmt: skip
+        wait_for(
+            lambda: lease(control_plane).get("holderIdentity") == old_leader.identity,
+            timeout=LEASE_DURATION + 30,
+            what="the old release to hold the Lease",
+        )
         old_standby = replica(old_code)
         for name, (spec, _) in RESOURCES.items():
             kube.apply(model_deployment(name, url, **spec))
@@ -199,10 +214,14 @@ def test_upgrade_from_the_previous_release_writes_nothing_to_elasticsearch_and_h
         assert stop_gracefully(old_leader) == 0, old_leader.log[-3000:]
         exited = time.time()
         holder = wait_for(
-            lambda: lease(control_plane).get("holderIdentity") in {op.identity for op in new}
-            and lease(control_plane)["holderIdentity"],
-            timeout=LEASE_DURATION + 30, interval=0.05, what="a new replica to take the Lease",
-        )  # fmt: skip
+            lambda: (
+                lease(control_plane).get("holderIdentity") in {op.identity for op in new}
+                and lease(control_plane)["holderIdentity"]
+            ),
+            timeout=LEASE_DURATION + 30,
+            interval=0.05,
+            what="a new replica to take the Lease",
+        )
         handover = time.time() - terminated
         new_leader = next(op for op in new if op.identity == holder)
         print(f"upgrade from {version} ({commit[:12]}): Lease handed over {handover:.2f} s after SIGTERM")
@@ -237,5 +256,13 @@ def test_upgrade_from_the_previous_release_writes_nothing_to_elasticsearch_and_h
 
 def _version(obj: dict[str, Any]) -> Version:
     meta = obj["metadata"]
-    return Version(time.time(), "GET", meta["name"], int(meta["generation"]), dict(obj.get("status") or {}),
-                   dict(obj["spec"]), bool(meta.get("deletionTimestamp")), str(meta["uid"]))  # fmt: skip
+    return Version(
+        time.time(),
+        "GET",
+        meta["name"],
+        int(meta["generation"]),
+        dict(obj.get("status") or {}),
+        dict(obj["spec"]),
+        bool(meta.get("deletionTimestamp")),
+        str(meta["uid"]),
+    )

@@ -34,9 +34,17 @@ from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
 #: Leader election that hands over in seconds, and Elasticsearch timeouts short enough to watch them fire.
 FAST = (
-    "--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.5",
-    "--connect-timeout", "2", "--request-timeout", "5",
-)  # fmt: skip
+    "--lease-duration",
+    "3",
+    "--renew-deadline",
+    "2",
+    "--retry-period",
+    "0.5",
+    "--connect-timeout",
+    "2",
+    "--request-timeout",
+    "5",
+)
 REQUEST_TIMEOUT = 5.0
 RESYNC = 2.0
 OPERATOR_ROLE = "manage_ml,monitor"  # the privileges the operator needs (docs/architecture.md)
@@ -103,9 +111,13 @@ class Env:
         self, *extra: str, resync: float = RESYNC, lease: str | None = None, namespaces: tuple[str, ...] | None = None
     ) -> OperatorProcess:
         op = OperatorProcess(
-            self.plane.kubeconfig, namespaces=namespaces or (self.namespace,), resync_interval=resync,
-            extra=(*FAST, *extra), workdir=self.tmp / f"operator{len(self.operators)}", lease=lease,
-        )  # fmt: skip
+            self.plane.kubeconfig,
+            namespaces=namespaces or (self.namespace,),
+            resync_interval=resync,
+            extra=(*FAST, *extra),
+            workdir=self.tmp / f"operator{len(self.operators)}",
+            lease=lease,
+        )
         self.operators.append(op)
         return op
 
@@ -138,8 +150,10 @@ class Env:
         places = self._readable_places()
         result = scan(self.planted, places)
         scanned = sum(result.places.values())
-        self.record(leaks={"hits": len(result.hits), "places": len(result.places), "bytes": scanned},
-                    tracebacks=result.tracebacks)  # fmt: skip
+        self.record(
+            leaks={"hits": len(result.hits), "places": len(result.places), "bytes": scanned},
+            tracebacks=result.tracebacks,
+        )
         self._remove_resources()
         for proxy in self.proxies:
             proxy.close()
@@ -154,8 +168,9 @@ class Env:
             self.plane.kubectl("-n", ns, "delete", "mdep", "--all", "--wait=false", check=False)
             names = self.plane.kubectl("-n", ns, "get", "mdep", "-o", "name", check=False).stdout.split()
             for name in names:
-                self.plane.kubectl("-n", ns, "patch", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
-                                   check=False)  # fmt: skip
+                self.plane.kubectl(
+                    "-n", ns, "patch", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}', check=False
+                )
 
     def _readable_places(self) -> dict[str, str]:
         places = dict(self.metrics)
@@ -233,8 +248,9 @@ def reaction(kube: Kube, sim: SimulatorProcess, name: str, deployment_id: str, a
     patch_spec(kube, name, numberOfAllocations=allocations)
     found = wait_for(
         lambda: [r for r in sim.requests(path, method="POST") if r["wall_time"] >= start and r["status"] == 200],
-        timeout=30, what=f"the _update of {deployment_id}",
-    )  # fmt: skip
+        timeout=30,
+        what=f"the _update of {deployment_id}",
+    )
     return float(found[0]["wall_time"]) - start
 
 

@@ -64,9 +64,11 @@ def rows(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
     if trials:
         run, converged = _sum(trials, "run"), _sum(trials, "converged")
         seeds = ", ".join(str(t["seed"]) for t in trials)
-        detail = (f"{converged} of {run} (seeds {seeds}; {_sum(trials, 'writes')} writes judged, "
-                  f"{_sum(trials, 'wrong')} wrong, {_sum(trials, 'repeats')} idempotent repeats, "
-                  f"{_sum(trials, 'regressions')} status regressions)")  # fmt: skip
+        detail = (
+            f"{converged} of {run} (seeds {seeds}; {_sum(trials, 'writes')} writes judged, "
+            f"{_sum(trials, 'wrong')} wrong, {_sum(trials, 'repeats')} idempotent repeats, "
+            f"{_sum(trials, 'regressions')} status regressions)"
+        )
         out.append(("SIGKILL trials converged", detail))
     else:
         out.append(("SIGKILL trials converged", "not run"))

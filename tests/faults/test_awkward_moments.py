@@ -45,8 +45,10 @@ def test_deletion_while_elasticsearch_is_down(env: Env) -> None:
     for name in policies:
         wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     for name in ("annotated", "paused", "waits"):
-        wait_for(lambda n=name: env.kube.mdep(n)["metadata"].get("finalizers") == [FINALIZER],  # type: ignore[misc]
-                 what=f"{name} has the finalizer")  # fmt: skip
+        wait_for(
+            lambda n=name: env.kube.mdep(n)["metadata"].get("finalizers") == [FINALIZER],  # type: ignore[misc]
+            what=f"{name} has the finalizer",
+        )
 
     proxy.set_mode("reset")
     down = time.time()
@@ -75,9 +77,14 @@ def test_deletion_while_elasticsearch_is_down(env: Env) -> None:
     for kept in ("retain", "annotated", "paused"):
         assert deployment(sim, f"dep-{kept}") is not None, f"dep-{kept} was stopped"
     assert deployment(sim, "dep-waits") is None
-    env.record(scenario="deletion while Elasticsearch is down", faults=1, resources=4, converged=4,
-               repeats=stops - 1, outages=[{"name": "down during deletion", "seconds": time.time() - down,
-                                            "requests": 0, "connects": retries}])  # fmt: skip
+    env.record(
+        scenario="deletion while Elasticsearch is down",
+        faults=1,
+        resources=4,
+        converged=4,
+        repeats=stops - 1,
+        outages=[{"name": "down during deletion", "seconds": time.time() - down, "requests": 0, "connects": retries}],
+    )
 
 
 def test_a_namespace_deleted_with_resources_in_it(env: Env) -> None:
@@ -94,8 +101,11 @@ def test_a_namespace_deleted_with_resources_in_it(env: Env) -> None:
     try:
         start = time.time()
         env.plane.kubectl("delete", "namespace", env.namespace, "--wait=false")
-        wait_for(lambda: env.plane.kubectl("get", "namespace", env.namespace, check=False).returncode != 0,
-                 timeout=90, what="the namespace gone")  # fmt: skip
+        wait_for(
+            lambda: env.plane.kubectl("get", "namespace", env.namespace, check=False).returncode != 0,
+            timeout=90,
+            what="the namespace gone",
+        )
         took = time.time() - start
     finally:
         manager.stop()
@@ -104,8 +114,14 @@ def test_a_namespace_deleted_with_resources_in_it(env: Env) -> None:
     stops = stopped_only(writes(sim, since=start), "dep-stopper")
     assert op.process.alive(), op.process.log_tail()
     print(f"namespace deleted in {took:.1f}s")
-    env.record(scenario="namespace deleted with resources", faults=1, resources=2, converged=2,
-               namespace_deletion=took, repeats=stops - 1)  # fmt: skip
+    env.record(
+        scenario="namespace deleted with resources",
+        faults=1,
+        resources=2,
+        converged=2,
+        namespace_deletion=took,
+        repeats=stops - 1,
+    )
 
 
 def test_a_spec_flip_flopping_100_times(env: Env) -> None:
@@ -129,5 +145,10 @@ def test_a_spec_flip_flopping_100_times(env: Env) -> None:
     assert len(sent) <= bound, f"{len(sent)} _update calls for 100 changes in {flipped:.0f}s (bound {bound:.0f})"
     assert values[-1] == 3
     print(f"100 changes in {flipped:.1f}s: {len(sent)} _update calls")
-    env.record(scenario="spec flip-flopping 100 times", faults=1, resources=1, converged=1,
-               flip_flop={"changes": 100, "updates": len(sent), "seconds": flipped})  # fmt: skip
+    env.record(
+        scenario="spec flip-flopping 100 times",
+        faults=1,
+        resources=1,
+        converged=1,
+        flip_flop={"changes": 100, "updates": len(sent), "seconds": flipped},
+    )

@@ -17,8 +17,7 @@ from tests.support.simulator import DEMO_MODEL
 def steady_for(sim: PlantedSimulator, polls: int) -> None:
     """Let ``polls`` more resync passes happen (counted by the simulator's ``_stats`` requests)."""
     target = len(stats_polls(sim)) + polls
-    wait_for(lambda: len(stats_polls(sim)) >= target, timeout=polls * RESYNC + 15,
-             what=f"{polls} more polls")  # fmt: skip
+    wait_for(lambda: len(stats_polls(sim)) >= target, timeout=polls * RESYNC + 15, what=f"{polls} more polls")
 
 
 def kibana(sim: PlantedSimulator, action: str, target: str, **params: Any) -> None:
@@ -37,9 +36,15 @@ def test_an_ml_node_leaving_is_reported_and_the_count_comes_back(env: Env) -> No
     left = time.time()
     sim.admin("POST", "nodes/ml-0/_fail", {"mode": "leave"})
     shown = wait_for(
-        lambda: (v := watch.latest("ner")) is not None and v.status.get("allocations") == 4 and v.is_("Ready", "False")
-        and v, timeout=RESYNC + 10, what="status showing 4 of 8 allocations",
-    )  # fmt: skip
+        lambda: (
+            (v := watch.latest("ner")) is not None
+            and v.status.get("allocations") == 4
+            and v.is_("Ready", "False")
+            and v
+        ),
+        timeout=RESYNC + 10,
+        what="status showing 4 of 8 allocations",
+    )
     ready = shown.condition("Ready")
     assert "4" in ready["message"] and "8" in ready["message"], ready
     assert shown.status["targetAllocations"] == 8 or shown.status.get("allocationState") != "fully_allocated"
@@ -48,8 +53,9 @@ def test_an_ml_node_leaving_is_reported_and_the_count_comes_back(env: Env) -> No
     sim.admin("POST", "nodes", {"name": "ml-2"})  # a replacement node joins
     wait_for(lambda: converged(env.kube.mdep("ner"), 8), timeout=30, what="8 allocations again")
     assert writes(sim, since=left) == []
-    env.record(scenario="ML node leaves", faults=1, resources=1, converged=1,
-               detection={"node left": shown.seen - left})  # fmt: skip
+    env.record(
+        scenario="ML node leaves", faults=1, resources=1, converged=1, detection={"node left": shown.seen - left}
+    )
 
 
 def test_the_model_deleted_under_a_live_deployment(env: Env) -> None:
@@ -72,8 +78,13 @@ def test_the_model_deleted_under_a_live_deployment(env: Env) -> None:
     sim.admin("POST", "models", {"model_id": DEMO_MODEL})  # uploaded again
     wait_for(lambda: converged(env.kube.mdep("ner"), 1), timeout=60, what="Ready once the model is back")
     assert deployment(sim) is not None
-    env.record(scenario="model deleted under a live deployment", faults=1, resources=1, converged=1,
-               start_attempts_while_missing=len(starts))  # fmt: skip
+    env.record(
+        scenario="model deleted under a live deployment",
+        faults=1,
+        resources=1,
+        converged=1,
+        start_attempts_while_missing=len(starts),
+    )
 
 
 @pytest.mark.faults_smoke
@@ -91,8 +102,9 @@ def test_a_deployment_stopped_out_of_band_follows_start_policy(env: Env) -> None
     kibana(sim, "_stop", "dep-adopted")
     # IfMissing: started again, once. Never: reported, left alone.
     wait_for(lambda: converged(env.kube.mdep("managed"), 1), timeout=RESYNC + 20, what="managed started again")
-    stalled = wait_for(lambda: condition(env.kube, "adopted", "Stalled", "True"), timeout=RESYNC + 10,
-                       what="adopted Stalled")  # fmt: skip
+    stalled = wait_for(
+        lambda: condition(env.kube, "adopted", "Stalled", "True"), timeout=RESYNC + 10, what="adopted Stalled"
+    )
     assert stalled["reason"] == "DeploymentNotFound", stalled
     steady_for(sim, 3)
     sent = [(r["path"].split("/")[-1], r["query"].get("deployment_id")) for r in writes(sim, since=stopped)]

@@ -52,8 +52,11 @@ def test_a_hung_cluster_does_not_slow_two_healthy_ones(env: Env) -> None:
     hang_start = time.time()
     hung.admin("POST", "faults", {"endpoint": "any", "kind": "hang"})
     for name in stuck:
-        wait_for(lambda n=name: condition(env.kube, n, "ElasticsearchReachable", "False"), timeout=30,  # type: ignore[misc]
-                 what=f"{name} reported unreachable")  # fmt: skip
+        wait_for(
+            lambda n=name: condition(env.kube, n, "ElasticsearchReachable", "False"),
+            timeout=30,  # type: ignore[misc]
+            what=f"{name} reported unreachable",
+        )
     during = measure(env, targets, [3, 2, 3])
     hang_end = time.time()
     gaps = [poll_gaps(sim, hang_start, hang_end) for _, sim in targets]
@@ -68,8 +71,18 @@ def test_a_hung_cluster_does_not_slow_two_healthy_ones(env: Env) -> None:
     assert max(gaps) <= RESYNC + SLACK, f"a healthy cluster went {max(gaps):.1f}s without a poll"
     assert len(hung_requests) <= (hang_end - hang_start) / 5 + 3, f"{len(hung_requests)} hung requests: pile-up"
     env.record(
-        scenario="one cluster hung, two healthy", faults=1, resources=6, converged=6,
-        reaction={"before": before, "during": during}, gaps=gaps,
-        outages=[{"name": "hung cluster (isolation)", "seconds": hang_end - hang_start,
-                  "requests": len(hung_requests), "connects": None}],
-    )  # fmt: skip
+        scenario="one cluster hung, two healthy",
+        faults=1,
+        resources=6,
+        converged=6,
+        reaction={"before": before, "during": during},
+        gaps=gaps,
+        outages=[
+            {
+                "name": "hung cluster (isolation)",
+                "seconds": hang_end - hang_start,
+                "requests": len(hung_requests),
+                "connects": None,
+            }
+        ],
+    )

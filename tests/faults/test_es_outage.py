@@ -62,8 +62,9 @@ def test_sixty_seconds_unreachable_then_convergence_without_manual_action(env: E
     proxy.set_mode("reset")
     refused_at = wait_for(
         lambda: unreachable_since(watch, names, start, "Could not reach"),
-        timeout=RESYNC + REQUEST_TIMEOUT + 10, what="ElasticsearchReachable False after the refusals",
-    )  # fmt: skip
+        timeout=RESYNC + REQUEST_TIMEOUT + 10,
+        what="ElasticsearchReachable False after the refusals",
+    )
     first_refusal = proxy.connects(since=start)[0].accepted
     assert refused_at - first_refusal <= REQUEST_TIMEOUT, (refused_at - first_refusal, "slower than a request timeout")
     # Out-of-band changes during the outage: Kibana scales dep-b, a user changes c's spec.
@@ -78,8 +79,9 @@ def test_sixty_seconds_unreachable_then_convergence_without_manual_action(env: E
     first_hung = wait_for(lambda: proxy.seen(since=hang_start), timeout=RESYNC + 15, what="a hung request")[0].started
     hung_at = wait_for(
         lambda: unreachable_since(watch, names, first_hung, "Timed out"),
-        timeout=REQUEST_TIMEOUT + 15, what="ElasticsearchReachable False saying the requests time out",
-    )  # fmt: skip
+        timeout=REQUEST_TIMEOUT + 15,
+        what="ElasticsearchReachable False saying the requests time out",
+    )
     assert hung_at - first_hung <= REQUEST_TIMEOUT + 2.0, (hung_at - first_hung, "more than one request timeout")
     time.sleep(max(0.0, hang_start + PHASE - time.time()))
     hung_requests = len(proxy.seen(since=hang_start))
@@ -101,17 +103,21 @@ def test_sixty_seconds_unreachable_then_convergence_without_manual_action(env: E
         ("dep-c", {"number_of_allocations": 2}),
     ], sent  # one correction each, no _start
 
-    print(f"refused: {refused_connects} connects in {PHASE:.0f}s; hung: {hung_requests} requests, "
-          f"{hung_connects} connects in {PHASE:.0f}s; recovered in {recovered:.1f}s")  # fmt: skip
+    print(
+        f"refused: {refused_connects} connects in {PHASE:.0f}s; hung: {hung_requests} requests, "
+        f"{hung_connects} connects in {PHASE:.0f}s; recovered in {recovered:.1f}s"
+    )
     assert refused_connects <= MAX_REFUSED_CONNECTS, f"{refused_connects} connections in {PHASE:.0f}s: a hot loop"
     assert hung_requests <= MAX_HUNG_REQUESTS, f"{hung_requests} hung requests in {PHASE:.0f}s: calls pile up"
     env.record(
-        scenario="Elasticsearch unreachable 60 s (refused, then hung)", faults=2,
-        resources=len(names), converged=len(names),
+        scenario="Elasticsearch unreachable 60 s (refused, then hung)",
+        faults=2,
+        resources=len(names),
+        converged=len(names),
         outages=[
             {"name": "refused 30 s", "seconds": PHASE, "requests": 0, "connects": refused_connects},
             {"name": "hung 30 s", "seconds": PHASE, "requests": hung_requests, "connects": hung_connects},
         ],
         detection={"refused": refused_at - first_refusal, "hung": hung_at - first_hung},
         gaps=[recovered],
-    )  # fmt: skip
+    )

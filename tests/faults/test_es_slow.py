@@ -33,8 +33,9 @@ def test_slow_answers_time_out_without_piling_up_and_leave_other_clusters_alone(
     names = ["s0", "s1", "s2"]
     for name in names:
         env.kube.apply(mdep(name, proxy.url, deploymentId=f"dep-{name}"))
-    env.kube.apply(mdep("fast", healthy.local_url, deploymentId="dep-fast",
-                        elasticsearch={"caSecretRef": {"name": "healthy-ca"}}))  # fmt: skip
+    env.kube.apply(
+        mdep("fast", healthy.local_url, deploymentId="dep-fast", elasticsearch={"caSecretRef": {"name": "healthy-ca"}})
+    )
     for name in [*names, "fast"]:
         wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
     before = [reaction(env.kube, healthy, "fast", "dep-fast", n) for n in (2, 1)]
@@ -50,8 +51,9 @@ def test_slow_answers_time_out_without_piling_up_and_leave_other_clusters_alone(
     patch_spec(env.kube, "s0", numberOfAllocations=2)  # a change that must wait for the slowness to pass
     told = wait_for(
         lambda: condition(env.kube, "s1", "ElasticsearchReachable", "False"),
-        timeout=2 * REQUEST_TIMEOUT + 10, what="s1 reports the timeouts",
-    )  # fmt: skip
+        timeout=2 * REQUEST_TIMEOUT + 10,
+        what="s1 reports the timeouts",
+    )
     assert "Timed out" in told["message"], told
     during = []
     while time.time() < start + SLOW_FOR:
@@ -67,9 +69,11 @@ def test_slow_answers_time_out_without_piling_up_and_leave_other_clusters_alone(
     at_once = proxy.concurrency(since=start)
     piled = {key: n for key, n in at_once.items() if n > 1}
     gap = poll_gaps(healthy, start, end)
-    print(f"{len(seen)} slow requests, delays {[round(d) for d in delays]}; fast reacted in {max(before):.2f}s, "
-          f"then at most {max(during):.2f}s; "
-          f"most in flight at once {at_once}; healthy poll gap {gap:.1f}s")  # fmt: skip
+    print(
+        f"{len(seen)} slow requests, delays {[round(d) for d in delays]}; fast reacted in {max(before):.2f}s, "
+        f"then at most {max(during):.2f}s; "
+        f"most in flight at once {at_once}; healthy poll gap {gap:.1f}s"
+    )
     assert not piled, f"calls piled up: {piled}"
     answered = [s for s in seen if s.status is not None]
     abandoned = [s for s in seen if s.status is None and s.ended is not None]
@@ -79,8 +83,20 @@ def test_slow_answers_time_out_without_piling_up_and_leave_other_clusters_alone(
     assert max(during) <= max(before) + SLACK, (before, during)
     assert gap <= 2.0 + SLACK, f"the healthy cluster went {gap:.1f}s without a poll"
     env.record(
-        scenario="slow answers (5-30 s) for 60 s", faults=1, resources=4, converged=4, seed=seed,
-        outages=[{"name": "slow 60 s", "seconds": end - start, "requests": len(seen), "connects": None,
-                  "answered": len(answered)}],
-        gaps=[gap], reaction={"before": before, "during": during},
-    )  # fmt: skip
+        scenario="slow answers (5-30 s) for 60 s",
+        faults=1,
+        resources=4,
+        converged=4,
+        seed=seed,
+        outages=[
+            {
+                "name": "slow 60 s",
+                "seconds": end - start,
+                "requests": len(seen),
+                "connects": None,
+                "answered": len(answered),
+            }
+        ],
+        gaps=[gap],
+        reaction={"before": before, "during": during},
+    )

@@ -27,8 +27,11 @@ def test_update_429_retry_after_is_honoured(env: Env) -> None:
     env.kube.apply(mdep("ner", sim.local_url))
     wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready")
     retry_after, throttled = 3, 3
-    sim.admin("POST", "faults", {"endpoint": "update", "kind": "status", "status": 429, "retry_after": retry_after,
-                                 "count": throttled})  # fmt: skip
+    sim.admin(
+        "POST",
+        "faults",
+        {"endpoint": "update", "kind": "status", "status": 429, "retry_after": retry_after, "count": throttled},
+    )
     start = time.time()
     patch_spec(env.kube, "ner", numberOfAllocations=2)
     wait_for(lambda: converged(env.kube.mdep("ner"), 2), timeout=throttled * retry_after + 30, what="Ready with 2")
@@ -40,8 +43,7 @@ def test_update_429_retry_after_is_honoured(env: Env) -> None:
     # While throttled the resource said so, in Elasticsearch's words.
     told = watch.first("ner", lambda v: v.is_("Ready", "False", "es_rejected_execution_exception"), start)
     assert told is not None, json.dumps([v.status.get("conditions") for v in watch.history("ner", start)], indent=1)
-    env.record(scenario="429 with Retry-After on _update", faults=1, resources=1, converged=1,
-               retry_gaps=gaps)  # fmt: skip
+    env.record(scenario="429 with Retry-After on _update", faults=1, resources=1, converged=1, retry_gaps=gaps)
 
 
 def test_bursts_of_503_with_and_without_retry_after_cause_no_storm(env: Env) -> None:
@@ -74,5 +76,4 @@ def test_bursts_of_503_with_and_without_retry_after_cause_no_storm(env: Env) -> 
         for name in names:
             wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready again")  # type: ignore[misc]
     assert not [r for r in sim.requests("/deployment/_", method="POST")][4:], "a 503 on _stats caused a change"
-    env.record(scenario="bursts of 503 on _stats", faults=2, resources=len(names), converged=len(names),
-               bursts=bursts)  # fmt: skip
+    env.record(scenario="bursts of 503 on _stats", faults=2, resources=len(names), converged=len(names), bursts=bursts)

@@ -46,8 +46,14 @@ def test_kube_apiserver_restart_the_watch_resumes_and_changes_are_reconciled(env
     assert len(starts) == 3, starts  # a, b and c, each once
     assert watch.reconnects >= 1  # our own watch noticed the restart too
     print(f"API server down for {down_for:.1f}s; everything converged {resumed:.1f}s after it was back")
-    env.record(scenario="kube-apiserver restart (etcd up)", faults=1, resources=3, converged=3,
-               gaps=[resumed], apiserver_down=down_for)  # fmt: skip
+    env.record(
+        scenario="kube-apiserver restart (etcd up)",
+        faults=1,
+        resources=3,
+        converged=3,
+        gaps=[resumed],
+        apiserver_down=down_for,
+    )
 
 
 def test_credentials_secret_deleted_then_recreated(env: Env) -> None:
@@ -58,12 +64,19 @@ def test_credentials_secret_deleted_then_recreated(env: Env) -> None:
     wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready")
     gone = time.time()
     env.kube.kubectl("delete", "secret", "es-credentials")
-    stalled = wait_for(lambda: condition(env.kube, "ner", "Stalled", "True"), timeout=3 * RESYNC + 10,
-                       what="Stalled once the Secret is gone")  # fmt: skip
+    stalled = wait_for(
+        lambda: condition(env.kube, "ner", "Stalled", "True"),
+        timeout=3 * RESYNC + 10,
+        what="Stalled once the Secret is gone",
+    )
     assert stalled["reason"] == "SecretNotFound" and "es-credentials" in stalled["message"], stalled
     missing_at = time.time()
-    wait_for(lambda: time.time() - missing_at > 3 * RESYNC, timeout=3 * RESYNC + 2, interval=0.5,
-             what="three resync intervals with the Secret missing")  # fmt: skip
+    wait_for(
+        lambda: time.time() - missing_at > 3 * RESYNC,
+        timeout=3 * RESYNC + 2,
+        interval=0.5,
+        what="three resync intervals with the Secret missing",
+    )
     during = [r for r in sim.requests() if r["wall_time"] >= missing_at]
     assert len(during) <= 1, f"{len(during)} requests without credentials"  # at most a poll already under way
     env.kube.secret("es-credentials", {"api_key": env.planted.api_key})
@@ -84,16 +97,22 @@ def test_ca_rotation_new_connections_use_the_new_ca(env: Env) -> None:
     wait_for(lambda: converged(env.kube.mdep("ner"), 1), what="Ready with the first CA")
 
     proxy.use_identity(1)  # the server rotates first: verification must fail, not be skipped
-    refused = wait_for(lambda: condition(env.kube, "ner", "Stalled", "True"), timeout=RESYNC + 15,
-                       what="Stalled TLSError with the old CA")  # fmt: skip
+    refused = wait_for(
+        lambda: condition(env.kube, "ner", "Stalled", "True"),
+        timeout=RESYNC + 15,
+        what="Stalled TLSError with the old CA",
+    )
     assert refused["reason"] == "TLSError" and "certificate" in refused["message"], refused
     new_ca_key = new_ca.with_name("ca.key").read_bytes()
     env.kube.secret("es-ca", {"ca.crt": new_ca.read_bytes(), "ca.key": new_ca_key})
     wait_for(lambda: converged(env.kube.mdep("ner"), 1), timeout=3 * RESYNC + 15, what="Ready with the new CA")
 
     proxy.use_identity(0)  # the old CA is no longer trusted: the Secret replaced it
-    again = wait_for(lambda: condition(env.kube, "ner", "Stalled", "True"), timeout=RESYNC + 15,
-                     what="Stalled TLSError with the old certificate")  # fmt: skip
+    again = wait_for(
+        lambda: condition(env.kube, "ner", "Stalled", "True"),
+        timeout=RESYNC + 15,
+        what="Stalled TLSError with the old certificate",
+    )
     assert again["reason"] == "TLSError", again
     assert writes(sim) == [w for w in writes(sim) if w["path"].endswith("/_start")][:1]  # one _start, nothing else
     env.record(scenario="CA Secret rotated", faults=2, resources=1, converged=1)

@@ -135,8 +135,13 @@ def test_malformed_answers_give_clear_conditions_and_recovery(env: Env) -> None:
         proxy.clear_rules()
     for case in CASES:
         wait_for(lambda n=case.name: converged(env.kube.mdep(n), 1), timeout=60, what=f"{case.name} recovered")  # type: ignore[misc]
-    env.record(scenario="malformed Elasticsearch answers", faults=len(CASES), resources=len(CASES),
-               converged=len(CASES), requests_per_case=counts)  # fmt: skip
+    env.record(
+        scenario="malformed Elasticsearch answers",
+        faults=len(CASES),
+        resources=len(CASES),
+        converged=len(CASES),
+        requests_per_case=counts,
+    )
 
 
 def test_a_truncated_start_answer_is_not_a_reason_to_start_twice(env: Env) -> None:

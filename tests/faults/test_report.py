@@ -10,14 +10,28 @@ from tests.faults.report import rows, table
 @pytest.mark.faults_smoke
 def test_the_table_sums_the_records() -> None:
     records = [
-        {"test": "a", "scenario": "outage", "faults": 2, "resources": 3, "converged": 3, "gaps": [1.5],
-         "outages": [{"name": "refused 30 s", "seconds": 30, "requests": 0, "connects": 15}]},
-        {"test": "b", "scenario": "kills", "faults": 20, "resources": 60, "converged": 60, "gaps": [4.0],
-         "trials": {"seed": 7, "run": 20, "converged": 20, "writes": 31, "wrong": 0, "repeats": 1, "regressions": 0}},
+        {
+            "test": "a",
+            "scenario": "outage",
+            "faults": 2,
+            "resources": 3,
+            "converged": 3,
+            "gaps": [1.5],
+            "outages": [{"name": "refused 30 s", "seconds": 30, "requests": 0, "connects": 15}],
+        },
+        {
+            "test": "b",
+            "scenario": "kills",
+            "faults": 20,
+            "resources": 60,
+            "converged": 60,
+            "gaps": [4.0],
+            "trials": {"seed": 7, "run": 20, "converged": 20, "writes": 31, "wrong": 0, "repeats": 1, "regressions": 0},
+        },
         {"test": "c", "scenario": "replicas", "faults": 4, "takeovers": [3.0, 3.4]},
         {"test": "a", "leaks": {"hits": 0, "places": 6, "bytes": 1000}},
         {"test": "b", "leaks": {"hits": 0, "places": 6, "bytes": 500}},
-    ]  # fmt: skip
+    ]
     found = dict(rows(records))
     assert found["Faults injected"] == "26"
     assert found["Resources converged"] == "63 of 63"

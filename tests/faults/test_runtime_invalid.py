@@ -37,9 +37,18 @@ CATALOGUE = Path(__file__).parent / "runtime-invalid"
 FILES = sorted(CATALOGUE.glob("*.yaml"))
 #: What the issue asks the catalogue to cover, at least.
 REQUIRED = {
-    "missing-model", "wrong-password", "missing-secret", "secret-without-keys", "no-manage-ml", "capacity-429",
-    "deployment-id-taken", "tls-wrong-ca", "plain-http-credentials", "eck-missing-service", "old-version",
-}  # fmt: skip
+    "missing-model",
+    "wrong-password",
+    "missing-secret",
+    "secret-without-keys",
+    "no-manage-ml",
+    "capacity-429",
+    "deployment-id-taken",
+    "tls-wrong-ca",
+    "plain-http-credentials",
+    "eck-missing-service",
+    "old-version",
+}
 OTHER_MODEL = "other-pytorch-model"
 WINDOW = 4 * RESYNC  # the steady window in which requests are counted
 #: Requests (plus failed connections) one broken resource may cause per resync interval: GET / and _stats.
@@ -99,8 +108,11 @@ def setup_world(env: Env) -> tuple[dict[str, str], dict[str, PlantedSimulator]]:
     kube.secret("wrong-password", {"username": "elastic", "password": planted.wrong_password})
     kube.secret("forged-api-key", {"api_key": planted.forged_api_key})
     kube.secret("no-keys", {"user": "elastic"})
-    made = sim.es("POST", "/_security/api_key",
-                  {"name": "reader", "role_descriptors": {"r": {"cluster": ["monitor", "monitor_ml"]}}})  # fmt: skip
+    made = sim.es(
+        "POST",
+        "/_security/api_key",
+        {"name": "reader", "role_descriptors": {"r": {"cluster": ["monitor", "monitor_ml"]}}},
+    )
     made.raise_for_status()
     planted.extra.append(made.json()["encoded"])
     kube.secret("monitor-only", {"api_key": made.json()["encoded"]})
@@ -108,8 +120,12 @@ def setup_world(env: Env) -> tuple[dict[str, str], dict[str, PlantedSimulator]]:
     kube.secret("other-ca", {"ca.crt": other.cert.read_bytes(), "ca.key": planted.add_ca_key(other.key)})
     kube.secret("ghost-es-elastic-user", {"elastic": planted.password})
     kube.secret("ghost-es-http-certs-public", {"ca.crt": sim.ca_pem})
-    response = sim.es("POST", f"/_ml/trained_models/{OTHER_MODEL}/deployment/_start",
-                      deployment_id="taken-by-other", wait_for="started")  # fmt: skip
+    response = sim.es(
+        "POST",
+        f"/_ml/trained_models/{OTHER_MODEL}/deployment/_start",
+        deployment_id="taken-by-other",
+        wait_for="started",
+    )
     assert response.status_code == 200, response.text
     values = {"PLAIN_URL": plain.url.replace("127.0.0.1", "localhost"), "OLD_URL": old.local_url, "MODEL": DEMO_MODEL}
     return values, {"main": sim, "plain": plain, "old": old}
@@ -125,8 +141,9 @@ def test_every_runtime_invalid_resource_gets_a_clear_condition_and_bounded_calls
             proxies[case.name] = env.proxy(sims["main"])
             url = proxies[case.name].url
         body = yaml.safe_load(Template(case.text).substitute(values, URL=url))
-        env.kube.apply({"apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment",
-                        "metadata": {"name": case.name}, **body})  # fmt: skip
+        env.kube.apply(
+            {"apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": case.name}, **body}
+        )
 
     def objects() -> dict[str, dict[str, Any]]:
         import json
@@ -141,8 +158,9 @@ def test_every_runtime_invalid_resource_gets_a_clear_condition_and_bounded_calls
             if cond is None or cond["reason"] != case.reason:
                 wrong.append(f"{case.name}: expected Stalled {case.reason}, got {cond and cond['reason']}")
                 continue
-            wrong += [f"{case.name}: {m!r} not in {cond['message']!r}" for m in case.messages
-                      if m not in cond["message"]]  # fmt: skip
+            wrong += [
+                f"{case.name}: {m!r} not in {cond['message']!r}" for m in case.messages if m not in cond["message"]
+            ]
         return wrong
 
     deadline = time.monotonic() + 90
@@ -157,12 +175,15 @@ def test_every_runtime_invalid_resource_gets_a_clear_condition_and_bounded_calls
     # Bounded calls: count what each case causes over a few resync intervals once it is reported.
     start = time.time()
     wait_for(lambda: time.time() - start >= WINDOW, timeout=WINDOW + 1, interval=0.5, what="the counting window")
-    counts = {name: len([r for r in p.seen(since=start) if not is_capacity_read(r.path)])
-                    + len([c for c in p.connects(since=start) if c.mode != "pass"])
-              for name, p in proxies.items()}  # fmt: skip
+    counts = {
+        name: len([r for r in p.seen(since=start) if not is_capacity_read(r.path)])
+        + len([c for c in p.connects(since=start) if c.mode != "pass"])
+        for name, p in proxies.items()
+    }
     # A deployment short of capacity may also read _ml/info and _ml/memory/_stats: at most one each per interval.
-    capacity_reads = {(name, path): len(p.seen(since=start, path=path))
-                      for name, p in proxies.items() for path in CAPACITY_READS}  # fmt: skip
+    capacity_reads = {
+        (name, path): len(p.seen(since=start, path=path)) for name, p in proxies.items() for path in CAPACITY_READS
+    }
     assert all(n <= WINDOW / RESYNC + 1 for n in capacity_reads.values()), capacity_reads
     counts |= {name: len(p.connects(since=start)) for name, p in proxies.items() if name.startswith("tls-")}
     counts["old-version"] = len([r for r in sims["old"].requests() if r["wall_time"] >= start])
@@ -172,5 +193,9 @@ def test_every_runtime_invalid_resource_gets_a_clear_condition_and_bounded_calls
     assert counts["plain-http-credentials"] == 0
     assert all(n <= bound for n in counts.values()), f"more than {bound:.0f} requests in {WINDOW:.0f}s: {counts}"
     assert op.process.alive(), op.process.log_tail()
-    env.record(scenario="runtime-invalid catalogue", faults=len(CASES), cases={c.name: c.reason for c in CASES},
-               requests_per_case=counts)  # fmt: skip
+    env.record(
+        scenario="runtime-invalid catalogue",
+        faults=len(CASES),
+        cases={c.name: c.reason for c in CASES},
+        requests_per_case=counts,
+    )

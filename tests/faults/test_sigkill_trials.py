@@ -143,12 +143,22 @@ def regressions(watch: StatusWatch) -> list[str]:
             if sync and sync < last_sync:
                 found.append(f"{v.name}: lastSyncTime {last_sync} -> {sync}")
             if v.is_("Ready", "True") and observed in spec_at and v.status.get("allocations") != spec_at[observed]:
-                history = [(round(x.seen % 1000, 2), x.generation, x.spec.get("numberOfAllocations"),
-                            x.status.get("observedGeneration"), x.status.get("allocations"),
-                            (x.condition("Ready") or {}).get("reason")) for x in versions]  # fmt: skip
-                found.append(f"{v.name}: Ready with {v.status.get('allocations')} at generation {observed} "
-                             f"(spec {spec_at[observed]}); versions (time, generation, spec, observed, allocations, "
-                             f"Ready reason): {history}")  # fmt: skip
+                history = [
+                    (
+                        round(x.seen % 1000, 2),
+                        x.generation,
+                        x.spec.get("numberOfAllocations"),
+                        x.status.get("observedGeneration"),
+                        x.status.get("allocations"),
+                        (x.condition("Ready") or {}).get("reason"),
+                    )
+                    for x in versions
+                ]
+                found.append(
+                    f"{v.name}: Ready with {v.status.get('allocations')} at generation {observed} "
+                    f"(spec {spec_at[observed]}); versions (time, generation, spec, observed, allocations, "
+                    f"Ready reason): {history}"
+                )
             last_generation, last_sync = max(last_generation, observed), max(last_sync, sync)
     return found
 
@@ -190,11 +200,17 @@ def test_sigkill_at_random_points_of_a_reconcile(env: Env) -> None:
         proxy.clear_rules()
         op = env.operator(resync=RESYNC)
         restarted = time.time()
-        wait_for(lambda: everything_converged(env, sim, desired), timeout=60,
-                 what=f"convergence after trial {number} ({trial.change}, {point}; seed {seed})")  # fmt: skip
+        wait_for(
+            lambda: everything_converged(env, sim, desired),
+            timeout=60,
+            what=f"convergence after trial {number} ({trial.change}, {point}; seed {seed})",
+        )
         trial.converged_after = time.time() - restarted
-        judge(trial, [r for r in sim.requests("/deployment/_", method="POST") if r["wall_time"] >= start
-                      and from_operator(r)], desired)  # fmt: skip
+        judge(
+            trial,
+            [r for r in sim.requests("/deployment/_", method="POST") if r["wall_time"] >= start and from_operator(r)],
+            desired,
+        )
         trials.append(trial)
 
     backwards = regressions(watch)
@@ -203,15 +219,27 @@ def test_sigkill_at_random_points_of_a_reconcile(env: Env) -> None:
     judged = sum(t.writes for t in trials)
     points = dict(Counter(t.point for t in trials))
     slowest = max(t.converged_after for t in trials)
-    print(f"seed {seed}: {len(trials)} trials, {judged} writes judged, {repeats} idempotent repeats; points "
-          f"{points}; slowest convergence {slowest:.1f}s")  # fmt: skip
+    print(
+        f"seed {seed}: {len(trials)} trials, {judged} writes judged, {repeats} idempotent repeats; points "
+        f"{points}; slowest convergence {slowest:.1f}s"
+    )
     env.record(
-        scenario="SIGKILL at random points of a reconcile", faults=len(trials), resources=len(NAMES) * len(trials),
+        scenario="SIGKILL at random points of a reconcile",
+        faults=len(trials),
+        resources=len(NAMES) * len(trials),
         converged=len(NAMES) * len(trials),
-        trials={"seed": seed, "run": len(trials), "converged": len(trials), "repeats": repeats, "writes": judged,
-                "wrong": len(wrong), "regressions": len(backwards), "points": points},
+        trials={
+            "seed": seed,
+            "run": len(trials),
+            "converged": len(trials),
+            "repeats": repeats,
+            "writes": judged,
+            "wrong": len(wrong),
+            "regressions": len(backwards),
+            "points": points,
+        },
         gaps=[slowest],
-    )  # fmt: skip
+    )
     assert judged >= TRIALS // 2, f"only {judged} writes in {TRIALS} trials: the trials changed nothing"
     assert not wrong, f"seed {seed}: wrong calls: {wrong}"
     assert not backwards, f"seed {seed}: status regressed: {backwards}"

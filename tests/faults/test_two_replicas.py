@@ -98,6 +98,10 @@ def test_two_replicas_one_killed_at_random_one_actor_and_takeover_measured(env: 
             assert max(s.started for s in requests if s.pid == pid) <= died + 0.5, f"{pid} acted after SIGKILL"
     print(f"seed {seed}: {len(kills)} kills ({leader_kills} leaders); takeovers {[round(t, 2) for t in takeovers]}s")
     env.record(
-        scenario="two replicas, one SIGKILLed at random", faults=len(kills), resources=len(NAMES),
-        converged=len(NAMES), takeovers=takeovers, seed=seed,
-    )  # fmt: skip
+        scenario="two replicas, one SIGKILLed at random",
+        faults=len(kills),
+        resources=len(NAMES),
+        converged=len(NAMES),
+        takeovers=takeovers,
+        seed=seed,
+    )

@@ -62,9 +62,14 @@ class StatusWatch:
             self._watch = kubernetes.watch.Watch()
             try:
                 for event in self._watch.stream(
-                    self._api.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL,
-                    timeout_seconds=10, _request_timeout=15,
-                ):  # fmt: skip
+                    self._api.list_namespaced_custom_object,
+                    GROUP,
+                    VERSION,
+                    self.namespace,
+                    PLURAL,
+                    timeout_seconds=10,
+                    _request_timeout=15,
+                ):
                     self._add(str(event["type"]), event["object"])
                     if self._stop.is_set():
                         break
@@ -75,10 +80,15 @@ class StatusWatch:
     def _add(self, type_: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata", {})
         version = Version(
-            time.time(), type_, str(meta.get("name")), int(meta.get("generation") or 0),
-            dict(obj.get("status") or {}), dict(obj.get("spec") or {}), bool(meta.get("deletionTimestamp")),
+            time.time(),
+            type_,
+            str(meta.get("name")),
+            int(meta.get("generation") or 0),
+            dict(obj.get("status") or {}),
+            dict(obj.get("spec") or {}),
+            bool(meta.get("deletionTimestamp")),
             str(meta.get("uid")),
-        )  # fmt: skip
+        )
         with self._lock:
             self.versions.append(version)
 

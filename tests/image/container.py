@@ -106,14 +106,29 @@ class PodSpec:
     def podman_args(self, name: str, env: dict[str, str], mounts: dict[Path, str]) -> list[str]:
         """``podman run`` arguments for this pod; ``env`` adds to (and wins over) the manifest's."""
         argv = [
-            "run", "--detach", "--name", name, "--runtime", "runc", "--network", "host",
-            "--user", self.user, "--cap-drop", ",".join(self.drop).lower(),
-            *limits(), "--memory", str(self.memory),
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--runtime",
+            "runc",
+            "--network",
+            "host",
+            "--user",
+            self.user,
+            "--cap-drop",
+            ",".join(self.drop).lower(),
+            *limits(),
+            "--memory",
+            str(self.memory),
             # Only the emptyDir is writable: podman's own tmpfs mounts on a read-only root are off.
-            "--read-only" if self.read_only else "--read-only=false", "--read-only-tmpfs=false",
-            "--tmpfs", f"{TMP}:rw,nosuid,nodev,size={self.tmp_size},mode=1777",
-            "--entrypoint", json.dumps(self.command),
-        ]  # fmt: skip
+            "--read-only" if self.read_only else "--read-only=false",
+            "--read-only-tmpfs=false",
+            "--tmpfs",
+            f"{TMP}:rw,nosuid,nodev,size={self.tmp_size},mode=1777",
+            "--entrypoint",
+            json.dumps(self.command),
+        ]
         if self.no_new_privileges:
             argv += ["--security-opt", "no-new-privileges"]
         for source, target in mounts.items():
@@ -132,9 +147,20 @@ def run_once(image: str, *argv: str, user: str | None = None, entrypoint: str = 
     """stdout of one command in a throw-away container (no network, read-only root)."""
     options = ["--user", user] if user else []
     proc = podman(
-        "run", "--rm", "--runtime", "runc", "--network", "none", "--read-only", *limits(), *options,
-        "--entrypoint", entrypoint, image, *argv,
-    )  # fmt: skip
+        "run",
+        "--rm",
+        "--runtime",
+        "runc",
+        "--network",
+        "none",
+        "--read-only",
+        *limits(),
+        *options,
+        "--entrypoint",
+        entrypoint,
+        image,
+        *argv,
+    )
     return proc.stdout
 
 

@@ -164,8 +164,10 @@ def test_make_cluster_up_and_down(target: str, tmp_path: Path) -> None:
         assert len(pids) == 2
         got = subprocess.run(
             [str(REPO / ".local/bin/kubectl"), f"--kubeconfig={tmp_path / 'kc'}", "get", "ns"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert got.returncode == 0 and "default" in got.stdout, got.stderr
     finally:
         down = subprocess.run(["make", "-s", "cluster-down"], cwd=REPO, env=env, capture_output=True, text=True)

@@ -86,9 +86,10 @@ def can_i(cp: ControlPlane, user: str, *args: str) -> bool:
 def allowed(cp: ControlPlane, user: str, groups: list[str], **attributes: str) -> bool:
     """A SubjectAccessReview (works for an API group that is not served, unlike kubectl auth can-i)."""
     review = {
-        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
         "spec": {"user": user, "groups": groups, "resourceAttributes": attributes},
-    }  # fmt: skip
+    }
     return bool(
         json.loads(cp.kubectl("create", "-f", "-", "-o", "json", input=json.dumps(review)).stdout)["status"]["allowed"]
     )
@@ -119,9 +120,11 @@ def test_the_component_grants_what_it_says(control_plane: ControlPlane, tmp_path
 
 async def test_the_leader_labels_its_own_pod(control_plane: ControlPlane, namespace: str) -> None:
     pod = {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "operator-0", "labels": {"app": "esml"}},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "operator-0", "labels": {"app": "esml"}},
         "spec": {"containers": [{"name": "operator", "image": "esml-operator:test"}]},
-    }  # fmt: skip
+    }
     control_plane.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(pod))
     api_client = await operator_client(control_plane.kubeconfig)
     label = LeaderPodLabel(api_client, "operator-0", namespace, retry=0.1)

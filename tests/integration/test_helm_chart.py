@@ -311,8 +311,11 @@ def test_namespace_scoped_mode(helm: Helm) -> None:
     for role in roles:
         # The Role is the cluster-wide grant without the CRD scan, in its namespace.
         assert role["rules"] + [crds] == kustomized_rules
-        binding = find([o for o in chart if o["metadata"].get("namespace") == role["metadata"]["namespace"]],
-                       "RoleBinding", "esml-operator")  # fmt: skip
+        binding = find(
+            [o for o in chart if o["metadata"].get("namespace") == role["metadata"]["namespace"]],
+            "RoleBinding",
+            "esml-operator",
+        )
         assert binding["roleRef"]["name"] == "esml-operator"
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "esml-operator", "namespace": NAMESPACE}]
 
@@ -343,13 +346,20 @@ def test_image_and_scheduling_values_land_on_the_pod(helm: Helm, tmp_path: Path)
         "deploymentAnnotations": {"example.com/owner": "ml-platform"},
         "nodeSelector": {"kubernetes.io/os": "linux"},
         "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}],
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["system"]}]}]}}},
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["system"]}]}
+                    ]
+                }
+            }
+        },
         "priorityClassName": "system-cluster-critical",
         "serviceAccount": {"annotations": {"example.com/role": "esml"}},
         "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.example.com:3128"}],
         "terminationGracePeriodSeconds": 60,
-    }  # fmt: skip
+    }
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
     chart = helm.objects("-f", str(tmp_path / "values.yaml"))
     deployment = find(chart, "Deployment", "esml-operator")
@@ -402,9 +412,13 @@ def test_metrics_off_and_leader_election_off(helm: Helm) -> None:
 
 def test_cert_manager_issues_the_external_metrics_certificate(helm: Helm) -> None:
     chart = helm.objects(
-        "--set", "externalMetrics.enabled=true", "--set", "externalMetrics.certManager.enabled=true",
-        "--set", "externalMetrics.certManager.issuerRef.name=cluster-ca",
-    )  # fmt: skip
+        "--set",
+        "externalMetrics.enabled=true",
+        "--set",
+        "externalMetrics.certManager.enabled=true",
+        "--set",
+        "externalMetrics.certManager.issuerRef.name=cluster-ca",
+    )
     certificate = find(chart, "Certificate", "esml-operator-external-metrics")
     api = find(chart, "APIService", "v1beta1.external.metrics.k8s.io")
     injected = api["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
@@ -412,8 +426,11 @@ def test_cert_manager_issues_the_external_metrics_certificate(helm: Helm) -> Non
     assert certificate["spec"]["dnsNames"] == [f"esml-operator-external-metrics.{NAMESPACE}.svc"]
     volumes = find(chart, "Deployment", "esml-operator")["spec"]["template"]["spec"]["volumes"]
     assert {"name": "external-metrics-tls", "secret": {"secretName": certificate["spec"]["secretName"]}} in volumes
-    api = find(helm.objects("--set", "externalMetrics.enabled=true", "--set", "externalMetrics.caBundle=Q0E="),
-               "APIService", "v1beta1.external.metrics.k8s.io")  # fmt: skip
+    api = find(
+        helm.objects("--set", "externalMetrics.enabled=true", "--set", "externalMetrics.caBundle=Q0E="),
+        "APIService",
+        "v1beta1.external.metrics.k8s.io",
+    )
     assert api["spec"]["caBundle"] == "Q0E=" and "annotations" not in api["metadata"]
 
 

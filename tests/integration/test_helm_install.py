@@ -114,16 +114,31 @@ def test_install_upgrade_and_uninstall(
     assert deployment is not None and deployment["spec"]["replicas"] == 2
     assert deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
     assert operator_container(cp, release, ns)["args"] == ["run", "--all-namespaces"]
-    for kind, name in [("serviceaccount", release), ("role", f"{release}-leader-election"),
-                       ("rolebinding", f"{release}-leader-election"), ("poddisruptionbudget", release)]:  # fmt: skip
+    for kind, name in [
+        ("serviceaccount", release),
+        ("role", f"{release}-leader-election"),
+        ("rolebinding", f"{release}-leader-election"),
+        ("poddisruptionbudget", release),
+    ]:
         assert get(cp, kind, name, ns) is not None, f"{kind}/{name}"
     cluster_role = get(cp, "clusterrole", release)
     assert cluster_role is not None and len(cluster_role["rules"]) == 7
     assert get(cp, "clusterrolebinding", release) is not None
 
     # Upgrade: changed values take effect.
-    helm.run("upgrade", release, str(CHART), "--namespace", ns, "--set", "replicas=3",
-             "--set", "settings.logFormat=json", "--set", f"watchNamespaces={{{watched}}}")  # fmt: skip
+    helm.run(
+        "upgrade",
+        release,
+        str(CHART),
+        "--namespace",
+        ns,
+        "--set",
+        "replicas=3",
+        "--set",
+        "settings.logFormat=json",
+        "--set",
+        f"watchNamespaces={{{watched}}}",
+    )
     status = json.loads(helm.run("status", release, "--namespace", ns, "-o", "json").stdout)
     assert (status["info"]["status"], status["version"]) == ("deployed", 2)
     deployment = get(cp, "deployment", release, ns)
@@ -140,10 +155,17 @@ def test_install_upgrade_and_uninstall(
 
     # Uninstall: everything the release made is gone; the CRD (and so every ModelDeployment) stays.
     helm.run("uninstall", release, "--namespace", ns, "--wait", "--timeout", "120s")
-    gone = [("deployment", release, ns), ("serviceaccount", release, ns), ("poddisruptionbudget", release, ns),
-            ("role", f"{release}-leader-election", ns), ("rolebinding", f"{release}-leader-election", ns),
-            ("role", release, watched), ("rolebinding", release, watched),
-            ("clusterrole", release, None), ("clusterrolebinding", release, None)]  # fmt: skip
+    gone = [
+        ("deployment", release, ns),
+        ("serviceaccount", release, ns),
+        ("poddisruptionbudget", release, ns),
+        ("role", f"{release}-leader-election", ns),
+        ("rolebinding", f"{release}-leader-election", ns),
+        ("role", release, watched),
+        ("rolebinding", release, watched),
+        ("clusterrole", release, None),
+        ("clusterrolebinding", release, None),
+    ]
     left: list[tuple[str, str, str | None]] = []
 
     def all_gone() -> bool:
@@ -158,8 +180,16 @@ def test_install_upgrade_and_uninstall(
 def test_failed_install_of_bad_values_creates_nothing(
     control_plane: ControlPlane, helm: Helm, namespaces: list[str], release: str
 ) -> None:
-    proc = helm.run("install", release, str(CHART), "--namespace", namespaces[0],
-                    "--set", "leaderElection.enabled=false", check=False)  # fmt: skip
+    proc = helm.run(
+        "install",
+        release,
+        str(CHART),
+        "--namespace",
+        namespaces[0],
+        "--set",
+        "leaderElection.enabled=false",
+        check=False,
+    )
     assert proc.returncode != 0 and "replicas above 1 need leaderElection.enabled" in proc.stderr, proc.stderr
     assert json.loads(helm.run("list", "--namespace", namespaces[0], "-o", "json").stdout) == []
     assert get(control_plane, "clusterrole", release) is None

@@ -50,9 +50,13 @@ def test_the_rendered_dashboard_is_the_manifests_json_for_grafanas_sidecar(tmp_p
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(config_map["data"]["esml-operator.json"]) == json.loads(DASHBOARD_SOURCE.read_text())
     moved = Helm(tmp_path).objects(
-        "--set", "grafanaDashboard.enabled=true", "--set", "grafanaDashboard.namespace=monitoring",
-        "--set", "grafanaDashboard.labels.my_dashboards=yes",
-    )  # fmt: skip
+        "--set",
+        "grafanaDashboard.enabled=true",
+        "--set",
+        "grafanaDashboard.namespace=monitoring",
+        "--set",
+        "grafanaDashboard.labels.my_dashboards=yes",
+    )
     config_map = find(moved, "ConfigMap", "esml-operator-dashboard")
     assert config_map["metadata"]["namespace"] == "monitoring"
     assert config_map["metadata"]["labels"]["my_dashboards"] == "yes"
@@ -82,10 +86,14 @@ def test_the_kustomize_folders_render_the_monitoring_objects_and_the_install_lea
     assert prometheus == {("PodMonitor", "esml-system"), ("PrometheusRule", "esml-system")}
     (config_map,) = kustomize("manifests/grafana")
     assert config_map["metadata"] == {  # no hash suffix: the name is stable for the sidecar
-        "name": "esml-operator-dashboard", "namespace": "esml-system",
-        "labels": {"grafana_dashboard": "1", "app.kubernetes.io/name": "esml-operator",
-                   "app.kubernetes.io/component": "dashboard"},
-    }  # fmt: skip
+        "name": "esml-operator-dashboard",
+        "namespace": "esml-system",
+        "labels": {
+            "grafana_dashboard": "1",
+            "app.kubernetes.io/name": "esml-operator",
+            "app.kubernetes.io/component": "dashboard",
+        },
+    }
     assert json.loads(config_map["data"]["esml-operator.json"]) == json.loads(DASHBOARD_SOURCE.read_text())
     install = {o["kind"] for o in kustomize("manifests")}
     assert not install & {"PodMonitor", "PrometheusRule"}, "the default install must not need the Prometheus CRDs"

@@ -184,9 +184,17 @@ def test_kubectl_resolves_duplicate_keys_itself_and_the_last_one_wins(
     API server never sees the duplicate; that is why those files are sent with ``via: api``."""
     assert load_case(path).via == "api", f"{path.name} must be sent as-is (via: api)"
     proc = control_plane.kubectl(
-        "apply", "--validate=strict", "--dry-run=server", "-o", "json", "-n", catalogue_namespace, "-f", str(path),
+        "apply",
+        "--validate=strict",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-n",
+        catalogue_namespace,
+        "-f",
+        str(path),
         check=False,
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr
     assert "duplicate" not in proc.stderr and "already set" not in proc.stderr, proc.stderr
     last_wins = yaml.safe_load(path.read_text(encoding="utf-8"))["spec"]

@@ -49,8 +49,10 @@ def test_the_scaled_object_example_passes_a_server_side_dry_run(
 ) -> None:
     example = yaml.safe_load(EXAMPLE.read_text())
     assert example["spec"]["scaleTargetRef"] == {
-        "apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment", "name": "ner-english",
-    }  # fmt: skip
+        "apiVersion": "esml.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "name": "ner-english",
+    }
     assert example["spec"]["minReplicaCount"] == 0  # scale to zero: numberOfAllocations 0 stops the deployment
     triggers = {t["type"]: t["metadata"] for t in example["spec"]["triggers"]}
     assert "esml_modeldeployment_inference_pending_requests" in triggers["prometheus"]["query"]
@@ -66,7 +68,14 @@ def test_the_scaled_object_example_passes_a_server_side_dry_run(
     broken = yaml.safe_load(EXAMPLE.read_text())
     del broken["spec"]["triggers"][0]["type"]
     proc = control_plane.kubectl(
-        "apply", "--server-side", "--dry-run=server", "-n", namespace, "-f", "-", input=yaml.safe_dump(broken),
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=yaml.safe_dump(broken),
         check=False,
-    )  # fmt: skip
+    )
     assert proc.returncode != 0 and "type" in proc.stderr, proc.stderr

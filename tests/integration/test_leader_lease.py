@@ -37,8 +37,11 @@ class Electors:
         self.clients.append(client)
         elector = LeaderElector(
             KubernetesLeases(client, self.namespace, NAME, request_timeout=1.0),
-            identity=identity, lease_duration=LEASE, renew_deadline=RENEW, retry_period=RETRY,
-        )  # fmt: skip
+            identity=identity,
+            lease_duration=LEASE,
+            renew_deadline=RENEW,
+            retry_period=RETRY,
+        )
         self.tasks[identity] = asyncio.create_task(elector.run())
         return elector
 

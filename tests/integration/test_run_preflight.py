@@ -62,9 +62,11 @@ def test_a_missing_lease_namespace_stops_the_command(control_plane: ControlPlane
     result = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if "esml-operator run: error:" in line]
-    assert lines == [f"esml-operator run: error: --lease-namespace {absent!r}: there is no such namespace, " + (
-        f"so the leader-election Lease cannot be created; create it (kubectl create namespace {absent}) or name another"
-    )], result.stderr  # fmt: skip
+    assert lines == [
+        f"esml-operator run: error: --lease-namespace {absent!r}: there is no such namespace, "
+        "so the leader-election Lease cannot be created; "
+        f"create it (kubectl create namespace {absent}) or name another"
+    ], result.stderr
     assert "Traceback" not in result.stderr
 
 

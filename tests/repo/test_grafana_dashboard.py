@@ -46,10 +46,16 @@ def variable_queries() -> list[str]:
 def test_the_dashboard_has_the_panels_users_need() -> None:
     titles = {panel["title"] for panel in dashboard()["panels"]}
     for wanted in (
-        "Allocations: desired vs running", "Pending requests", "Inferences per second",
-        "Requests by operation and status", "Errors (5xx and no answer)", "Request latency",
-        "Reaction and pass durations", "Leader", "Resident memory and limit",
-    ):  # fmt: skip
+        "Allocations: desired vs running",
+        "Pending requests",
+        "Inferences per second",
+        "Requests by operation and status",
+        "Errors (5xx and no answer)",
+        "Request latency",
+        "Reaction and pass durations",
+        "Leader",
+        "Resident memory and limit",
+    ):
         assert wanted in titles, wanted
     for panel in dashboard()["panels"]:
         if panel["type"] != "row":
@@ -60,9 +66,7 @@ def test_the_dashboard_has_the_panels_users_need() -> None:
 
 def test_every_query_parses(tmp_path: Path) -> None:
     """promtool parses no bare expression, so each query becomes a recording rule and `check rules` parses it."""
-    rules = [
-        {"record": f"dashboard:query_{i}", "expr": expanded(expr)} for i, (_, expr) in enumerate(queries())
-    ]  # fmt: skip
+    rules = [{"record": f"dashboard:query_{i}", "expr": expanded(expr)} for i, (_, expr) in enumerate(queries())]
     assert len(rules) >= 20
     path = write_rules(tmp_path / "dashboard.yml", [{"name": "dashboard", "rules": rules}])
     result = promtool("check", "rules", str(path))

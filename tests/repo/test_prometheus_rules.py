@@ -20,9 +20,14 @@ from tests.unit.exposition import real_exposition, sample_names
 ALERTS_TEST = REPO / "tests" / "prometheus" / "alerts_test.yml"
 #: The alerts issue 18 asks for, besides the README's original four.
 REQUIRED = {
-    "ModelDeploymentStalled", "ElasticsearchUnreachable", "EsmlOperatorNoLeader", "EsmlOperatorLeaderFlapping",
-    "ModelDeploymentUnderAllocated", "EsmlOperatorMemoryNearLimit", "EsmlOperatorWatchStalled",
-}  # fmt: skip
+    "ModelDeploymentStalled",
+    "ElasticsearchUnreachable",
+    "EsmlOperatorNoLeader",
+    "EsmlOperatorLeaderFlapping",
+    "ModelDeploymentUnderAllocated",
+    "EsmlOperatorMemoryNearLimit",
+    "EsmlOperatorWatchStalled",
+}
 
 
 def alerts() -> dict[str, dict[str, Any]]:

@@ -60,8 +60,9 @@ def measured() -> list[Measured]:
         link = re.fullmatch(r"\[[^\]]+\]\(([^)]+)\)", source)
         assert link, f"the source cell {source!r} links the bench results file"
         path = (DOC.parent / link.group(1)).resolve()
-        found.append(Measured(int(number(resources)), int(number(clusters)), number(steady), number(peak),
-                              number(cpu), path))  # fmt: skip
+        found.append(
+            Measured(int(number(resources)), int(number(clusters)), number(steady), number(peak), number(cpu), path)
+        )
     return found
 
 

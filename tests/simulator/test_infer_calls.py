@@ -69,9 +69,13 @@ async def test_a_full_queue_refuses_the_call_with_429(sim: Simulator, es: AsyncE
 
 async def test_queued_calls_survive_a_restart_on_the_new_clock(tmp_path: Path) -> None:
     settings: dict[str, Any] = {
-        "port": 0, "fake_clock": True, "allocation_delay": 0.0, "models": [MODEL], "model_size": 1630,
+        "port": 0,
+        "fake_clock": True,
+        "allocation_delay": 0.0,
+        "models": [MODEL],
+        "model_size": 1630,
         "state_file": str(tmp_path / "state.json"),
-    }  # fmt: skip
+    }
     first = Simulator(**settings)
     await first.start()
     try:

@@ -43,17 +43,34 @@ class OperatorProcess:
         self.lease = lease or f"esml-{uuid.uuid4().hex[:10]}"
         self.identity = f"op-{uuid.uuid4().hex[:8]}"
         election = [
-            "--lease-name", self.lease, "--lease-namespace", namespaces[0] if namespaces else "default",
-            "--identity", self.identity,
-        ]  # fmt: skip
+            "--lease-name",
+            self.lease,
+            "--lease-namespace",
+            namespaces[0] if namespaces else "default",
+            "--identity",
+            self.identity,
+        ]
         argv = [
-            sys.executable, "-m", "esml_operator.cli", "run", *scope,
-            "--kubeconfig", str(kubeconfig), "--resync-interval", str(resync_interval),
-            "--min-poll-interval", str(min(0.5, resync_interval)),
-            "--liveness-endpoint", f"http://127.0.0.1:{self.health_port}/healthz",
-            "--metrics-endpoint", f"http://127.0.0.1:{self.metrics_port}/metrics",
-            "--log-level", "DEBUG", *election, *extra,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "esml_operator.cli",
+            "run",
+            *scope,
+            "--kubeconfig",
+            str(kubeconfig),
+            "--resync-interval",
+            str(resync_interval),
+            "--min-poll-interval",
+            str(min(0.5, resync_interval)),
+            "--liveness-endpoint",
+            f"http://127.0.0.1:{self.health_port}/healthz",
+            "--metrics-endpoint",
+            f"http://127.0.0.1:{self.metrics_port}/metrics",
+            "--log-level",
+            "DEBUG",
+            *election,
+            *extra,
+        ]
         self.argv = argv
         old_env = dict(os.environ)
         os.environ.update(env or {})

@@ -38,10 +38,20 @@ class SimulatorProcess:
         self.tls = tls
         self.ca: TinyCA | None = None
         argv = [
-            sys.executable, "-m", "esml_simulator", "--port", "0",
-            "--ready-file", str(self.dir / "ready.json"), "--nodes", str(nodes),
-            "--allocation-delay", str(allocation_delay), "--elastic-password", ELASTIC_PASSWORD,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "esml_simulator",
+            "--port",
+            "0",
+            "--ready-file",
+            str(self.dir / "ready.json"),
+            "--nodes",
+            str(nodes),
+            "--allocation-delay",
+            str(allocation_delay),
+            "--elastic-password",
+            ELASTIC_PASSWORD,
+        ]
         for model in models:
             argv += ["--model", model]
         if es_version:

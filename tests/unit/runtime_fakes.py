@@ -116,15 +116,26 @@ class FakeES:
         return {
             "assignment": {
                 "task_parameters": {
-                    "model_id": MODEL, "deployment_id": dep, "number_of_allocations": number,
-                    "threads_per_allocation": 1, "queue_capacity": 1024, "priority": "normal", "cache_size": "10b",
+                    "model_id": MODEL,
+                    "deployment_id": dep,
+                    "number_of_allocations": number,
+                    "threads_per_allocation": 1,
+                    "queue_capacity": 1024,
+                    "priority": "normal",
+                    "cache_size": "10b",
                 },
-                "routing_table": {"n1": {"current_allocations": current, "target_allocations": number,
-                                         "routing_state": "started", "reason": ""}},
+                "routing_table": {
+                    "n1": {
+                        "current_allocations": current,
+                        "target_allocations": number,
+                        "routing_state": "started",
+                        "reason": "",
+                    }
+                },
                 "assignment_state": "started",
                 "start_time": "2026-11-25T10:00:00Z",
             }
-        }  # fmt: skip
+        }
 
     def _stats(self) -> dict[str, Any]:
         items: list[dict[str, Any]] = [{"model_id": MODEL}]
@@ -134,26 +145,43 @@ class FakeES:
                 {
                     "model_id": MODEL,
                     "deployment_stats": {
-                        "deployment_id": dep, "model_id": MODEL, "state": "started", "threads_per_allocation": 1,
-                        "number_of_allocations": n, "queue_capacity": 1024, "priority": "normal",
-                        "allocation_status": {"allocation_count": n, "target_allocation_count": n,
-                                              "state": "fully_allocated"},
-                        "nodes": [{"node": {"n1": {"name": "ml-0"}}, "routing_state": {"routing_state": "started"},
-                                   "number_of_allocations": n}],
+                        "deployment_id": dep,
+                        "model_id": MODEL,
+                        "state": "started",
+                        "threads_per_allocation": 1,
+                        "number_of_allocations": n,
+                        "queue_capacity": 1024,
+                        "priority": "normal",
+                        "allocation_status": {
+                            "allocation_count": n,
+                            "target_allocation_count": n,
+                            "state": "fully_allocated",
+                        },
+                        "nodes": [
+                            {
+                                "node": {"n1": {"name": "ml-0"}},
+                                "routing_state": {"routing_state": "started"},
+                                "number_of_allocations": n,
+                            }
+                        ],
                     },
                 }
-            )  # fmt: skip
+            )
         return {"count": len(items), "trained_model_stats": items}
 
 
 def resource(name: str, url: str, *, generation: int = 1, **spec: Any) -> dict[str, Any]:
     return {
         "metadata": {
-            "name": name, "namespace": "ns", "uid": f"uid-{name}", "generation": generation,
-            "resourceVersion": str(generation), "creationTimestamp": "2026-11-25T10:00:00Z",
+            "name": name,
+            "namespace": "ns",
+            "uid": f"uid-{name}",
+            "generation": generation,
+            "resourceVersion": str(generation),
+            "creationTimestamp": "2026-11-25T10:00:00Z",
         },
         "spec": {"modelId": MODEL, "deploymentId": name, "elasticsearch": {"url": url}, **spec},
-    }  # fmt: skip
+    }
 
 
 def deleting(body: dict[str, Any]) -> dict[str, Any]:
@@ -173,9 +201,13 @@ def bump(body: dict[str, Any], **spec: Any) -> dict[str, Any]:
 def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: bool = True, **settings: Any) -> Operator:
     """The real runtime objects; each cluster's URL routes to its fake."""
     values: dict[str, Any] = {
-        "all_namespaces": True, "resync_interval": 30.0, "min_poll_interval": 0.05, "leader_election": False,
-        "request_timeout": 2.0, "connect_timeout": 1.0,
-    }  # fmt: skip
+        "all_namespaces": True,
+        "resync_interval": 30.0,
+        "min_poll_interval": 0.05,
+        "leader_election": False,
+        "request_timeout": 2.0,
+        "connect_timeout": 1.0,
+    }
     values.update(settings)
     pool = ConnectionPool(transport_factory=lambda config: clusters[config.endpoint].transport())
     return build(Settings(**values), kube, pool, leading=lambda: leading)

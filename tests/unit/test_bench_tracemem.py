@@ -14,8 +14,12 @@ def _traceback(*files: str) -> tracemalloc.Traceback:
 
 def test_the_innermost_known_frame_owns_the_allocation() -> None:
     site = "/venv/lib/python3.11/site-packages"
-    tb = _traceback("/usr/lib/python3.11/asyncio/events.py", f"{site}/kopf/_core/reactor/queueing.py",
-                    f"{site}/aiohttp/streams.py", "/usr/lib/python3.11/json/decoder.py")  # fmt: skip
+    tb = _traceback(
+        "/usr/lib/python3.11/asyncio/events.py",
+        f"{site}/kopf/_core/reactor/queueing.py",
+        f"{site}/aiohttp/streams.py",
+        "/usr/lib/python3.11/json/decoder.py",
+    )
     assert charge(tb) == "aiohttp"
     ours = _traceback(f"{site}/kopf/x.py", "/repo/operator/esml_operator/controller/registry.py", "/usr/lib/copy.py")
     assert charge(ours) == "esml_operator/controller/registry.py"

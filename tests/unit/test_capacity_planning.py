@@ -136,10 +136,16 @@ def test_every_message_number_agrees_with_the_fields(
         assert result.shortfall_processors == (allocations - result.fitting_allocations) * threads > 0
     numbers = {int(n) for n in _NUMBER.findall(text)}
     fields = {
-        result.allocations, result.threads, result.required_processors, result.available_processors,
-        result.used_by_others, result.free_processors, result.shortfall_processors,
-        result.largest_free_on_node, result.fitting_allocations,
-    }  # fmt: skip
+        result.allocations,
+        result.threads,
+        result.required_processors,
+        result.available_processors,
+        result.used_by_others,
+        result.free_processors,
+        result.shortfall_processors,
+        result.largest_free_on_node,
+        result.fitting_allocations,
+    }
     assert numbers <= fields
 
 

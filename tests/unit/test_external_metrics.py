@@ -33,21 +33,33 @@ from tests.unit.test_metrics import scrape, value
 
 MODEL = "elastic__distilbert-base-uncased-finetuned-conll03-english"
 LOAD = {
-    "number_of_pending_requests": 7, "inference_count": 1001, "average_inference_time_ms": 42.5,
-    "throughput_last_minute": 120, "peak_throughput_per_minute": 300,
-    "rejected_execution_count": 5, "timeout_count": 2, "error_count": 3,
-}  # fmt: skip
+    "number_of_pending_requests": 7,
+    "inference_count": 1001,
+    "average_inference_time_ms": 42.5,
+    "throughput_last_minute": 120,
+    "peak_throughput_per_minute": 300,
+    "rejected_execution_count": 5,
+    "timeout_count": 2,
+    "error_count": 3,
+}
 PREFIX = "/apis/external.metrics.k8s.io/v1beta1"
 PENDING = "esml_modeldeployment_inference_pending_requests"
 
 
 def mdep(namespace: str, name: str, url: str, deployment: str) -> dict[str, Any]:
     return {
-        "apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}", "generation": 1,
-                     "resourceVersion": "1", "creationTimestamp": "2026-12-01T10:00:00Z"},
+        "apiVersion": "esml.io/v1alpha1",
+        "kind": "ModelDeployment",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"uid-{namespace}-{name}",
+            "generation": 1,
+            "resourceVersion": "1",
+            "creationTimestamp": "2026-12-01T10:00:00Z",
+        },
         "spec": {"modelId": MODEL, "deploymentId": deployment, "numberOfAllocations": 2, "elasticsearch": {"url": url}},
-    }  # fmt: skip
+    }
 
 
 @dataclass
@@ -64,8 +76,11 @@ async def world() -> AsyncIterator[World]:
     leading = [True]
     settings = Settings(all_namespaces=True, leader_election=False, min_poll_interval=0.01)
     op = build(settings, FakeKube(), ConnectionPool(), leading=lambda: leading[0])
-    for namespace, name, deployment in (("team-a", "ner", "ner-a"), ("team-a", "other", "other-a"),
-                                        ("team-b", "ner", "ner-b")):  # fmt: skip
+    for namespace, name, deployment in (
+        ("team-a", "ner", "ner-a"),
+        ("team-a", "other", "other-a"),
+        ("team-b", "ner", "ner-b"),
+    ):
         op.runtime.observe("ADDED", mdep(namespace, name, sim.url, deployment))
     await until(lambda: len(sim.control.state()["deployments"]) == 3, within=10, what="three deployments")
     sim.control.set_inference_stats("ner-a", **LOAD)
@@ -147,9 +162,11 @@ async def test_values_are_selected_by_namespace_and_labels(api: str, tls: Tls) -
         other_ns = (await http.get(f"{PREFIX}/namespaces/team-b/{PENDING}")).json()
         none = (await http.get(f"{PREFIX}/namespaces/team-a/{PENDING}", params={"labelSelector": "name=x"})).json()
         average = (
-            await http.get(f"{PREFIX}/namespaces/team-a/esml_modeldeployment_average_inference_time_seconds",
-                           params={"labelSelector": "name in (ner),deployment_id=ner-a"})
-        ).json()  # fmt: skip
+            await http.get(
+                f"{PREFIX}/namespaces/team-a/esml_modeldeployment_average_inference_time_seconds",
+                params={"labelSelector": "name in (ner),deployment_id=ner-a"},
+            )
+        ).json()
     assert one["kind"] == "ExternalMetricValueList"
     assert [(i["metricLabels"]["name"], i["value"]) for i in one["items"]] == [("ner", "7")]
     item = one["items"][0]

@@ -58,8 +58,13 @@ def test_the_home_holds_the_config_and_a_mount_point_for_each_host_path(tmp_path
     home = tmp_path / "home"
     proc = subprocess.run(
         [sys.executable, "-m", "tests.image.pipconf", str(home)],
-        env=env, cwd=REPO, capture_output=True, text=True, check=True, timeout=120,
-    )  # fmt: skip
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     assert proc.stdout.splitlines() == [f"{home}:/root:ro", f"{cert}:/root/.esml-build/0-ca.crt:ro"]
     assert (home / ".esml-build" / "0-ca.crt").is_file()
     assert "cert = /root/.esml-build/0-ca.crt" in (home / ".config/pip/pip.conf").read_text()

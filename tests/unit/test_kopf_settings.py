@@ -15,11 +15,13 @@ from esml_operator.settings import Settings
 
 BODY = kopf.Body(
     {
-        "apiVersion": "esml.io/v1alpha1", "kind": "ModelDeployment",
+        "apiVersion": "esml.io/v1alpha1",
+        "kind": "ModelDeployment",
         "metadata": {"name": "ner", "namespace": "team-a", "annotations": {"a": "b"}},
-        "spec": {"modelId": "m", "numberOfAllocations": 2}, "status": {"conditions": [{"type": "Ready"}]},
+        "spec": {"modelId": "m", "numberOfAllocations": 2},
+        "status": {"conditions": [{"type": "Ready"}]},
     }
-)  # fmt: skip
+)
 
 
 def test_only_event_handlers_are_registered_so_no_handler_needs_a_diff() -> None:

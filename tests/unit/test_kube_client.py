@@ -96,6 +96,10 @@ def test_the_operator_starts_no_threads_for_io() -> None:
     pattern = re.compile(r"\bto_thread\b|\brun_in_executor\b|\bThreadPoolExecutor\b")
     sources = sorted(OPERATOR.rglob("*.py"))
     assert len(sources) > 50
-    found = [f"{p.relative_to(OPERATOR)}:{n}" for p in sources for n, line in enumerate(p.read_text().splitlines(), 1)
-             if pattern.search(line)]  # fmt: skip
+    found = [
+        f"{p.relative_to(OPERATOR)}:{n}"
+        for p in sources
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert found == []

@@ -63,13 +63,15 @@ async def test_a_result_passes_through() -> None:
     ("status", "reason", "body", "expected"),
     [
         (
-            403, "Forbidden", '{"kind":"Status","message":"leases is forbidden: no"}',
+            403,
+            "Forbidden",
+            '{"kind":"Status","message":"leases is forbidden: no"}',
             "HTTP 403 Forbidden: leases is forbidden: no",
         ),
         (500, "Internal Server Error", "not json", "HTTP 500 Internal Server Error"),
         (0, "SSLError\ncertificate verify failed", None, "SSLError certificate verify failed"),
     ],
-)  # fmt: skip
+)
 def test_api_errors_read_as_one_line(status: int, reason: str, body: str | None, expected: str) -> None:
     error = ApiException(status=status, reason=reason)
     error.body = body

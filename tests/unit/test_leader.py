@@ -481,9 +481,16 @@ async def test_a_failing_callback_does_not_stop_the_loop(vt: VirtualTime) -> Non
 
     leases: LeaseApi = FakeLeases(LeaseStore())
     elector = LeaderElector(
-        leases, identity="a", lease_duration=LEASE, renew_deadline=RENEW, retry_period=RETRY,
-        clock=vt.clock, wall=vt.wall, sleep=vt.sleep, on_started_leading=explode,
-    )  # fmt: skip
+        leases,
+        identity="a",
+        lease_duration=LEASE,
+        renew_deadline=RENEW,
+        retry_period=RETRY,
+        clock=vt.clock,
+        wall=vt.wall,
+        sleep=vt.sleep,
+        on_started_leading=explode,
+    )
     task = asyncio.create_task(elector.run())
     await vt.advance(10)
     assert elector.is_leader and elector.leader_alive() and not task.done()

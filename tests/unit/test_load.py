@@ -10,22 +10,40 @@ from esml_operator.elasticsearch.parsing import parse_stats_page
 
 def _node(node_id: str, **values: Any) -> dict[str, Any]:
     return {
-        "node": {node_id: {"name": f"name-{node_id}"}}, "routing_state": {"routing_state": "started"},
-        "peak_throughput_per_minute": 0, "throughput_last_minute": 0, **values,
-    }  # fmt: skip
+        "node": {node_id: {"name": f"name-{node_id}"}},
+        "routing_state": {"routing_state": "started"},
+        "peak_throughput_per_minute": 0,
+        "throughput_last_minute": 0,
+        **values,
+    }
 
 
 def test_node_values_are_summed_and_the_average_weighted_by_each_nodes_count() -> None:
     stats = {
-        "deployment_id": "d", "model_id": "m", "peak_throughput_per_minute": 300, "inference_count": 1001,
-        "rejected_execution_count": 5, "timeout_count": 2, "error_count": 3,
+        "deployment_id": "d",
+        "model_id": "m",
+        "peak_throughput_per_minute": 300,
+        "inference_count": 1001,
+        "rejected_execution_count": 5,
+        "timeout_count": 2,
+        "error_count": 3,
         "nodes": [
-            _node("a", inference_count=601, average_inference_time_ms=40.0, number_of_pending_requests=4,
-                  throughput_last_minute=72),
-            _node("b", inference_count=400, average_inference_time_ms=50.0, number_of_pending_requests=3,
-                  throughput_last_minute=48),
+            _node(
+                "a",
+                inference_count=601,
+                average_inference_time_ms=40.0,
+                number_of_pending_requests=4,
+                throughput_last_minute=72,
+            ),
+            _node(
+                "b",
+                inference_count=400,
+                average_inference_time_ms=50.0,
+                number_of_pending_requests=3,
+                throughput_last_minute=48,
+            ),
         ],
-    }  # fmt: skip
+    }
     load = parse_load(stats)
     assert load.pending_requests == 7
     assert load.inference_count == 1001
@@ -51,12 +69,14 @@ def test_no_inference_yet_means_no_average() -> None:
 
 def test_values_of_the_wrong_type_are_ignored_not_fatal() -> None:
     stats = {
-        "inference_count": "many", "peak_throughput_per_minute": -1, "nodes": [
+        "inference_count": "many",
+        "peak_throughput_per_minute": -1,
+        "nodes": [
             _node("a", number_of_pending_requests=True, inference_count=3, average_inference_time_ms="slow"),
             "not an object",
             _node("b", number_of_pending_requests=2.5, throughput_last_minute=6),
         ],
-    }  # fmt: skip
+    }
     load = parse_load(stats)
     assert load == InferenceLoad(inference_count=3, throughput_last_minute=6)
 
@@ -65,12 +85,18 @@ def test_the_stats_parser_attaches_the_load_to_each_deployment() -> None:
     body = {
         "count": 1,
         "trained_model_stats": [
-            {"model_id": "m", "deployment_stats": {
-                "deployment_id": "d", "model_id": "m", "state": "started", "peak_throughput_per_minute": 9,
-                "nodes": [_node("a", number_of_pending_requests=11)],
-            }},
+            {
+                "model_id": "m",
+                "deployment_stats": {
+                    "deployment_id": "d",
+                    "model_id": "m",
+                    "state": "started",
+                    "peak_throughput_per_minute": 9,
+                    "nodes": [_node("a", number_of_pending_requests=11)],
+                },
+            },
         ],
-    }  # fmt: skip
+    }
     _, _, deployments = parse_stats_page(body)
     assert deployments[0].load.pending_requests == 11
     assert deployments[0].load.peak_throughput_per_minute == 9

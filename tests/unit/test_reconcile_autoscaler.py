@@ -58,8 +58,12 @@ def test_with_adaptive_allocations_elasticsearch_wins_and_the_conflict_is_report
     assert "ner" in found["message"] and "ignored" in found["message"]
     assert [e.type for e in decision.events if e.reason == AUTOSCALER_CONFLICT] == ["Warning"]
     assert cond(decision, "Ready")["status"] == "True"  # the deployment itself is fine
-    again = run(spec(numberOfAllocations=4, adaptiveAllocations=ADAPTIVE_SPEC), with_hpas("ner", **es),
-                previous=decision.status, now=NOW + timedelta(seconds=30))  # fmt: skip
+    again = run(
+        spec(numberOfAllocations=4, adaptiveAllocations=ADAPTIVE_SPEC),
+        with_hpas("ner", **es),
+        previous=decision.status,
+        now=NOW + timedelta(seconds=30),
+    )
     assert not [e for e in again.events if e.reason == AUTOSCALER_CONFLICT]  # one event, not one per pass
     assert cond(again, AUTOSCALER_CONFLICT)["lastTransitionTime"] == found["lastTransitionTime"]
 

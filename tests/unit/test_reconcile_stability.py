@@ -116,8 +116,9 @@ def flips(values: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return back
 
 
-@settings(max_examples=150, derandomize=True, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=150, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(runs())
 def test_repeated_identical_refusals_never_flip_a_condition_back(run: Run) -> None:
     written = passes(run)

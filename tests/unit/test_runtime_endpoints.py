@@ -27,10 +27,12 @@ class EndpointES(FakeES):
         self.deployments[inference_id] = {"number_of_allocations": allocations}
         self.endpoints.append(
             {
-                "inference_id": inference_id, "task_type": "sparse_embedding", "service": "elasticsearch",
+                "inference_id": inference_id,
+                "task_type": "sparse_embedding",
+                "service": "elasticsearch",
                 "service_settings": {"num_allocations": allocations, "num_threads": 1, "model_id": MODEL},
             }
-        )  # fmt: skip
+        )
 
     def owned(self, deployment: str) -> bool:
         return any(e["inference_id"] == deployment for e in self.endpoints)
@@ -58,13 +60,20 @@ class EndpointES(FakeES):
             return self._json(endpoint)
         if path.endswith("/deployment/_update") and self.owned(parts[3]):
             self.calls.append(f"{method} {path}")
-            return self._error(409, "status_exception", f"Cannot update deployment [{parts[3]}] as it was created by "
-                               f"inference endpoint [{parts[3]}]. This model deployment must be updated through the "
-                               "inference API.")  # fmt: skip
+            return self._error(
+                409,
+                "status_exception",
+                f"Cannot update deployment [{parts[3]}] as it was created by "
+                f"inference endpoint [{parts[3]}]. This model deployment must be updated through the "
+                "inference API.",
+            )
         if path.endswith("/deployment/_stop") and self.owned(parts[3]):
             self.calls.append(f"{method} {path}")
-            return self._error(409, "status_exception", f"Cannot stop deployment [{parts[3]}] as it was created by "
-                               f"inference endpoint [{parts[3]}]")  # fmt: skip
+            return self._error(
+                409,
+                "status_exception",
+                f"Cannot stop deployment [{parts[3]}] as it was created by inference endpoint [{parts[3]}]",
+            )
         return await super().handle(request)
 
     def _error(self, status: int, kind: str, reason: str) -> httpx.Response:

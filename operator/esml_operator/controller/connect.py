@@ -93,10 +93,13 @@ async def resolve(
             return ConfigProblem("SecretKeyMissing", f"Secret {ref_ns}/{ca_secret_name} has no key 'ca.crt'")
         url = settings.eck_url_template.format(service=service, namespace=ref_ns, port=port, name=ref.name)
         config = ConnectionConfig(
-            url=url, auth=BasicAuth("elastic", password), ca_pem=ca,
+            url=url,
+            auth=BasicAuth("elastic", password),
+            ca_pem=ca,
             insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
-            allow_plain_http_credentials=settings.allow_plain_http_credentials, timeouts=timeouts,
-        )  # fmt: skip
+            allow_plain_http_credentials=settings.allow_plain_http_credentials,
+            timeouts=timeouts,
+        )
         return Resolved(config, tuple(used))
 
     base_url = conn.url
@@ -133,7 +136,11 @@ async def resolve(
         if not ca_pem:
             return ConfigProblem("SecretKeyMissing", f"CA Secret {namespace}/{name} has no key {key!r}")
     config = ConnectionConfig(
-        url=base_url, auth=auth, ca_pem=ca_pem, insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
-        allow_plain_http_credentials=settings.allow_plain_http_credentials, timeouts=timeouts,
-    )  # fmt: skip
+        url=base_url,
+        auth=auth,
+        ca_pem=ca_pem,
+        insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
+        allow_plain_http_credentials=settings.allow_plain_http_credentials,
+        timeouts=timeouts,
+    )
     return Resolved(config, tuple(used))

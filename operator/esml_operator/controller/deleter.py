@@ -71,9 +71,11 @@ class FinalizerKeeper:
     async def set(self, entry: Entry, finalizers: list[str]) -> None:
         meta = entry.meta
         await self._kube.set_finalizers(
-            str(meta.get("namespace")), str(meta.get("name")),
-            resource_version=str(meta.get("resourceVersion", "")), finalizers=finalizers,
-        )  # fmt: skip
+            str(meta.get("namespace")),
+            str(meta.get("name")),
+            resource_version=str(meta.get("resourceVersion", "")),
+            finalizers=finalizers,
+        )
 
 
 class Deleter:
@@ -159,7 +161,11 @@ class Deleter:
         if failure is None:
             return self.settings.resync_interval
         advice = advise(
-            failure.error, attempts=failure.attempts, action="stop", start_policy=spec.start_policy,
-            resync_interval=self.settings.resync_interval, jitter=entry.jitter,
-        )  # fmt: skip
+            failure.error,
+            attempts=failure.attempts,
+            action="stop",
+            start_policy=spec.start_policy,
+            resync_interval=self.settings.resync_interval,
+            jitter=entry.jitter,
+        )
         return max(advice.delay, self.settings.min_poll_interval)

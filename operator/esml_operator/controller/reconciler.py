@@ -94,9 +94,14 @@ class Reconciler:
                 observation = replace(observation, autoscalers=await self.autoscalers(ref.namespace, ref.name))
         now = datetime.now(UTC)
         decision = decide(
-            spec, ref, observation, entry.stored_status, now,
-            resync_interval=self.settings.resync_interval, jitter=entry.jitter,
-        )  # fmt: skip
+            spec,
+            ref,
+            observation,
+            entry.stored_status,
+            now,
+            resync_interval=self.settings.resync_interval,
+            jitter=entry.jitter,
+        )
         action = decision.actions[0] if decision.actions else None
         leading = action is None or self.writer.leading()
         outcome = await self.actor.act(entry, observed, action) if action is not None and leading else None

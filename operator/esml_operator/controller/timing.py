@@ -82,5 +82,11 @@ def report(name: str, resource_version: str, since: float, timing: PassTiming) -
     logger.log(
         logging.INFO if reached - since > SLOW else logging.DEBUG,
         "change timing: resource=%s rv=%s outcome=%s queued_ms=%.1f %s sent_ms=%s total_ms=%.1f",
-        name, resource_version, timing.outcome, queued, stages, sent_ms, total,
-    )  # fmt: skip
+        name,
+        resource_version,
+        timing.outcome,
+        queued,
+        stages,
+        sent_ms,
+        total,
+    )

@@ -149,9 +149,15 @@ class KubernetesApi:
             {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
         ]
         request = self._custom.patch_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, patch,
-            field_manager=COMPONENT, _content_type="application/json-patch+json",
-        )  # fmt: skip
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+            patch,
+            field_manager=COMPONENT,
+            _content_type="application/json-patch+json",
+        )
         try:
             await call(f"setting finalizers of {namespace}/{name}", request)
         except (NotFound, Conflict, Invalid) as error:  # gone, or changed meanwhile: the next watch event retries

@@ -420,8 +420,11 @@ def elector_from_settings(
     identity = settings.identity.strip() or default_identity()
     logger.info(
         "leader election: Lease %s/%s (namespace: %s), identity %s",
-        namespace.name, settings.lease_name, namespace.source, identity,
-    )  # fmt: skip
+        namespace.name,
+        settings.lease_name,
+        namespace.source,
+        identity,
+    )
     return LeaderElector(
         leases,
         identity=identity,

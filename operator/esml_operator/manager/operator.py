@@ -64,9 +64,15 @@ def build(
     actor = Actor(changes, limit=settings.max_concurrent_reconciles, poller=observer.poller)
     keeper = FinalizerKeeper(kube, writer)
     reconciler = Reconciler(
-        settings, observer, actor, writer, keeper, Deleter(settings, observer, actor, writer, keeper),
-        recorder=metrics, autoscalers=autoscalers,
-    )  # fmt: skip
+        settings,
+        observer,
+        actor,
+        writer,
+        keeper,
+        Deleter(settings, observer, actor, writer, keeper),
+        recorder=metrics,
+        autoscalers=autoscalers,
+    )
     tasks: set[asyncio.Task[None]] = set()
 
     def release_client(uid: str) -> None:
@@ -83,8 +89,15 @@ def build(
         metrics.keep_endpoints(entry.config.endpoint for entry in registry if entry.cluster_key and entry.config)
 
     runtime = Runtime(
-        run_pass=reconciler.run, claims=claims, names=names, resync_interval=settings.resync_interval,
-        leading=leading, on_forget=release_client, on_resync=drop_unused_snapshots, on_round=observer.new_round,
-        recorder=metrics, registry=registry,
-    )  # fmt: skip
+        run_pass=reconciler.run,
+        claims=claims,
+        names=names,
+        resync_interval=settings.resync_interval,
+        leading=leading,
+        on_forget=release_client,
+        on_resync=drop_unused_snapshots,
+        on_round=observer.new_round,
+        recorder=metrics,
+        registry=registry,
+    )
     return Operator(runtime, reconciler, writer, snapshots, pool, kube, metrics)

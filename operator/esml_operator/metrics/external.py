@@ -67,9 +67,14 @@ def quantity(value: float) -> str:
 
 def _status(code: int, reason: str, message: str) -> web.Response:
     body = {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code,
-    }  # fmt: skip
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
     return web.json_response(body, status=code)
 
 
@@ -84,8 +89,12 @@ def _common_name(peercert: Any) -> str | None:
 
 
 def metric_labels(item: ResourceLoad) -> dict[str, str]:
-    return {"namespace": item.namespace, "name": item.name, "deployment_id": item.deployment_id,
-            "model_id": item.model_id}  # fmt: skip
+    return {
+        "namespace": item.namespace,
+        "name": item.name,
+        "deployment_id": item.deployment_id,
+        "model_id": item.model_id,
+    }
 
 
 class ExternalMetricsApi:
@@ -137,13 +146,20 @@ class ExternalMetricsApi:
             if value is None or not selected(labels):
                 continue
             items.append(
-                {"metricName": metric, "metricLabels": labels, "timestamp": format_time(found.at),
-                 "value": quantity(value)}
-            )  # fmt: skip
+                {
+                    "metricName": metric,
+                    "metricLabels": labels,
+                    "timestamp": format_time(found.at),
+                    "value": quantity(value),
+                }
+            )
         logger.debug(
             "external metric %s in %s for %s: %d item(s)",
-            metric, namespace, request.headers.get("X-Remote-User", "?"), len(items),
-        )  # fmt: skip
+            metric,
+            namespace,
+            request.headers.get("X-Remote-User", "?"),
+            len(items),
+        )
         return web.json_response(
             {"kind": "ExternalMetricValueList", "apiVersion": GROUP_VERSION, "metadata": {}, "items": items}
         )

@@ -140,14 +140,25 @@ def resource_view(entry: Entry) -> ResourceView:
         raw = spec.get("numberOfAllocations")
         model = str(spec.get("modelId") or "")
         return ResourceView(
-            str(entry.meta.get("namespace", "")), str(entry.meta.get("name", "")),
-            str(spec.get("deploymentId") or model), model, raw if isinstance(raw, int) else None,
-            spec.get("paused") is True, False, entry.stored_status,
-        )  # fmt: skip
+            str(entry.meta.get("namespace", "")),
+            str(entry.meta.get("name", "")),
+            str(spec.get("deploymentId") or model),
+            model,
+            raw if isinstance(raw, int) else None,
+            spec.get("paused") is True,
+            False,
+            entry.stored_status,
+        )
     return ResourceView(
-        str(entry.meta.get("namespace", "")), str(entry.meta.get("name", "")), parsed.deployment_id,
-        parsed.model_id, parsed.number_of_allocations, parsed.paused, parsed.adaptive_enabled, entry.stored_status,
-    )  # fmt: skip
+        str(entry.meta.get("namespace", "")),
+        str(entry.meta.get("name", "")),
+        parsed.deployment_id,
+        parsed.model_id,
+        parsed.number_of_allocations,
+        parsed.paused,
+        parsed.adaptive_enabled,
+        entry.stored_status,
+    )
 
 
 class LoadView:

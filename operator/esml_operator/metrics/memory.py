@@ -82,8 +82,9 @@ class MemoryWatch:
             logger.warning(
                 "memory near the limit: resident %s, with %d ModelDeployments; the kernel kills the operator at the "
                 "limit (and it restarts into the same state): raise the memory limit (docs/operations/sizing.md)",
-                share, self._resources(),
-            )  # fmt: skip
+                share,
+                self._resources(),
+            )
         else:
             logger.info("memory back under %.0f%% of the limit: resident %s", 100 * self.alarm.near, share)
 

@@ -122,9 +122,10 @@ class _StateCollector(Collector):
         if state is None:
             return
         yield GaugeMetricFamily(
-            "esml_leader_election_leader", "1 while this replica is the elected leader (the only one that acts).",
+            "esml_leader_election_leader",
+            "1 while this replica is the elected leader (the only one that acts).",
             value=float(state.leading),
-        )  # fmt: skip
+        )
         yield CounterMetricFamily(
             "esml_leader_election_acquired", "How many times this replica became leader.", value=state.transitions
         )
@@ -144,9 +145,10 @@ class _WritesCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         yield CounterMetricFamily(
-            "esml_status_writes", "ModelDeployment status patches this replica sent (only the leader writes).",
+            "esml_status_writes",
+            "ModelDeployment status patches this replica sent (only the leader writes).",
             value=self._writes(),
-        )  # fmt: skip
+        )
 
 
 class _InfoCollector(Collector):
@@ -183,28 +185,38 @@ class Metrics:
         self.reaction_seconds = Histogram(
             "esml_reconcile_reaction_seconds",
             "From a watch event that needs a pass (a new resource or generation, a deletion) to the end of the "
-            "first pass that read it.", buckets=_PASS_BUCKETS, registry=r,
-        )  # fmt: skip
+            "first pass that read it.",
+            buckets=_PASS_BUCKETS,
+            registry=r,
+        )
         self.requests = Counter(
-            "esml_elasticsearch_requests", "Requests sent to Elasticsearch, by operation and status class.",
-            ["operation", "status_class"], registry=r,
-        )  # fmt: skip
+            "esml_elasticsearch_requests",
+            "Requests sent to Elasticsearch, by operation and status class.",
+            ["operation", "status_class"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
-            "esml_elasticsearch_request_duration_seconds", "Duration of Elasticsearch requests, by operation.",
-            ["operation"], buckets=_REQUEST_BUCKETS, registry=r,
-        )  # fmt: skip
+            "esml_elasticsearch_request_duration_seconds",
+            "Duration of Elasticsearch requests, by operation.",
+            ["operation"],
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
         self.poll_errors = Counter(
             "esml_elasticsearch_poll_errors", "Failed _stats polls, by cluster endpoint.", ["endpoint"], registry=r
         )
         self.last_poll = Gauge(
             "esml_elasticsearch_last_successful_poll_timestamp_seconds",
-            "Unix time of the last successful _stats poll, by cluster endpoint.", ["endpoint"], registry=r,
-        )  # fmt: skip
+            "Unix time of the last successful _stats poll, by cluster endpoint.",
+            ["endpoint"],
+            registry=r,
+        )
         self.up = Gauge(
             "esml_elasticsearch_up",
             "1 when the cluster's last answer came (and was not a 5xx), 0 when it was refused, timed out or a 5xx.",
-            ["endpoint"], registry=r,
-        )  # fmt: skip
+            ["endpoint"],
+            registry=r,
+        )
         self.watch_events = Counter(
             "esml_watch_events", "ModelDeployment watch events received, by type.", ["type"], registry=r
         )

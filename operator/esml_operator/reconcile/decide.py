@@ -280,9 +280,13 @@ def _poll_failed(ctx: Context, error: ElasticsearchError) -> None:
     reason, message = error_reason(error), f"Cannot use Elasticsearch: {error.message}"
     ctx.verdict.not_ready(reason, message, warning=True)
     advice = advise(
-        error, attempts=ctx.observation.failed_polls + 1, action="poll", start_policy=ctx.spec.start_policy,
-        resync_interval=ctx.resync_interval, jitter=ctx.jitter,
-    )  # fmt: skip
+        error,
+        attempts=ctx.observation.failed_polls + 1,
+        action="poll",
+        start_policy=ctx.spec.start_policy,
+        resync_interval=ctx.resync_interval,
+        jitter=ctx.jitter,
+    )
     if advice.permanent:
         ctx.verdict.stalled(reason, message)
     else:
@@ -405,8 +409,11 @@ def _restart(ctx: Context, stats: DeploymentStats) -> Action | None:
         "it is stopped, then started with the spec's parameters",
     )
     if action is not None:
-        verdict.progressing("Restarting", f"Stopping deployment [{spec.deployment_id}] to restart it",
-                            requeue_after=PROGRESS_REQUEUE_SECONDS)  # fmt: skip
+        verdict.progressing(
+            "Restarting",
+            f"Stopping deployment [{spec.deployment_id}] to restart it",
+            requeue_after=PROGRESS_REQUEUE_SECONDS,
+        )
     return action
 
 

@@ -58,9 +58,13 @@ def report_failure(
     resolved, also while it is being retried, so the condition does not flip on every attempt."""
     error = failure.error
     advice = advise(
-        error, attempts=failure.attempts, action=failure.action, start_policy=spec.start_policy,
-        resync_interval=resync_interval, jitter=jitter,
-    )  # fmt: skip
+        error,
+        attempts=failure.attempts,
+        action=failure.action,
+        start_policy=spec.start_policy,
+        resync_interval=resync_interval,
+        jitter=jitter,
+    )
     reason = error_reason(error)
     message = f"Failed to {failure.action} deployment [{spec.deployment_id}]: {error.message}"
     verdict.not_ready(reason, message, warning=True)

@@ -59,9 +59,14 @@ def settle(decision: Decision, outcome: Outcome, now: datetime, *, follow_up: fl
         )
     failed = replace(context.observation, last_failure=outcome.failure)
     again = decide(
-        context.spec, context.ref, failed, context.previous_status, now,
-        resync_interval=context.resync_interval, jitter=context.jitter,
-    )  # fmt: skip
+        context.spec,
+        context.ref,
+        failed,
+        context.previous_status,
+        now,
+        resync_interval=context.resync_interval,
+        jitter=context.jitter,
+    )
     return replace(decision, status=again.status, events=again.events, requeue_after=again.requeue_after)
 
 
@@ -69,9 +74,12 @@ DELETION_BLOCKED = "DeletionBlocked"
 
 
 def deletion_blocked(
-    previous_status: Mapping[str, Any], spec: ModelDeploymentSpec, observation: Observation, now: datetime,
+    previous_status: Mapping[str, Any],
+    spec: ModelDeploymentSpec,
+    observation: Observation,
+    now: datetime,
     generation: int,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The status of a resource whose deletion waits for Elasticsearch: Ready says why and names the ways out.
 
     ``observation`` is the deletion pass's own, with the problem that blocks it (a failed ``_stop`` as its
