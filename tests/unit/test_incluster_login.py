@@ -8,12 +8,15 @@ kubernetes client, which reads the variables, did.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
 
-from esml_operator.manager.incluster import login_in_cluster, service_url
+from esml_operator.kube import config
+from esml_operator.kube.config import service_url
+from esml_operator.manager.incluster import login_in_cluster
 from esml_operator.manager.registration import build_registry
 from esml_operator.settings import Settings
 
@@ -23,8 +26,10 @@ SERVICE_ACCOUNT = kopf.ConnectionInfo(
 
 
 @pytest.fixture
-def in_a_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+def in_a_pod(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """kopf finds a service account (its files are at fixed paths in a pod, so the reader is replaced)."""
+    (tmp_path / "token").write_text("t0ken", encoding="utf-8")
+    monkeypatch.setattr(config, "SERVICE_ACCOUNT", tmp_path)
     monkeypatch.setattr(kopf, "login_with_service_account", lambda **_: SERVICE_ACCOUNT)
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")

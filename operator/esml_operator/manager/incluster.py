@@ -18,14 +18,7 @@ from typing import Any
 
 import kopf
 
-
-def service_url(environ: Mapping[str, str]) -> str | None:
-    """``https://host:port`` from ``KUBERNETES_SERVICE_HOST``/``_PORT`` (an IPv6 host in brackets), else None."""
-    host = environ.get("KUBERNETES_SERVICE_HOST", "").strip()
-    port = environ.get("KUBERNETES_SERVICE_PORT", "").strip()
-    if not host or not port:
-        return None
-    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+from esml_operator.kube.config import service_url
 
 
 def login_in_cluster(kwargs: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> kopf.ConnectionInfo | None:

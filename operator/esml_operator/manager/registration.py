@@ -21,7 +21,7 @@ from esml_operator.controller.autoscalers import AutoscalerIndex
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.kube.api import GROUP, PLURAL, VERSION, KubernetesApi
 from esml_operator.kube.autoscalers import HorizontalPodAutoscalers
-from esml_operator.kube.config import load_api_client
+from esml_operator.kube.config import Source, connection_source, load_api_client
 from esml_operator.leaderelection.elector import LeaderElector, elector_from_settings
 from esml_operator.manager.eventloop import loop_name
 from esml_operator.manager.incluster import login_in_cluster
@@ -71,11 +71,13 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        # --kubeconfig wins; else the in-cluster service account; else KUBECONFIG / ~/.kube/config.
-        if operator_settings.kubeconfig:
-            os.environ["KUBECONFIG"] = operator_settings.kubeconfig
-            return kopf.login_with_kubeconfig(**kwargs)
-        return login_in_cluster(kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        # The one precedence the operator's own client follows too (kube/config.py).
+        source = connection_source(operator_settings.kubeconfig)
+        if source is Source.KUBECONFIG:
+            os.environ["KUBECONFIG"] = operator_settings.kubeconfig or ""
+        elif source is Source.SERVICE_ACCOUNT:
+            return login_in_cluster(kwargs)
+        return kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
