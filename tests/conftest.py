@@ -23,6 +23,16 @@ CLUSTER_DIRS = ("integration", "e2e", "faults")
 # collection order, so the slowest tiers go first and the many short unit files fill the gaps at
 # the end instead of a long e2e file running alone at the tail.
 TIER_ORDER = ("faults", "e2e", "integration", "packaging", "simulator", "client", "repo", "unit")
+# The longest single files go before every tier: a cold make test ran the quick bench (about 5 minutes) last,
+# alone on one worker while the other sat idle.
+LONGEST_FILES = (
+    "e2e/test_bench_quick.py",
+    "e2e/test_demo_autoscaling.py",
+    "e2e/test_demo.py",
+    "e2e/test_upgrade.py",
+    "e2e/test_hpa.py",
+    "e2e/test_capacity.py",
+)
 
 
 def _tier_dir(item: pytest.Item) -> str:
@@ -31,9 +41,12 @@ def _tier_dir(item: pytest.Item) -> str:
     return parts[0] if parts else ""
 
 
-def _tier(item: pytest.Item) -> int:
+def _tier(item: pytest.Item) -> tuple[int, int]:
+    relative = Path(str(item.fspath)).relative_to(REPO / "tests").as_posix()
+    if relative in LONGEST_FILES:
+        return (0, LONGEST_FILES.index(relative))
     tier = _tier_dir(item)
-    return TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER)
+    return (1, TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

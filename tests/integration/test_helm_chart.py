@@ -74,7 +74,7 @@ def env(objects: list[dict[str, Any]], name: str = "esml-operator") -> dict[str,
 
 
 def test_helm_is_the_pinned_version_and_keeps_to_its_own_home(helm: Helm, tmp_path: Path) -> None:
-    pinned = (REPO / "tests" / "controlplane" / "versions.env").read_text().split("\nHELM=", 1)[1].split()[0]
+    pinned = (REPO / "harness" / "versions.env").read_text().split("\nHELM=", 1)[1].split()[0]
     assert helm.run("version", "--template", "{{.Version}}").stdout == f"v{pinned}"
     settings = dict(line.split("=", 1) for line in helm.run("env").stdout.splitlines() if "=" in line)
     for key in ("HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"):
@@ -259,6 +259,7 @@ EVERY_SETTING = {
     "statusHeartbeat": ("300", 300.0),
     "connectTimeout": ("3", 3.0),
     "requestTimeout": ("20", 20.0),
+    "kubeRequestTimeout": ("4", 4.0),
     "maxConcurrentReconciles": ("8", 8),
     "actionBurst": ("2", 2),
     "actionRate": ("0.5", 0.5),

@@ -32,7 +32,7 @@ def keda_crds(control_plane: ControlPlane) -> Iterator[list[str]]:
 
 
 def pinned_keda() -> str:
-    for line in (REPO / "tests" / "controlplane" / "versions.env").read_text().splitlines():
+    for line in (REPO / "harness" / "versions.env").read_text().splitlines():
         if line.startswith("KEDA="):
             return line.split("=", 1)[1]
     raise AssertionError("versions.env pins no KEDA version")
