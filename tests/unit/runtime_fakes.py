@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from esml_operator.controller.fence import Fence
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.kube.api import KubeApi, SecretData
 from esml_operator.manager.operator import Operator, build
@@ -198,8 +199,11 @@ def bump(body: dict[str, Any], **spec: Any) -> dict[str, Any]:
     return {**body, "metadata": meta, "spec": {**body["spec"], **spec}}
 
 
-def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: bool = True, **settings: Any) -> Operator:
-    """The real runtime objects; each cluster's URL routes to its fake."""
+def operator_for(
+    clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: bool = True, fence: Fence | None = None, **settings: Any
+) -> Operator:
+    """The real runtime objects; each cluster's URL routes to its fake. ``fence`` (else one that leads or not, as
+    ``leading`` says, with no deadline) gates every write."""
     values: dict[str, Any] = {
         "all_namespaces": True,
         "resync_interval": 30.0,
@@ -210,7 +214,7 @@ def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: boo
     }
     values.update(settings)
     pool = ConnectionPool(transport_factory=lambda config: clusters[config.endpoint].transport())
-    return build(Settings(**values), kube, pool, leading=lambda: leading)
+    return build(Settings(**values), kube, pool, fence=fence or Fence(lambda: None if leading else 0.0))
 
 
 # Checks here are in-process and cheap: poll every 5 ms, and give up after 5 s.
