@@ -17,9 +17,12 @@ import asyncio
 import contextlib
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tests.faults.proxy import LoopThread, _reset
+
+#: The longest TLS alert record (a TLS 1.3 close_notify is 24 bytes on the wire); any HTTP request is longer.
+ALERT_BYTES = 40
 
 
 @dataclass
@@ -27,16 +30,26 @@ class Link:
     """One client connection (wall-clock times)."""
 
     accepted: float
-    unanswered: float | None = None  # when the client first sent bytes that the hang swallowed
+    swallowed: list[tuple[float, int]] = field(default_factory=list)  # (time, bytes) the hang kept from the server
     closed: float | None = None  # when the client closed it (or the proxy reset it)
     reset_by_proxy: bool = False
 
-    def waited(self) -> float | None:
-        """How long the client kept the connection after its first unanswered bytes (None: nothing went unanswered,
-        or it is still open)."""
-        if self.unanswered is None or self.closed is None:
+    @property
+    def request_at(self) -> float | None:
+        """When a request on it went unanswered: the client's first swallowed bytes longer than a TLS alert (an
+        idle connection's close_notify is not a request)."""
+        return next((at for at, size in self.swallowed if size > ALERT_BYTES), None)
+
+    def gave_up_at(self) -> float | None:
+        """When the client gave that request up: its close_notify (the TLS alert it sends as it closes), or the
+        connection's close, whichever came first (None: not yet, or no request went unanswered)."""
+        start = self.request_at
+        if start is None:
             return None
-        return self.closed - self.unanswered
+        ends = [at for at, size in self.swallowed if at >= start and size <= ALERT_BYTES][:1]
+        if self.closed is not None and not self.reset_by_proxy:
+            ends.append(self.closed)
+        return min(ends, default=None)
 
 
 class TcpProxy(LoopThread):
@@ -121,9 +134,12 @@ class TcpProxy(LoopThread):
     async def _swallow(self, link: Link, reader: asyncio.StreamReader) -> None:
         """Read what the client sends and never answer, until it gives up."""
         with contextlib.suppress(ConnectionError, OSError):
-            while await reader.read(65536):
-                if link.unanswered is None:
-                    link.unanswered = time.time()
+            while data := await reader.read(65536):
+                self._swallow_bytes(link, data)
+
+    @staticmethod
+    def _swallow_bytes(link: Link, data: bytes) -> None:
+        link.swallowed.append((time.time(), len(data)))
 
     async def _pipe(
         self, link: Link, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, from_client: bool
@@ -131,8 +147,8 @@ class TcpProxy(LoopThread):
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
                 if self.mode == "hang":  # frozen: nothing gets through either way
-                    if from_client and link.unanswered is None:
-                        link.unanswered = time.time()
+                    if from_client:
+                        self._swallow_bytes(link, data)
                     continue
                 writer.write(data)
                 await writer.drain()

@@ -7,7 +7,8 @@ to ``hang``; a second replica's connection stays healthy. Checked on the wire:
   timeout (``--kube-request-timeout``; the Lease calls use half the renew deadline): no request outlives it;
 * the leader stops acting at its renew deadline: no Elasticsearch request of its (the Elasticsearch proxy
   attributes each one to its process) starts after the deadline counted from its last renewal, which is before
-  the Lease expires for anyone else;
+  the Lease expires for anyone else; an ``_update`` of its, held by the proxy across the deadline, is cancelled
+  at the deadline and never reaches Elasticsearch;
 * the healthy replica takes the Lease over and acts, during the hang;
 * after the hang everything converges, and the old leader, a follower now, sends nothing to Elasticsearch.
 """
@@ -24,15 +25,18 @@ from harness.polling import wait_for
 from harness.status import converged
 from tests.e2e.conftest import Kube
 from tests.faults.conftest import Env, deployment, mdep, patch_spec
+from tests.faults.proxy import FaultProxy, Rule, Seen
 from tests.faults.tcpproxy import Link
 
 HANG_SECONDS = 60.0  # the fault's duration (issue 20 §6), not a wait for anything
 LEASE = "esml-hung"
 LEASE_DURATION, RENEW_DEADLINE = 3.0, 2.0  # conftest.FAST
 KUBE_TIMEOUT = 5.0  # the leader's --kube-request-timeout
+TLS_SHUTDOWN = 30.0  # asyncio's wait for the server's close_notify when a TLS connection closes
 CLOSE_TOLERANCE = 1.5  # from the timeout firing to the proxy seeing the connection closed, on a loaded machine
 ARRIVAL_TOLERANCE = 0.5  # from a request sent at the deadline to the proxy reading it (TLS, HTTP), loaded machine
 NAMES = ("g0", "g1")
+HELD = 4.5  # seconds the proxy holds the leader's _update: past its renew deadline, short of --request-timeout 5
 
 
 def lease(kube: Kube) -> dict[str, str]:
@@ -41,10 +45,15 @@ def lease(kube: Kube) -> dict[str, str]:
     return {"holder": str(spec.get("holderIdentity") or ""), "renewed": str(spec.get("renewTime") or "")}
 
 
-def waited(link: Link, now: float) -> float:
-    """How long the client kept a connection after its first unanswered bytes (until now if still open)."""
-    closed = link.waited()
-    return closed if closed is not None else now - (link.unanswered or now)
+def held_update(es: FaultProxy, pid: int, since: float) -> Seen | None:
+    """The leader's ``_update`` of g1 as the Elasticsearch proxy saw it."""
+    return next((s for s in es.seen(since, "dep-g1/deployment/_update") if s.pid == pid), None)
+
+
+def gave_up_after(link: Link, now: float) -> float:
+    """How long the client waited for its unanswered request before giving it up (until now if it still waits)."""
+    assert link.request_at is not None
+    return (link.gave_up_at() or now) - link.request_at
 
 
 def wall(rfc3339: str) -> float:
@@ -66,8 +75,12 @@ def test_a_hung_api_server_deposes_the_leader_safely_and_the_healthy_replica_tak
         env.kube.apply(mdep(name, es.url, deploymentId=f"dep-{name}"))
     for name in NAMES:
         wait_for(lambda n=name: converged(env.kube.mdep(n), 1), what=f"{name} Ready")  # type: ignore[misc]
-    acting = time.time()
-    wait_for(lambda: [s for s in es.seen(acting) if s.pid == leader.process.pid], what="the leader polling")
+    # The leader's next _update is held at the Elasticsearch proxy, longer than the renew deadline: in flight
+    # when the hang begins, it must be cancelled at the deadline and never reach Elasticsearch.
+    es.add_rule(Rule("POST", r"/deployment/_update$", delay=lambda: HELD, count=1))
+    changed = time.time()
+    patch_spec(env.kube, "g1", numberOfAllocations=2)
+    wait_for(lambda: held_update(es, leader.process.pid, changed), interval=0.02, what="the leader's _update sent")
 
     began = time.time()
     api.set_mode("hang")
@@ -84,14 +97,14 @@ def test_a_hung_api_server_deposes_the_leader_safely_and_the_healthy_replica_tak
     wait_for(lambda: "stopped leading" in leader.log, timeout=5, what="the leader's own word that it stopped")
 
     # The new leader acts while the old one's API server still hangs.
-    patch_spec(env.kube, "g1", numberOfAllocations=2)
     desired = {"g0": 1, "g1": 2}
     for name, count in desired.items():
         wait_for(lambda n=name, c=count: converged(env.kube.mdep(n), c), timeout=30, what=f"{name} converged")  # type: ignore[misc]
     wait_for(lambda: time.time() >= began + hang, timeout=hang + 10, interval=0.5, what="the end of the hang")
     ended = time.time()
-    unanswered = [link for link in api.links if link.unanswered is not None]
-    waits = [waited(link, ended) for link in unanswered]
+    unanswered = [link for link in api.links if link.request_at is not None]
+    waits = [gave_up_after(link, ended) for link in unanswered]
+    still_open = api.open_links()
     api.set_mode("pass")
 
     # After the hang: the old leader's watch reconnects; it follows. Everything converges.
@@ -103,9 +116,15 @@ def test_a_hung_api_server_deposes_the_leader_safely_and_the_healthy_replica_tak
     assert leader.process.alive(), leader.process.log_tail()
     assert lease(env.kube)["holder"] == healthy.identity
 
-    # No request of the old leader outlived its timeout: every unanswered connection was closed within it.
+    # No request of the old leader outlived its timeout: it gave up every unanswered one within it.
     assert unanswered, "the hang swallowed no request of the leader's"
     assert max(waits) <= KUBE_TIMEOUT + CLOSE_TOLERANCE, sorted(waits)[-5:]
+    # (Counted until the end of the hang for the requests still waiting then.) And the connections went away:
+    # what was still open at the end carried no request (the watch streams), or a request given up less than
+    # asyncio's TLS shutdown wait ago (a closing client waits that long for the server's close_notify; nothing
+    # is sent on a closing connection), or one younger than its timeout.
+    lingering = [link for link in still_open if link.request_at is not None]
+    assert all(ended - (link.gave_up_at() or ended) <= TLS_SHUTDOWN + CLOSE_TOLERANCE for link in lingering)
     # No Elasticsearch request of the old leader after its renew deadline, hence none after the Lease's expiry.
     old = [s.started for s in es.seen() if s.pid == leader.process.pid]
     new = [s.started for s in es.seen() if s.pid == healthy.process.pid]
@@ -114,10 +133,16 @@ def test_a_hung_api_server_deposes_the_leader_safely_and_the_healthy_replica_tak
     assert last_old <= renewed + RENEW_DEADLINE + ARRIVAL_TOLERANCE, (last_old - renewed, renewed - began)
     assert last_old < renewed + LEASE_DURATION <= min(new), (last_old - renewed, min(new) - renewed)
     assert [s for s in es.seen(path="/_update") if s.pid == healthy.process.pid], "the new leader never acted"
+    # The _update in flight across the deadline was cancelled then, and never reached Elasticsearch.
+    cut = held_update(es, leader.process.pid, changed)
+    assert cut is not None and cut.status is None and cut.ended is not None, cut
+    assert cut.ended <= renewed + RENEW_DEADLINE + CLOSE_TOLERANCE, (cut.ended - renewed, cut.started - renewed)
     print(
         f"hang {hang:.0f}s: the leader's last renewal {renewed - began:+.2f}s from the hang, its last Elasticsearch "
-        f"request {last_old - renewed:.2f}s after it, takeover seen {took_over - began:.1f}s after the hang began; "
-        f"{len(unanswered)} unanswered connections, each closed within {max(waits):.2f}s"
+        f"request {last_old - renewed:.2f}s after it, its held _update cancelled {cut.ended - renewed:.2f}s after "
+        f"it, takeover seen {took_over - began:.1f}s after the hang began; "
+        f"{len(unanswered)} unanswered requests, each given up within {max(waits):.2f}s; "
+        f"{len(still_open)} connections open at the end ({len(lingering)} closing)"
     )
     env.record(
         scenario="API server hangs for the leader",
@@ -126,6 +151,6 @@ def test_a_hung_api_server_deposes_the_leader_safely_and_the_healthy_replica_tak
         converged=len(NAMES),
         takeovers=[took_over - began],
         hang=hang,
-        unanswered_connections=len(unanswered),
+        unanswered_requests=len(unanswered),
         longest_unanswered=max(waits),
     )
