@@ -97,6 +97,7 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# make test prints its 25 slowest tests (--durations=25): where a CI run's time went.
 # make unit and make test run on TEST_WORKERS pytest-xdist workers, each with a control plane of its own, whole files
 # at a time, in the order tests/conftest.py sorts them (the longest files, then the slow tiers first):
 # --no-loadscope-reorder, else pytest-xdist hands out the files with the most tests first and the quick bench
@@ -125,7 +126,7 @@ prefetch:
 test:
 	@$(MAKE) --no-print-directory -j3 venv controlplane prefetch
 	@$(MAKE) --no-print-directory -j3 helm promtool lint
-	$(VENV)/bin/pytest -m "(not faults or faults_smoke) and not image" $(XDIST) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "(not faults or faults_smoke) and not image" $(XDIST) --durations=25 $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),@echo "PYTEST_ARGS set: no commit marked as tested",@$(PY) -m scripts.release mark-tested)
 
 # The faults suite, and the impersonation and installed-permissions RBAC proofs with it.
