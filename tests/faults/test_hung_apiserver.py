@@ -33,7 +33,7 @@ LEASE = "esml-hung"
 LEASE_DURATION, RENEW_DEADLINE = 3.0, 2.0  # conftest.FAST
 KUBE_TIMEOUT = 5.0  # the leader's --kube-request-timeout
 TLS_SHUTDOWN = 30.0  # asyncio's wait for the server's close_notify when a TLS connection closes
-CLOSE_TOLERANCE = 1.5  # from the timeout firing to the proxy seeing the connection closed, on a loaded machine
+CLOSE_TOLERANCE = 1.5  # from a timeout firing to the proxy seeing the client give up, on a loaded machine
 ARRIVAL_TOLERANCE = 0.5  # from a request sent at the deadline to the proxy reading it (TLS, HTTP), loaded machine
 NAMES = ("g0", "g1")
 HELD = 4.5  # seconds the proxy holds the leader's _update: past its renew deadline, short of --request-timeout 5
@@ -116,13 +116,21 @@ def test_a_hung_api_server_deposes_the_leader_safely_and_the_healthy_replica_tak
     assert leader.process.alive(), leader.process.log_tail()
     assert lease(env.kube)["holder"] == healthy.identity
 
-    # No request of the old leader outlived its timeout: it gave up every unanswered one within it.
+    # No request of the old leader outlived its timeout: it gave up every unanswered one within it. Requests still
+    # unanswered when the hang ended count until then; the older ones are kopf's watch streams reconnecting after
+    # kopf's inactivity timeout, with kopf's own request timeout (60 s; issue 20 leaves kopf's watch to kopf),
+    # one per "inactive, reconnecting" line of the leader's log.
     assert unanswered, "the hang swallowed no request of the leader's"
-    assert max(waits) <= KUBE_TIMEOUT + CLOSE_TOLERANCE, sorted(waits)[-5:]
-    # (Counted until the end of the hang for the requests still waiting then.) And the connections went away:
-    # what was still open at the end carried no request (the watch streams), or a request given up less than
-    # asyncio's TLS shutdown wait ago (a closing client waits that long for the server's close_notify; nothing
-    # is sent on a closing connection), or one younger than its timeout.
+    ours = [
+        (wait, link) for wait, link in zip(waits, unanswered, strict=True) if wait <= KUBE_TIMEOUT + CLOSE_TOLERANCE
+    ]
+    longer = [link for wait, link in zip(waits, unanswered, strict=True) if wait > KUBE_TIMEOUT + CLOSE_TOLERANCE]
+    details = [(round(gave_up_after(link, ended), 2), round(link.accepted - began, 2)) for link in longer]
+    assert all(link.gave_up_at() is None for link in longer), details  # given up late: not a watch
+    assert len(longer) <= leader.log.count("is inactive, reconnecting"), details
+    # And the connections went away: what was still open at the end carried no request (the watch streams), or
+    # a request given up less than asyncio's TLS shutdown wait ago (a closing client waits that long for the
+    # server's close_notify; nothing is sent on a closing connection), or one still waiting (above).
     lingering = [link for link in still_open if link.request_at is not None]
     assert all(ended - (link.gave_up_at() or ended) <= TLS_SHUTDOWN + CLOSE_TOLERANCE for link in lingering)
     # No Elasticsearch request of the old leader after its renew deadline, hence none after the Lease's expiry.
@@ -141,7 +149,8 @@ def test_a_hung_api_server_deposes_the_leader_safely_and_the_healthy_replica_tak
         f"hang {hang:.0f}s: the leader's last renewal {renewed - began:+.2f}s from the hang, its last Elasticsearch "
         f"request {last_old - renewed:.2f}s after it, its held _update cancelled {cut.ended - renewed:.2f}s after "
         f"it, takeover seen {took_over - began:.1f}s after the hang began; "
-        f"{len(unanswered)} unanswered requests, each given up within {max(waits):.2f}s; "
+        f"{len(ours)} unanswered requests, each given up within {max(w for w, _ in ours):.2f}s, "
+        f"{len(longer)} watch reconnects waiting at the end; "
         f"{len(still_open)} connections open at the end ({len(lingering)} closing)"
     )
     env.record(
@@ -151,6 +160,6 @@ def test_a_hung_api_server_deposes_the_leader_safely_and_the_healthy_replica_tak
         converged=len(NAMES),
         takeovers=[took_over - began],
         hang=hang,
-        unanswered_requests=len(unanswered),
-        longest_unanswered=max(waits),
+        unanswered_requests=len(ours),
+        longest_unanswered=max(w for w, _ in ours),
     )
