@@ -18,6 +18,7 @@ from esml_operator.settings import Settings
 from harness.polling import wait_for_async
 
 MODEL = "my-model"
+START_TIME, START_TIME_MS = "2026-11-25T10:00:00Z", 1_795_600_800_000  # one moment: _start/_update, _stats
 HEADERS = {"X-Elastic-Product": "Elasticsearch", "content-type": "application/json"}
 
 
@@ -134,7 +135,7 @@ class FakeES:
                     }
                 },
                 "assignment_state": "started",
-                "start_time": "2026-11-25T10:00:00Z",
+                "start_time": START_TIME,
             }
         }
 
@@ -152,7 +153,9 @@ class FakeES:
                         "threads_per_allocation": 1,
                         "number_of_allocations": n,
                         "queue_capacity": 1024,
+                        "cache_size": "10b",
                         "priority": "normal",
+                        "start_time": START_TIME_MS,
                         "allocation_status": {
                             "allocation_count": n,
                             "target_allocation_count": n,
