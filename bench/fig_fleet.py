@@ -29,6 +29,7 @@ from bench.es import SimApi
 from bench.fig_scale import Steady, naive_window, steady_window
 from bench.figures import Figure, Row
 from bench.run import Run, is_ready, mdep, ready_within
+from harness.commands import OPERATOR_MODULE
 from harness.polling import wait_for_async
 
 PREFIX = "bench-fleet-"
@@ -91,7 +92,7 @@ async def fleet(run: Run) -> list[Figure]:
         namespaces,
         resync_interval=s.resync,
         extra=run.operator_flags,
-        module=("-m", "bench.tracemem", str(memory), "--") if memory else ("-m", "esml_operator.cli"),
+        module=("-m", "bench.tracemem", str(memory), "--") if memory else OPERATOR_MODULE,
     )
     await operator.wait_healthy()
     await asyncio.sleep(2)

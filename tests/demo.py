@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 import yaml
 
+from harness.commands import OPERATOR, SIMULATOR
 from harness.polling import TimedOut, wait_for
 from harness.process import stop_from_pid_files
 from harness.runner import DEFAULT_BIN, REPO, ControlPlane
@@ -96,9 +97,9 @@ def route_text(route: dict[str, Any]) -> str:
 def shown_command(argv: list[str]) -> str:
     """The command a process really runs, as a person would type it (``esml-operator ...``, short paths)."""
     args = list(argv)
-    if args[:3] == [sys.executable, "-m", "esml_operator.cli"]:
+    if tuple(args[:3]) == OPERATOR:
         args = ["esml-operator", *args[3:]]
-    elif args[:3] == [sys.executable, "-m", "esml_simulator"]:
+    elif tuple(args[:3]) == SIMULATOR:
         args = ["esml-simulator", *args[3:]]
     shown = [_show_path(Path(a)) if a.startswith("/") else a for a in args]
     return shlex.join(shown)

@@ -16,6 +16,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch, AuthenticationException
 
 from esml_simulator.cli import build_parser, config_from_args, configs_from_args, main
+from harness.commands import SIMULATOR
 from harness.polling import wait_for
 from harness.process import Piped
 
@@ -347,7 +348,7 @@ async def test_start_body_model_id_must_match(http: Http) -> None:
 
 def test_module_entry_point_help() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "esml_simulator", "--help"],
+        [*SIMULATOR, "--help"],
         capture_output=True,
         text=True,
         check=True,
