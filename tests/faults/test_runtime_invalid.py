@@ -177,7 +177,7 @@ def test_every_runtime_invalid_resource_gets_a_clear_condition_and_bounded_calls
 
     # Bounded calls: count what each case causes over a few resync intervals once it is reported.
     start = time.time()
-    wait_for(lambda: time.time() - start >= WINDOW, timeout=WINDOW + 1, interval=0.5, what="the counting window")
+    time.sleep(WINDOW)  # counting calls per window needs the window's time: nothing to wait for
     counts = {
         name: len([r for r in p.seen(since=start) if not is_capacity_read(r.path)])
         + len([c for c in p.connects(since=start) if c.mode != "pass"])
