@@ -58,13 +58,8 @@ class Fleet:
 
     def spawn(self, name: str, argv: Sequence[str], directory: Path, env: dict[str, str] | None = None) -> Process:
         directory.mkdir(parents=True, exist_ok=True)
-        saved = dict(os.environ)
-        os.environ.update({**child_env(self.source), **(env or {})})
-        try:
-            proc = Process(name, argv, directory / f"{name}.log", detach=False, pid_file=directory / f"{name}.pid")
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        log, pid_file = directory / f"{name}.log", directory / f"{name}.pid"
+        proc = Process(name, argv, log, detach=False, pid_file=pid_file, env={**child_env(self.source), **(env or {})})
         self.processes.append(proc)
         return proc
 

@@ -15,7 +15,7 @@ import ctypes
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.polling import TimedOut, wait_for
@@ -29,7 +29,17 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class Process:
-    def __init__(self, name: str, argv: Sequence[str], log: Path, *, detach: bool, pid_file: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        *,
+        detach: bool,
+        pid_file: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``env``: the child's whole environment (default: this process's)."""
         self.name = name
         self.log = log
         self.pid_file = pid_file
@@ -42,6 +52,7 @@ class Process:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=None if detach else _die_with_parent,
+                env=None if env is None else dict(env),
             )
         finally:
             log_handle.close()

@@ -52,15 +52,14 @@ class OperatorProcess:
             log_level="DEBUG",
             extra=("--min-poll-interval", str(min(0.5, resync_interval)), *election, *extra),
         )
-        old_env = dict(os.environ)
-        os.environ.update(env or {})
-        try:
-            self.process = Process(
-                "operator", argv, self.dir / "operator.log", detach=detach, pid_file=self.dir / "operator.pid"
-            )
-        finally:
-            os.environ.clear()
-            os.environ.update(old_env)
+        self.process = Process(
+            "operator",
+            argv,
+            self.dir / "operator.log",
+            detach=detach,
+            pid_file=self.dir / "operator.pid",
+            env={**os.environ, **(env or {})},
+        )
         wait_for(self.healthy, timeout=60, what="the operator's liveness endpoint", processes=[self.process])
 
     def healthy(self) -> bool:

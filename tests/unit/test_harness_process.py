@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from esml_operator.settings import Settings
 from esml_simulator.cli import build_parser, configs_from_args
 from harness.commands import OPERATOR, SIMULATOR, operator_argv, simulator_argv
 from harness.polling import wait_for
-from harness.process import Piped, _wait_gone, stop_pid
+from harness.process import Piped, Process, _wait_gone, stop_pid
 
 IGNORES_SIGTERM = (
     "import signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); sys.stdin.read()"
@@ -30,6 +31,19 @@ def test_a_piped_child_that_exits_ends_the_wait_with_its_stderr() -> None:
         child.wait(timeout=10)
         assert child.stderr is not None
         child.stderr.close()
+
+
+def test_a_process_gets_the_environment_it_is_given_and_ours_stays(tmp_path: Path) -> None:
+    script = "import os; print(os.environ.get('ESML_PROBE'), os.environ.get('HOME'))"
+    env = {"ESML_PROBE": "child-only", "HOME": "/nowhere"}
+    argv = [sys.executable, "-c", script]
+    proc = Process("probe", argv, tmp_path / "probe.log", detach=False, pid_file=tmp_path / "probe.pid", env=env)
+    try:
+        assert proc.popen.wait(timeout=30) == 0
+    finally:
+        proc.stop()
+    assert proc.log.read_text() == "child-only /nowhere\n"
+    assert "ESML_PROBE" not in os.environ
 
 
 def _ignoring_sigterm() -> subprocess.Popen[str]:
