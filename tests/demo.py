@@ -286,8 +286,8 @@ class Demo:
                 raise DemoFailed(f"last status: {(obj or {}).get('status')}")  # what the timeout reports
             return (obj,)
 
-        (obj,) = self.wait(poll, what=what)
-        return obj
+        found: tuple[dict[str, Any] | None] = self.wait(poll, what=what)
+        return found[0]
 
     # -- the steps ------------------------------------------------------------------------
     def clean_previous(self) -> None:
