@@ -8,7 +8,7 @@ operator: its own status write coming back to it, and to every other watcher), a
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -20,6 +20,7 @@ from bench.figures import Row
 from bench.kube import delta
 from bench.latency import Change
 from bench.run import Run
+from harness.polling import TimedOut, wait_for_async
 
 SCALE = "modeldeployments/scale"  # the bench's own changes
 QUIET = 1.0  # seconds without a new event of a changed resource: the operator is done with them
@@ -62,12 +63,13 @@ async def settle(run: Run, changes: Sequence[Change], *, within: float = 10.0) -
     """Wait until no event of a changed resource arrived for ``QUIET`` seconds (the last status writes are in)."""
     changed = {(c.ack.namespace, c.ack.name) for c in changes}
     begin = min((c.ack.sent for c in changes), default=time.time())
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+
+    def quiet() -> bool:
         times = [e["t"] for e in run.watch_events(begin) if (e["ns"], e["name"]) in changed]
-        if not times or time.time() - max(times) >= QUIET:
-            return
-        await asyncio.sleep(0.2)
+        return not times or time.time() - max(times) >= QUIET
+
+    with contextlib.suppress(TimedOut):  # still busy after ``within``: count what arrived
+        await wait_for_async(quiet, within=within, interval=0.2, what="the changed resources to go quiet")
 
 
 async def change_cost(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import time
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ import httpx
 
 from bench.figures import percentile
 from bench.procs import API_KEY, Simulator
+from harness.polling import TimedOut, wait_for_async
 
 UPDATE_SUFFIX = "/deployment/_update"
 WRITE_SUFFIXES = ("/deployment/_start", "/deployment/_update", "/deployment/_stop")
@@ -92,6 +94,17 @@ class SimApi:
             f"/_sim/deployments/{deployment}/_set_allocations", json={"number_of_allocations": allocations}
         )
         response.raise_for_status()
+
+    async def first_update(self, deployment: str, allocations: int, *, within: float) -> float | None:
+        """Wall time of the first ``_update`` of ``deployment`` to ``allocations``; None if none within ``within`` s."""
+
+        async def reached() -> float | None:
+            hits = [r for r in await self.requests() if r.is_update and r.deployment == deployment]
+            return next((r.wall_time for r in hits if r.allocations == allocations), None)
+
+        with contextlib.suppress(TimedOut):
+            return float(await wait_for_async(reached, within=within, interval=0.25, what=f"{deployment}'s _update"))
+        return None
 
     async def allocations(self, deployment: str) -> int | None:
         """``number_of_allocations`` Elasticsearch holds for the deployment (its target), or None if absent."""

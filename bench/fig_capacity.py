@@ -19,6 +19,7 @@ from typing import Any
 from bench.es import EsRequest, SimApi, per_interval
 from bench.figures import Row
 from bench.run import Run, mdep
+from harness.polling import wait_for_async
 
 SHORT_NAME = "md-short"
 SHORT_ALLOCATIONS = 5000  # more than a bench simulator's ML processors (4 nodes x 1024): _start answers 429
@@ -68,11 +69,11 @@ async def short_cluster(run: Run, sims: Sequence[SimApi], namespace: str) -> Sho
     s = run.sizes
     started = time.monotonic()
     await run.kube.create_mdep(namespace, mdep(SHORT_NAME, sims[0].sim.url, "dep-short", SHORT_ALLOCATIONS))
-    deadline = started + 6 * s.resync + 30
-    while not is_short(await run.kube.get_mdep(namespace, SHORT_NAME)):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{SHORT_NAME} never reported its capacity shortfall")
-        await asyncio.sleep(0.25)
+
+    async def short() -> bool:
+        return is_short(await run.kube.get_mdep(namespace, SHORT_NAME))
+
+    await wait_for_async(short, within=6 * s.resync + 30, interval=0.25, what=f"{SHORT_NAME}'s capacity shortfall")
     to_short = time.monotonic() - started
     for sim in sims:
         await sim.clear_requests()

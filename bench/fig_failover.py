@@ -86,12 +86,8 @@ async def failover(run: Run) -> list[Figure]:
         run.fleet.kill(replicas[leader].proc)
         killed = time.time()
         await run.kube.patch_scale(NAMESPACE, names[0], 3)
-        reached: float | None = None
-        deadline = killed + 3 * (s.lease_duration + s.retry_period)
-        while reached is None and time.time() < deadline:
-            await asyncio.sleep(0.1)
-            hits = [r for r in await sim.requests() if r.is_update and r.deployment == names[0] and r.allocations == 3]
-            reached = hits[0].wall_time if hits else None
+        within = killed + 3 * (s.lease_duration + s.retry_period) - time.time()
+        reached = await sim.first_update(names[0], 3, within=within)
         floor = max(0.0, renewed + duration - killed) + run.results.get("latency_floor_s", 0.0)
         target = s.lease_duration + s.retry_period
         fig.rows = [

@@ -28,7 +28,8 @@ from bench import procs, tracemem
 from bench.es import SimApi
 from bench.fig_scale import Steady, naive_window, steady_window
 from bench.figures import Figure, Row
-from bench.run import Run, is_ready, mdep
+from bench.run import Run, is_ready, mdep, ready_within
+from harness.commands import OPERATOR_MODULE
 from harness.polling import wait_for_async
 
 PREFIX = "bench-fleet-"
@@ -49,13 +50,7 @@ async def ready_in(run: Run, prefix: str) -> int:
 
 
 async def wait_all_ready(run: Run, total: int, *, within: float) -> tuple[float, int]:
-    start = time.monotonic()
-    while True:
-        ready = await ready_in(run, PREFIX)
-        elapsed = time.monotonic() - start
-        if ready >= total or elapsed > within:
-            return elapsed, ready
-        await asyncio.sleep(5.0)
+    return await ready_within(lambda: ready_in(run, PREFIX), total, within=within, interval=5.0)
 
 
 async def idle_rss(run: Run, sims: Sequence[SimApi], namespaces: Sequence[str]) -> float:
@@ -97,7 +92,7 @@ async def fleet(run: Run) -> list[Figure]:
         namespaces,
         resync_interval=s.resync,
         extra=run.operator_flags,
-        module=("-m", "bench.tracemem", str(memory), "--") if memory else ("-m", "esml_operator.cli"),
+        module=("-m", "bench.tracemem", str(memory), "--") if memory else OPERATOR_MODULE,
     )
     await operator.wait_healthy()
     await asyncio.sleep(2)

@@ -9,6 +9,7 @@ more changes inside a resync round, where they once waited for its poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import statistics
 import time
@@ -22,7 +23,7 @@ from bench.figures import Figure, Row
 from bench.latency import Summary, Target, add_watch_delivery, collect, send_changes, summarize
 from bench.loops import loop_rows
 from bench.run import Run, mdep
-from harness.polling import wait_for_async
+from harness.polling import TimedOut, wait_for_async
 from harness.process import Process
 
 NAMESPACE = "bench-latency"
@@ -229,11 +230,11 @@ async def churn(run: Run, sim: SimApi) -> Figure:
     took = time.monotonic() - start
     final = int((await run.kube.get_mdep(NAMESPACE, CHURN))["spec"]["numberOfAllocations"])
 
-    deadline = time.monotonic() + max(30.0, 3 * s.resync)
-    es_value = await sim.allocations(CHURN)
-    while es_value != final and time.monotonic() < deadline:
-        await asyncio.sleep(0.25)
-        es_value = await sim.allocations(CHURN)
+    async def arrived() -> bool:
+        return await sim.allocations(CHURN) == final
+
+    with contextlib.suppress(TimedOut):  # the row reports what Elasticsearch holds either way
+        await wait_for_async(arrived, within=max(30.0, 3 * s.resync), interval=0.25, what="the final count in ES")
     await asyncio.sleep(2)  # late calls would still count
     es_value = await sim.allocations(CHURN)
     updates = [r for r in await sim.requests() if r.is_update and r.deployment == CHURN]

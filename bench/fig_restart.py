@@ -10,7 +10,6 @@ process's start to the ``_update`` of a change made while no operator ran.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -26,21 +25,6 @@ TARGET = 5.0  # seconds (issue 20)
 
 def _parse_time(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-
-
-async def reached_at(sim: SimApi, deployment: str, allocations: int, *, within: float) -> float | None:
-    """Wall time of the first ``_update`` of ``deployment`` to ``allocations`` (None if none within)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        hits = [
-            r
-            for r in await sim.requests()
-            if r.is_update and r.deployment == deployment and r.allocations == allocations
-        ]
-        if hits:
-            return hits[0].wall_time
-        await asyncio.sleep(0.25)
-    return None
 
 
 async def lease_left(run: Run, at: float) -> float:
@@ -92,7 +76,7 @@ class Elected:
         await self.sims[0].clear_requests()
         new = self.spawn(identity)
         left = await lease_left(self.run, new.started)
-        reached = await reached_at(self.sims[0], "dep-000", allocations, within=60)
+        reached = await self.sims[0].first_update("dep-000", allocations, within=60)
         return new, None if reached is None else reached - new.started, left
 
 

@@ -4,6 +4,7 @@ with ``--no-leader-election``, then with leader election as installed, ``bench/f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
@@ -20,6 +21,7 @@ from bench.fig_restart import TARGET, elected_restarts
 from bench.figures import Figure, Row
 from bench.kube import delta
 from bench.run import Run, mdep, operator_default
+from harness.polling import TimedOut, wait_for_async
 
 
 @dataclass(frozen=True)
@@ -231,16 +233,15 @@ async def drift_correction(run: Run, sims: Sequence[SimApi], namespaces: Sequenc
         await sim.clear_requests()
     for sim, deployment in drifted:
         await sim.set_allocations(deployment, 2)
-    deadline = time.monotonic() + 3 * s.resync + 10
-    corrected = 0
-    while time.monotonic() < deadline:
-        await asyncio.sleep(1)
+
+    async def all_corrected() -> bool:
         corrected = 0
         for sim in sims:
-            fixed = {r.deployment for r in await sim.requests() if r.is_update and r.allocations == 1}
-            corrected += len(fixed)
-        if corrected >= len(drifted):
-            break
+            corrected += len({r.deployment for r in await sim.requests() if r.is_update and r.allocations == 1})
+        return corrected >= len(drifted)
+
+    with contextlib.suppress(TimedOut):  # a shortfall shows in the figure's counts
+        await wait_for_async(all_corrected, within=3 * s.resync + 10, interval=1, what="every drift corrected")
     await asyncio.sleep(2)  # a second, needless correction would show up here
     updates = 0
     for sim in sims:
@@ -274,11 +275,8 @@ async def restart(
         extra=run.operator_flags,
     )
     window_end = operator.started + s.restart_window
-    reached: float | None = None
-    while time.time() < max(window_end, operator.started + 60) and reached is None:
-        await asyncio.sleep(0.25)
-        hits = [r for r in await sims[0].requests() if r.is_update and r.deployment == "dep-000" and r.allocations == 3]
-        reached = hits[0].wall_time if hits else None
+    within = max(window_end, operator.started + 60) - time.time()
+    reached = await sims[0].first_update("dep-000", 3, within=within)
     await asyncio.sleep(max(0.0, window_end - time.time()))
     writes = delta(await run.kube.write_counts(), writes_before)
     es_writes = [r for sim in sims for r in await sim.requests() if r.is_write and r.deployment != "dep-000"]

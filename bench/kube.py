@@ -6,7 +6,6 @@ way: one keep-alive httpx client, JSON bodies, nothing else.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import ssl
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from harness.polling import wait_for_async
 
 GROUP, VERSION, PLURAL = "esml.io", "v1alpha1", "modeldeployments"
 MDEP_API = f"/apis/{GROUP}/{VERSION}"
@@ -91,11 +92,11 @@ class Kube:
         """Delete a ModelDeployment and wait (at most 30 s) until it is gone, finalizers done."""
         path = f"{MDEP_API}/namespaces/{namespace}/{PLURAL}/{name}"
         await self._send("DELETE", path, ok=(200, 202))
-        async with asyncio.timeout(30):
-            while True:
-                if (await self.http.get(path)).status_code == 404:
-                    return
-                await asyncio.sleep(0.25)
+
+        async def gone() -> bool:
+            return (await self.http.get(path)).status_code == 404
+
+        await wait_for_async(gone, within=30, interval=0.25, what=f"{namespace}/{name} to be deleted")
 
     async def list_mdeps(self, namespace: str | None = None) -> list[dict[str, Any]]:
         path = f"{MDEP_API}/namespaces/{namespace}/{PLURAL}" if namespace else f"{MDEP_API}/{PLURAL}"

@@ -14,6 +14,7 @@ resourceVersion.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from bench.es import EsRequest, SimApi
 from bench.figures import percentile
 from bench.kube import Kube, ScaleAck
+from harness.polling import TimedOut, wait_for_async
 
 MAX_REPLICAS = 4
 
@@ -100,17 +102,21 @@ def _match(changes: Sequence[Change], updates: dict[tuple[int, str], list[EsRequ
 
 async def collect(changes: Sequence[Change], sims: Sequence[SimApi], *, within: float) -> int:
     """Wait (up to ``within`` seconds) until every change reached Elasticsearch; the number that never did."""
-    deadline = time.monotonic() + within
-    while True:
+    missing = len(changes)
+
+    async def all_arrived() -> bool:
+        nonlocal missing
         updates: dict[tuple[int, str], list[EsRequest]] = defaultdict(list)
         for sim in sims:
             for request in await sim.requests():
                 if request.is_update and request.deployment:
                     updates[(id(sim), request.deployment)].append(request)
         missing = _match(changes, updates)
-        if missing == 0 or time.monotonic() > deadline:
-            return missing
-        await asyncio.sleep(0.5)
+        return missing == 0
+
+    with contextlib.suppress(TimedOut):  # the caller reports the changes that never arrived
+        await wait_for_async(all_arrived, within=within, interval=0.5, what="every change in Elasticsearch")
+    return missing
 
 
 def add_watch_delivery(changes: Sequence[Change], watch_log: Path) -> None:

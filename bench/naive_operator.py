@@ -43,7 +43,7 @@ def client_for(url: str) -> httpx.AsyncClient:
 
 async def poll(url: str, deployment: str) -> None:
     client = client_for(url)
-    while True:
+    while True:  # not a wait: polling forever is the baseline this operator measures (tests/repo/test_poll_loops.py)
         with contextlib.suppress(httpx.HTTPError):
             await client.get(f"/_ml/trained_models/{deployment}/_stats")
         await asyncio.sleep(INTERVAL)

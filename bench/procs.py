@@ -14,7 +14,6 @@ import functools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,8 +24,10 @@ from pathlib import Path
 import httpx
 
 from bench.kube import Credentials
+from harness.commands import OPERATOR, OPERATOR_MODULE, SIMULATOR, operator_argv, simulator_argv
 from harness.polling import wait_for_async
 from harness.process import Process, stop_pid
+from harness.runner import free_port
 
 MODEL = "bench-model"
 API_KEY_ID, API_KEY_SECRET = "bench", "bench-api-key-secret"
@@ -43,12 +44,6 @@ class Tls:
     key: Path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Fleet:
     """Owns every child process of the run; ``stop_all`` is safe to call more than once."""
 
@@ -63,13 +58,8 @@ class Fleet:
 
     def spawn(self, name: str, argv: Sequence[str], directory: Path, env: dict[str, str] | None = None) -> Process:
         directory.mkdir(parents=True, exist_ok=True)
-        saved = dict(os.environ)
-        os.environ.update({**child_env(self.source), **(env or {})})
-        try:
-            proc = Process(name, argv, directory / f"{name}.log", detach=False, pid_file=directory / f"{name}.pid")
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        log, pid_file = directory / f"{name}.log", directory / f"{name}.pid"
+        proc = Process(name, argv, log, detach=False, pid_file=pid_file, env={**child_env(self.source), **(env or {})})
         self.processes.append(proc)
         return proc
 
@@ -144,36 +134,18 @@ def spawn_simulators(
         name = f"{prefix}{first:02d}"
         ready = directory / name / "ready.json"
         ready.unlink(missing_ok=True)
-        argv = [
-            sys.executable,
-            "-m",
-            "esml_simulator",
-            "--port",
-            "0",
-            "--ready-file",
-            str(ready),
-            "--nodes",
-            "4",
-            "--processors",
-            "1024",
-            "--node-memory",
-            "256gb",
-            "--model",
-            MODEL,
-            "--model-size",
-            "1mb",
-            "--allocation-delay",
-            str(allocation_delay),
-            "--tls-cert",
-            str(tls.cert),
-            "--tls-key",
-            str(tls.key),
-            "--cluster-name",
-            name,
-            "--api-key",
-            f"{API_KEY_ID}:{API_KEY_SECRET}:superuser",
-            *(["--clusters", str(clusters)] if clusters > 1 else []),
-        ]
+        argv = simulator_argv(
+            ready,
+            nodes=4,
+            allocation_delay=allocation_delay,
+            models=[MODEL],
+            tls=(tls.cert, tls.key),
+            extra=[
+                *("--processors", "1024", "--node-memory", "256gb", "--model-size", "1mb", "--cluster-name", name),
+                *("--api-key", f"{API_KEY_ID}:{API_KEY_SECRET}:superuser"),
+                *(["--clusters", str(clusters)] if clusters > 1 else []),
+            ],
+        )
         proc = fleet.spawn(name, argv, directory / name)
         names = [f"{name}-{k}" for k in range(clusters)] if clusters > 1 else [name]
         sims += [Simulator(n, proc, ready, tls.ca, index=k) for k, n in enumerate(names)]
@@ -182,7 +154,7 @@ def spawn_simulators(
 
 def simulator_clusters(source: Path | None) -> bool:
     """Whether this simulator serves several clusters from one process (``--clusters``)."""
-    argv = [sys.executable, "-m", "esml_simulator", "--help"]
+    argv = [*SIMULATOR, "--help"]
     usage = subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(source)).stdout
     return "--clusters" in usage
 
@@ -227,7 +199,7 @@ def child_env(source: Path | None) -> dict[str, str]:
 @functools.cache
 def operator_usage(source: Path | None) -> str:
     """``esml-operator run --help`` of the operator under test (which flags it has)."""
-    argv = [sys.executable, "-m", "esml_operator.cli", "run", "--help"]
+    argv = [*OPERATOR, "run", "--help"]
     return subprocess.run(argv, capture_output=True, text=True, check=False, env=child_env(source)).stdout
 
 
@@ -245,30 +217,21 @@ def spawn_operator(
     resync_interval: float,
     extra: Sequence[str] = (),
     name: str = "operator",
-    module: Sequence[str] = ("-m", "esml_operator.cli"),
+    module: Sequence[str] = OPERATOR_MODULE,
 ) -> Operator:
     """``module``: how the interpreter runs the CLI (``bench.tracemem`` wraps it to profile memory)."""
     port = free_port()
-    argv = [
-        sys.executable,
-        *module,
-        "run",
-        *[a for ns in namespaces for a in ("--namespace", ns)],
-        "--kubeconfig",
-        str(kubeconfig),
-        "--resync-interval",
-        str(resync_interval),
-        "--liveness-endpoint",
-        f"http://127.0.0.1:{port}/healthz",
-        "--log-level",
-        "INFO",
-        "--metrics-endpoint",
-        f"http://127.0.0.1:{free_port()}/metrics",
-        # Outside a cluster the Lease defaults to the install's namespace, which a bench cluster lacks.
-        "--lease-namespace",
-        "default",
-        *extra,
-    ]
+    # Outside a cluster the Lease defaults to the install's namespace, which a bench cluster lacks.
+    lease = ("--lease-namespace", "default")
+    argv = operator_argv(
+        kubeconfig,
+        namespaces,
+        resync_interval=resync_interval,
+        health_port=port,
+        metrics_port=free_port(),
+        extra=(*lease, *extra),
+        module=module,
+    )
     started = time.time()
     return Operator(fleet.spawn(name, argv, directory), port, started)
 

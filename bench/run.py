@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from bench.es import SimApi
 from bench.kube import Credentials, Kube
 from esml_operator.settings import Settings
 from harness.certs import Pair, TinyCA
-from harness.polling import wait_for_async
+from harness.polling import TimedOut, wait_for_async
 from harness.process import Process
 from harness.runner import ControlPlane
 from harness.status import is_ready
@@ -215,13 +216,8 @@ class Run:
 
     async def wait_ready(self, namespaces: Sequence[str], total: int, *, within: float) -> tuple[float, int]:
         """Seconds until ``total`` resources are Ready (or ``within`` seconds), and how many are Ready then."""
-        start = time.monotonic()
-        while True:
-            ready = await self.ready_count(namespaces)
-            elapsed = time.monotonic() - start
-            if ready >= total or elapsed > within:
-                return elapsed, ready
-            await asyncio.sleep(0.5 if total <= 100 else 2.0)
+        interval = 0.5 if total <= 100 else 2.0
+        return await ready_within(lambda: self.ready_count(namespaces), total, within=within, interval=interval)
 
     def watch_events(self, since: float, until: float = float("inf")) -> list[dict[str, Any]]:
         events = []
@@ -238,3 +234,20 @@ class Run:
 
 def _pair(pair: Pair) -> tuple[Path, Path]:
     return pair.cert, pair.key
+
+
+async def ready_within(
+    count: Callable[[], Awaitable[int]], total: int, *, within: float, interval: float
+) -> tuple[float, int]:
+    """Seconds until ``count()`` (the Ready resources) reaches ``total``, or ``within`` seconds; and the count then."""
+    start = time.monotonic()
+    counted = 0
+
+    async def all_ready() -> bool:
+        nonlocal counted
+        counted = await count()
+        return counted >= total
+
+    with contextlib.suppress(TimedOut):  # the caller reports how many were Ready
+        await wait_for_async(all_ready, within=within, interval=interval, what=f"{total} Ready")
+    return time.monotonic() - start, counted

@@ -42,7 +42,7 @@ def _fields(t: float, raw: bytes) -> dict[str, Any] | None:
 
 def watch(client: httpx.Client, out: Any, ready: Path) -> None:
     resource_version = ""
-    while True:
+    while True:  # not a wait: the watch client's main loop, reopening its watch (tests/repo/test_poll_loops.py)
         params = {"watch": "true", "timeoutSeconds": "3600"}
         if resource_version:
             params["resourceVersion"] = resource_version

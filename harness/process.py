@@ -15,9 +15,10 @@ import ctypes
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from harness.polling import TimedOut, wait_for
 
 _PR_SET_PDEATHSIG = 1
 
@@ -28,7 +29,17 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 
 class Process:
-    def __init__(self, name: str, argv: Sequence[str], log: Path, *, detach: bool, pid_file: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log: Path,
+        *,
+        detach: bool,
+        pid_file: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``env``: the child's whole environment (default: this process's)."""
         self.name = name
         self.log = log
         self.pid_file = pid_file
@@ -41,6 +52,7 @@ class Process:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=None if detach else _die_with_parent,
+                env=None if env is None else dict(env),
             )
         finally:
             log_handle.close()
@@ -88,20 +100,22 @@ def stop_pid(pid: int, *, timeout: float = 20.0, reap: subprocess.Popen[bytes] |
 
 
 def _wait_gone(pid: int, timeout: float, reap: subprocess.Popen[bytes] | None) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if reap is not None:
-            if reap.poll() is not None:
-                return True
-        else:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
-                return True
-        time.sleep(0.05)
-    return False
+    try:
+        wait_for(lambda: _gone(pid, reap), timeout=timeout, interval=0.05, what=f"process {pid} to exit")
+    except TimedOut:
+        return False
+    return True
+
+
+def _gone(pid: int, reap: subprocess.Popen[bytes] | None) -> bool:
+    """Whether ``pid`` has exited: reaped, if it is our child (``reap``), else absent or a zombie."""
+    if reap is not None:
+        return reap.poll() is not None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
 def stop_from_pid_files(directory: Path) -> list[str]:
@@ -117,3 +131,25 @@ def stop_from_pid_files(directory: Path) -> list[str]:
             stopped.append(pid_file.stem)
         pid_file.unlink(missing_ok=True)
     return stopped
+
+
+class Piped:
+    """A ``subprocess.Popen`` started with ``stderr=PIPE``, for ``wait_for(processes=...)``: its stderr is its log.
+
+    The pipe is read only once the process has exited (reading a live one would block).
+    """
+
+    def __init__(self, name: str, popen: subprocess.Popen[str]) -> None:
+        self.name = name
+        self.popen = popen
+        self._stderr: str | None = None
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.alive():
+            return "(still running)"
+        if self._stderr is None:
+            self._stderr = self.popen.stderr.read() if self.popen.stderr else ""
+        return "\n".join(self._stderr.splitlines()[-lines:])

@@ -37,6 +37,8 @@ from typing import Any
 import httpx
 import yaml
 
+from harness.commands import OPERATOR, SIMULATOR
+from harness.polling import TimedOut, wait_for
 from harness.process import stop_from_pid_files
 from harness.runner import DEFAULT_BIN, REPO, ControlPlane
 from tests.support.operator import OperatorProcess
@@ -73,8 +75,8 @@ class DemoFailed(Exception):
     """A step did not do what the demo shows."""
 
 
-class Interrupted(Exception):
-    """Ctrl-C or SIGTERM."""
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM: like KeyboardInterrupt, no ``except Exception`` (nor a wait's "not yet") swallows it."""
 
 
 def _show_path(path: Path) -> str:
@@ -95,9 +97,9 @@ def route_text(route: dict[str, Any]) -> str:
 def shown_command(argv: list[str]) -> str:
     """The command a process really runs, as a person would type it (``esml-operator ...``, short paths)."""
     args = list(argv)
-    if args[:3] == [sys.executable, "-m", "esml_operator.cli"]:
+    if tuple(args[:3]) == OPERATOR:
         args = ["esml-operator", *args[3:]]
-    elif args[:3] == [sys.executable, "-m", "esml_simulator"]:
+    elif tuple(args[:3]) == SIMULATOR:
         args = ["esml-simulator", *args[3:]]
     shown = [_show_path(Path(a)) if a.startswith("/") else a for a in args]
     return shlex.join(shown)
@@ -189,16 +191,12 @@ class Demo:
         self.output(json.dumps(response.json(), separators=(",", ":")))
         return self.es_allocation()
 
-    def wait(self, check: Callable[[], Any], *, what: str, timeout: float = TIMEOUT) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while True:
-            last = check()
-            if last:
-                return last
-            if time.monotonic() > deadline:
-                raise DemoFailed(f"timed out after {timeout:.0f}s waiting for {what}")
-            time.sleep(0.25)
+    def wait(self, check: Callable[[], Any], *, what: str, timeout: float = TIMEOUT, interval: float = 0.25) -> Any:
+        """``check``'s first truthy result; an exception from it is "not yet" (``harness.polling.wait_for``)."""
+        try:
+            return wait_for(check, timeout=timeout, what=what, interval=interval)
+        except TimedOut as error:
+            raise DemoFailed(str(error)) from None
 
     def sim_requests(self, path_contains: str, method: str = "POST") -> list[dict[str, Any]]:
         assert self.sim is not None
@@ -271,11 +269,12 @@ class Demo:
 
         ``skip_current``: print nothing until the status differs from what it is now.
         """
-        deadline = time.monotonic() + TIMEOUT
         last_key: Any = self.snapshot_key(self.mdep(name)) if skip_current else object()
         last_print = 0.0
         printed = 0
-        while True:
+
+        def poll() -> tuple[dict[str, Any] | None]:
+            nonlocal last_key, last_print, printed
             obj = self.mdep(name)
             finished = done(obj)
             key = self.snapshot_key(obj)
@@ -283,11 +282,12 @@ class Demo:
             if key != last_key and (finished or due):
                 self.print_snapshot(routing=routing, name=name)
                 last_key, last_print, printed = key, time.monotonic(), printed + 1
-            if finished:
-                return obj
-            if time.monotonic() > deadline:
-                raise DemoFailed(f"timed out after {TIMEOUT:.0f}s waiting for {what}; last status: {obj}")
-            time.sleep(0.25)
+            if not finished:
+                raise DemoFailed(f"last status: {(obj or {}).get('status')}")  # what the timeout reports
+            return (obj,)
+
+        found: tuple[dict[str, Any] | None] = self.wait(poll, what=what)
+        return found[0]
 
     # -- the steps ------------------------------------------------------------------------
     def clean_previous(self) -> None:

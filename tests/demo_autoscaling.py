@@ -21,7 +21,6 @@ import json
 import os
 import signal
 import sys
-import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -178,23 +177,22 @@ class AutoscalingDemo(Demo):
 
     def narrate_until(self, done: Any, *, what: str, timeout: float = 90.0) -> None:
         """Every two seconds a line: the queue in Elasticsearch, the metric, the HPA, the spec, until ``done``."""
-        deadline = time.monotonic() + timeout
         last = ""
-        while True:
+
+        def narrated() -> bool:
+            nonlocal last
             hpa = self.hpa().get("status", {})
             line = (
-                f"[{self.elapsed()}] pending in Elasticsearch {self.pending_in_es():4d} | external metric "
+                f"pending in Elasticsearch {self.pending_in_es():4d} | external metric "
                 f"{_show(self.metric())} | HPA current {self.hpa_current() or '-'}/allocation, desired "
                 f"{hpa.get('desiredReplicas', '-')} | numberOfAllocations {self.allocations()}"
             )
-            if line.split("] ", 1)[1] != last:
-                print(line, flush=True)
-                last = line.split("] ", 1)[1]
-            if done():
-                return
-            if time.monotonic() > deadline:
-                raise DemoFailed(f"timed out after {timeout:.0f}s waiting for {what}")
-            time.sleep(2.0)
+            if line != last:
+                print(f"[{self.elapsed()}] {line}", flush=True)
+                last = line
+            return bool(done())
+
+        self.wait(narrated, what=what, timeout=timeout, interval=2.0)
 
     def hpa_events(self) -> None:
         self.kubectl(

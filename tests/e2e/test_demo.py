@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from harness.polling import wait_for
 from harness.runner import REPO
 
 
@@ -39,11 +40,15 @@ def _demo(state_dir: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_gone(state_dir: Path, timeout: float = 10) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while (left := _processes_mentioning(str(state_dir))) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
+def _wait_gone(state_dir: Path, what: str) -> None:
+    """Until no process mentions ``state_dir`` (fails with the ones left after 10 seconds)."""
+
+    def gone() -> bool:
+        left = _processes_mentioning(str(state_dir))
+        assert not left, f"still running: {left}"
+        return True
+
+    wait_for(gone, timeout=10, interval=0.1, what=what)
 
 
 def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
@@ -81,7 +86,7 @@ def test_demo_runs_end_to_end_and_cleans_up(tmp_path: Path) -> None:
     assert "$ES_API_KEY" in output
     api_key = (state_dir / "env.sh").read_text().split("ES_API_KEY=", 1)[1].strip().strip("'")
     assert api_key not in output, "the demo printed the API key"
-    assert not _wait_gone(state_dir), "the demo left processes running"
+    _wait_gone(state_dir, "the demo to leave nothing running")
     assert not list(state_dir.rglob("*.pid")), "the demo left pid files"
     assert duration < 120, f"the demo took {duration:.0f}s"
 
@@ -130,4 +135,4 @@ def test_demo_tears_down_on_interrupt(tmp_path: Path) -> None:
     rest, _ = demo.communicate(timeout=60)
     assert demo.returncode == 130, "".join(seen) + rest
     assert "=== Tear down" in rest
-    assert not _wait_gone(state_dir), "an interrupted demo left processes running"
+    _wait_gone(state_dir, "an interrupted demo to leave nothing running")

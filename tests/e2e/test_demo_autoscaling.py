@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from harness.runner import REPO
-from tests.e2e.test_demo import _processes_mentioning, _wait_gone
+from tests.e2e.test_demo import _wait_gone
 
 
 def test_the_autoscaling_demo_scales_up_on_a_queue_and_back_down(tmp_path: Path) -> None:
@@ -46,6 +46,6 @@ def test_the_autoscaling_demo_scales_up_on_a_queue_and_back_down(tmp_path: Path)
     assert max(pending) > 10, output
     updates = re.search(r"_update bodies, in order: (.*)", output)
     assert updates and updates.group(1).endswith('{"number_of_allocations": 1}]'), output
-    assert not _wait_gone(state_dir), f"the demo left processes running: {_processes_mentioning(str(state_dir))}"
+    _wait_gone(state_dir, "the autoscaling demo to leave nothing running")
     assert not list(state_dir.rglob("*.pid")), "the demo left pid files"
     assert duration < 240, f"the autoscaling demo took {duration:.0f}s"

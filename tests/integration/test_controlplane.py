@@ -9,13 +9,13 @@ import ssl
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
+from harness.polling import wait_for
 from harness.runner import REPO, ControlPlane, strict_context
 
 
@@ -99,11 +99,8 @@ def _pids_alive(pids: list[int]) -> list[int]:
     return alive
 
 
-def _wait_dead(pids: list[int], timeout: float = 30) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while _pids_alive(pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return _pids_alive(pids)
+def _wait_dead(pids: list[int], what: str) -> None:
+    wait_for(lambda: not _pids_alive(pids), timeout=30, interval=0.1, what=f"{what} (pids {pids})")
 
 
 def test_a_crashed_detached_plane_is_replaced_by_the_next_start(tmp_path: Path) -> None:
@@ -115,11 +112,11 @@ def test_a_crashed_detached_plane_is_replaced_by_the_next_start(tmp_path: Path) 
     second = ControlPlane(tmp_path / "state", crds_dir=None)
     try:
         second.start(detach=True)
-        assert _wait_dead(pids) == []
+        _wait_dead(pids, "the crashed plane's etcd and kube-apiserver to be replaced")
         assert second.kubectl("get", "ns", "default").returncode == 0
     finally:
         second.cleanup()
-    assert _wait_dead([p.pid for p in second.processes] + pids) == []
+    _wait_dead([p.pid for p in second.processes] + pids, "cleanup to stop both planes")
 
 
 def test_children_die_when_the_test_process_is_killed(tmp_path: Path) -> None:
@@ -142,7 +139,7 @@ def test_children_die_when_the_test_process_is_killed(tmp_path: Path) -> None:
         assert len(_pids_alive(pids)) == 2
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait(timeout=10)
-        assert _wait_dead(pids) == [], "etcd/kube-apiserver outlived a SIGKILLed owner"
+        _wait_dead(pids, "etcd and kube-apiserver to die with their SIGKILLed owner")
     finally:
         if owner.poll() is None:
             owner.kill()
@@ -172,4 +169,4 @@ def test_make_cluster_up_and_down(target: str, tmp_path: Path) -> None:
     finally:
         down = subprocess.run(["make", "-s", "cluster-down"], cwd=REPO, env=env, capture_output=True, text=True)
     assert down.returncode == 0, down.stderr
-    assert _wait_dead(pids) == []
+    _wait_dead(pids, "make cluster-down to stop etcd and kube-apiserver")

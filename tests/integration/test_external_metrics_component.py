@@ -3,7 +3,6 @@ server-side dry run, grants what it says, and the leader's pod label (which its 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import yaml
 
 from esml_operator.metrics.servers import LEADER_LABEL, LeaderPodLabel
+from harness.polling import wait_for_async
 from harness.runner import REPO, ControlPlane
 from tests.integration.kube_client import operator_client
 from tests.integration.test_install import OPERATOR_NAMESPACE, OPERATOR_SA, documents, ensure_namespace
@@ -129,13 +129,12 @@ async def test_the_leader_labels_its_own_pod(control_plane: ControlPlane, namesp
     api_client = await operator_client(control_plane.kubeconfig)
     label = LeaderPodLabel(api_client, "operator-0", namespace, retry=0.1)
 
+    def label_is(value: str) -> bool:
+        out = control_plane.kubectl("get", "pod", "operator-0", "-n", namespace, "-o", "json").stdout
+        return bool(json.loads(out)["metadata"]["labels"].get(LEADER_LABEL) == value)
+
     async def labelled(value: str) -> None:
-        for _ in range(200):
-            out = control_plane.kubectl("get", "pod", "operator-0", "-n", namespace, "-o", "json").stdout
-            if json.loads(out)["metadata"]["labels"].get(LEADER_LABEL) == value:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"the pod never got {LEADER_LABEL}={value}")
+        await wait_for_async(lambda: label_is(value), within=30, interval=0.05, what=f"{LEADER_LABEL}={value}")
 
     try:
         label.set(True)

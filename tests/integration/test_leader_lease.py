@@ -16,6 +16,7 @@ from kubernetes.aio import client as kube
 from esml_operator.kube.config import ApiClient
 from esml_operator.kube.leases import KubernetesLeases, LeaseConflict, LeaseError, LeaseRecord
 from esml_operator.leaderelection.elector import LeaderElector
+from harness.polling import wait_for_async
 from harness.runner import ControlPlane
 from tests.integration.kube_client import operator_client
 
@@ -71,31 +72,34 @@ async def electors(control_plane: ControlPlane, namespace: str) -> AsyncIterator
     await group.close()
 
 
-async def wait_for(condition: Callable[[], bool], within: float, check: Callable[[], None] | None = None) -> float:
-    """Poll ``condition`` every 10 ms; the monotonic time it first held. ``check`` runs at every poll."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if check is not None:
-            check()
-        if condition():
-            return time.monotonic()
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"condition not met within {within}s")
+async def held_at(condition: Callable[[], bool], within: float, broken: Callable[[], str]) -> float:
+    """The monotonic time ``condition`` first held, polled every 10 ms.
+
+    ``broken`` runs at every poll and says what is wrong, if anything: that ends the wait at once (an exception
+    from the check would only be "not yet" to ``wait_for_async``).
+    """
+
+    def poll() -> float | str | bool:
+        return broken() or (condition() and time.monotonic())
+
+    found = await wait_for_async(poll, within=within, interval=0.01, what="the electors' condition")
+    assert not isinstance(found, str), found
+    return float(found)
 
 
-def never_two(*electors: LeaderElector) -> Callable[[], None]:
-    def check() -> None:
+def never_two(*electors: LeaderElector) -> Callable[[], str]:
+    def broken() -> str:
         leaders = [e.identity for e in electors if e.is_leader]
-        assert len(leaders) <= 1, f"two leaders at once: {leaders}"
+        return f"two leaders at once: {leaders}" if len(leaders) > 1 else ""
 
-    return check
+    return broken
 
 
 async def one_leader(a: LeaderElector, b: LeaderElector) -> tuple[LeaderElector, LeaderElector]:
     """Wait until one leads and the other has seen it; (leader, follower)."""
-    await wait_for(lambda: a.is_leader or b.is_leader, LEASE + RETRY, never_two(a, b))
+    await held_at(lambda: a.is_leader or b.is_leader, LEASE + RETRY, never_two(a, b))
     leader, follower = (a, b) if a.is_leader else (b, a)
-    await wait_for(lambda: follower.observed_holder == leader.identity, 2 * RETRY + LATENCY, never_two(a, b))
+    await held_at(lambda: follower.observed_holder == leader.identity, 2 * RETRY + LATENCY, never_two(a, b))
     assert leader.is_leader and not follower.is_leader and follower.transitions == 0
     return leader, follower
 
@@ -110,7 +114,7 @@ async def test_exactly_one_leads_and_another_takes_over_after_expiry(electors: E
     task.cancel()  # dies without releasing: the Lease stays held until it expires
     killed = time.monotonic()
     await asyncio.gather(task, return_exceptions=True)
-    took_over = await wait_for(lambda: follower.is_leader, LEASE + RETRY + 5, never_two(a, b))
+    took_over = await held_at(lambda: follower.is_leader, LEASE + RETRY + 5, never_two(a, b))
     elapsed = took_over - killed
     print(f"takeover after the leader died: {elapsed:.2f}s (lease {LEASE:g}s + retry {RETRY:g}s)")
     # Its last renewal was about one retry period or less before it died: no takeover before lease - retry.
@@ -127,7 +131,7 @@ async def test_release_hands_over_within_a_retry_period(electors: Electors) -> N
     await leader.release()
     released = time.monotonic()
     assert not leader.is_leader and electors.tasks[leader.identity].done()
-    took_over = await wait_for(lambda: follower.is_leader, LEASE, never_two(a, b))
+    took_over = await held_at(lambda: follower.is_leader, LEASE, never_two(a, b))
     elapsed = took_over - released
     print(f"takeover after release: {elapsed:.2f}s (retry {RETRY:g}s, lease {LEASE:g}s)")
     assert elapsed <= RETRY + LATENCY < LEASE

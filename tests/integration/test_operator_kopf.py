@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,9 @@ from kopf.testing import KopfRunner
 
 from esml_operator.manager.registration import build_registry
 from esml_operator.settings import Settings
+from harness.polling import wait_for
 from harness.runner import ControlPlane
+from harness.status import is_ready
 from tests.support.simulator import DEMO_MODEL, SimulatorProcess
 
 
@@ -58,15 +59,13 @@ def _status(plane: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
 
 
 def _wait_ready(plane: ControlPlane, namespace: str, name: str, timeout: float = 45) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    status: dict[str, Any] = {}
-    while time.monotonic() < deadline:
+    def ready() -> dict[str, Any]:
         status = _status(plane, namespace, name)
-        conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
-        if conditions.get("Ready") == "True":
-            return status
-        time.sleep(0.2)
-    raise AssertionError(f"{namespace}/{name} never became Ready: {status}")
+        assert is_ready({"status": status}), f"not Ready yet: {status}"
+        return status
+
+    found: dict[str, Any] = wait_for(ready, timeout=timeout, what=f"{namespace}/{name} to become Ready")
+    return found
 
 
 def test_only_the_watched_namespace_is_reconciled(
@@ -96,11 +95,7 @@ def test_a_restarted_operator_adopts_instead_of_starting_again(
     # Divergence while no operator runs, then a fresh operator process state.
     plain_simulator.admin("POST", f"deployments/{DEMO_MODEL}/_set_allocations", {"number_of_allocations": 3})
     with _runner(control_plane, namespace):
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            if plain_simulator.requests("/deployment/_update"):
-                break
-            time.sleep(0.2)
+        wait_for(lambda: plain_simulator.requests("/deployment/_update"), timeout=45, what="the correcting _update")
         status = _wait_ready(control_plane, namespace, "ner")
     assert len(plain_simulator.requests("/deployment/_start")) == 1
     updates = plain_simulator.requests("/deployment/_update")

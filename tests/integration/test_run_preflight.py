@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import uuid
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from esml_operator.leaderelection.elector import lease_namespace
 from esml_operator.manager import preflight
 from esml_operator.settings import Settings
+from harness.commands import OPERATOR
 from harness.runner import ControlPlane
 from tests.integration.kube_client import operator_client
 
@@ -57,7 +57,7 @@ async def test_the_default_outside_a_cluster_must_exist(control_plane: ControlPl
 
 def test_a_missing_lease_namespace_stops_the_command(control_plane: ControlPlane) -> None:
     absent = _absent()
-    argv = [sys.executable, "-m", "esml_operator.cli", "run", "--namespace", "ml", "--liveness-endpoint="]
+    argv = [*OPERATOR, "run", "--namespace", "ml", "--liveness-endpoint="]
     argv += ["--metrics-endpoint=", "--kubeconfig", str(control_plane.kubeconfig), "--lease-namespace", absent]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     assert result.returncode == 2, result.stderr

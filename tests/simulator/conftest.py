@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +13,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from esml_simulator import FakeClock, Simulator
+from harness.polling import wait_for_async
 
 AUTH = "Basic " + base64.b64encode(b"elastic:changeme").decode()
 MODEL = "elastic__distilbert-base-uncased-finetuned-conll03-english"
@@ -70,10 +70,7 @@ async def settle(sim: Simulator, seconds: float) -> None:
     """Advance the fake clock once a request handler is waiting on it."""
     clock = sim.clock
     assert isinstance(clock, FakeClock)
-    for _ in range(200):
-        if clock.pending:
-            break
-        await asyncio.sleep(0.005)
+    await wait_for_async(lambda: clock.pending, within=2.0, interval=0.005, what="a handler waiting on the fake clock")
     clock.advance(seconds)
 
 

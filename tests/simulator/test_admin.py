@@ -11,6 +11,7 @@ import pytest
 from elasticsearch import ApiError, AsyncElasticsearch, ConnectionError
 
 from esml_simulator import AdminError, Simulator
+from harness.polling import wait_for_async
 
 from .conftest import MODEL, Http, SimFactory
 
@@ -87,10 +88,8 @@ async def test_hang_fault_until_cleared(sim: Simulator, http: Http) -> None:
     call = asyncio.create_task(
         http("POST", f"/_ml/trained_models/{MODEL}/deployment/_update", {"number_of_allocations": 2})
     )
-    for _ in range(200):
-        if sim.control.requests(path_prefix="/_ml/trained_models/" + MODEL + "/deployment/_update"):
-            break
-        await asyncio.sleep(0.005)
+    path = f"/_ml/trained_models/{MODEL}/deployment/_update"
+    await wait_for_async(lambda: sim.control.requests(path_prefix=path), within=2.0, interval=0.005, what="the _update")
     await asyncio.sleep(0.02)
     assert not call.done()
     assert (await http("DELETE", "/_sim/faults", auth=None)).status == 200

@@ -9,7 +9,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,9 @@ import pytest
 from elasticsearch import AsyncElasticsearch, AuthenticationException
 
 from esml_simulator.cli import build_parser, config_from_args, configs_from_args, main
+from harness.commands import SIMULATOR
+from harness.polling import wait_for
+from harness.process import Piped
 
 from .conftest import MODEL, Http, SimFactory
 
@@ -24,14 +26,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 20.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return dict(json.loads(path.read_text()))
-        if proc.poll() is not None:
-            raise AssertionError(f"simulator exited early: {proc.stderr.read() if proc.stderr else ''}")
-        time.sleep(0.02)
-    raise AssertionError("simulator did not become ready")
+    """The ready file's content, once the simulator wrote it; fails at once, with its stderr, if it exits."""
+    wait_for(path.exists, timeout=timeout, what="the simulator's ready file", processes=[Piped("esml-simulator", proc)])
+    return dict(json.loads(path.read_text()))
 
 
 @pytest.fixture
@@ -351,7 +348,7 @@ async def test_start_body_model_id_must_match(http: Http) -> None:
 
 def test_module_entry_point_help() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "esml_simulator", "--help"],
+        [*SIMULATOR, "--help"],
         capture_output=True,
         text=True,
         check=True,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from esml_simulator import FakeClock, Simulator
+from harness.polling import wait_for_async
 
 from .conftest import MODEL, Http, SimFactory, settle
 
@@ -214,10 +215,7 @@ async def test_put_waits_for_the_deployment_and_times_out_with_408(make_sim: Sim
     await settle(sim, 5.0)  # halfway: the PUT goes back to waiting for the node
     clock = sim.clock
     assert isinstance(clock, FakeClock)
-    for _ in range(200):
-        if clock.pending or pending.done():
-            break
-        await asyncio.sleep(0.005)
+    await wait_for_async(lambda: clock.pending or pending.done(), within=2.0, interval=0.005, what="the PUT waiting")
     assert clock.pending and not pending.done()
     await settle(sim, 5.0)
     assert (await pending).status == 200

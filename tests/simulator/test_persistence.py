@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from esml_simulator import Simulator
 from esml_simulator.cli import build_parser, state_file_of
 from esml_simulator.state_file import default_state_file
+from harness.commands import SIMULATOR
 
 from .conftest import MODEL, SimFactory
 from .test_cli import ROOT, _wait_for
@@ -41,7 +41,7 @@ class Launcher:
 
     def __call__(self, *flags: str) -> tuple[subprocess.Popen[str], str]:
         ready = self.tmp / f"ready-{len(self.started)}.json"
-        argv = [sys.executable, "-m", "esml_simulator", "--ready-file", str(ready), "--model", MODEL]
+        argv = [*SIMULATOR, "--ready-file", str(ready), "--model", MODEL]
         argv += ["--model-size", "2kb", "--allocation-delay", "0", *flags]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=self.env)
         self.started.append(proc)
@@ -121,7 +121,7 @@ def test_a_state_of_a_newer_version_is_refused_with_the_way_out(launch: Launcher
     proc, _ = launch("--port", "0", "--state-file", str(path), "--es-version", "9.1.0")
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)
-    argv = [sys.executable, "-m", "esml_simulator", "--port", "0", "--state-file", str(path)]
+    argv = [*SIMULATOR, "--port", "0", "--state-file", str(path)]
     refused = subprocess.run([*argv, "--es-version", "8.19.0"], capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert refused.returncode == 2
     assert refused.stderr.strip() == (
@@ -135,7 +135,7 @@ def test_a_state_of_a_newer_version_is_refused_with_the_way_out(launch: Launcher
 def test_an_unwritable_state_directory_fails_at_start(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    argv = [sys.executable, "-m", "esml_simulator", "--port", "0", "--state-file", str(blocker / "s.json")]
+    argv = [*SIMULATOR, "--port", "0", "--state-file", str(blocker / "s.json")]
     refused = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert refused.returncode == 1
     assert f"cannot write the state file {blocker / 's.json'}" in refused.stderr

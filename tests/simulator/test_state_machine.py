@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from esml_simulator import Simulator
+from harness.polling import wait_for_async
 
 from .conftest import MODEL, Http, SimFactory, settle
 
@@ -65,10 +66,9 @@ async def test_stopping_is_visible_then_the_deployment_vanishes(make_sim: SimFac
     http = Http(sim, session)  # type: ignore[arg-type]
     await http("POST", START)
     call = asyncio.create_task(http("POST", f"/_ml/trained_models/{MODEL}/deployment/_stop"))
-    for _ in range(200):
-        if sim.cluster.deployments[MODEL].state == "stopping":
-            break
-        await asyncio.sleep(0.005)
+    await wait_for_async(
+        lambda: sim.cluster.deployments[MODEL].state == "stopping", within=2.0, interval=0.005, what="stopping"
+    )
     s = await dstats(http)
     assert s["state"] == "stopping"
     assert s["reason"] == "client API call"

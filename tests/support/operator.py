@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
-import sys
 import tempfile
 import urllib.request
 import uuid
 from pathlib import Path
 
+from harness.commands import operator_argv
 from harness.polling import wait_for
 from harness.process import Process
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from harness.runner import free_port
 
 
 class OperatorProcess:
@@ -37,9 +31,8 @@ class OperatorProcess:
         same name elect one leader; by default each process gets a Lease of its own, so tests never compete."""
         self.dir = (workdir or Path(tempfile.mkdtemp(prefix="esml-op-"))).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.health_port = _free_port()
-        self.metrics_port = _free_port()  # replicas on one machine each need a port of their own
-        scope = [arg for ns in namespaces for arg in ("--namespace", ns)] or ["--all-namespaces"]
+        self.health_port = free_port()
+        self.metrics_port = free_port()  # replicas on one machine each need a port of their own
         self.lease = lease or f"esml-{uuid.uuid4().hex[:10]}"
         self.identity = f"op-{uuid.uuid4().hex[:8]}"
         election = [
@@ -50,37 +43,23 @@ class OperatorProcess:
             "--identity",
             self.identity,
         ]
-        argv = [
-            sys.executable,
-            "-m",
-            "esml_operator.cli",
-            "run",
-            *scope,
-            "--kubeconfig",
-            str(kubeconfig),
-            "--resync-interval",
-            str(resync_interval),
-            "--min-poll-interval",
-            str(min(0.5, resync_interval)),
-            "--liveness-endpoint",
-            f"http://127.0.0.1:{self.health_port}/healthz",
-            "--metrics-endpoint",
-            f"http://127.0.0.1:{self.metrics_port}/metrics",
-            "--log-level",
-            "DEBUG",
-            *election,
-            *extra,
-        ]
-        self.argv = argv
-        old_env = dict(os.environ)
-        os.environ.update(env or {})
-        try:
-            self.process = Process(
-                "operator", argv, self.dir / "operator.log", detach=detach, pid_file=self.dir / "operator.pid"
-            )
-        finally:
-            os.environ.clear()
-            os.environ.update(old_env)
+        self.argv = argv = operator_argv(
+            kubeconfig,
+            namespaces,
+            resync_interval=resync_interval,
+            health_port=self.health_port,
+            metrics_port=self.metrics_port,
+            log_level="DEBUG",
+            extra=("--min-poll-interval", str(min(0.5, resync_interval)), *election, *extra),
+        )
+        self.process = Process(
+            "operator",
+            argv,
+            self.dir / "operator.log",
+            detach=detach,
+            pid_file=self.dir / "operator.pid",
+            env={**os.environ, **(env or {})},
+        )
         wait_for(self.healthy, timeout=60, what="the operator's liveness endpoint", processes=[self.process])
 
     def healthy(self) -> bool:

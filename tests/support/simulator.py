@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 
 from harness.certs import TinyCA
+from harness.commands import simulator_argv
 from harness.polling import wait_for
 from harness.process import Process
 
@@ -37,31 +37,20 @@ class SimulatorProcess:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.tls = tls
         self.ca: TinyCA | None = None
-        argv = [
-            sys.executable,
-            "-m",
-            "esml_simulator",
-            "--port",
-            "0",
-            "--ready-file",
-            str(self.dir / "ready.json"),
-            "--nodes",
-            str(nodes),
-            "--allocation-delay",
-            str(allocation_delay),
-            "--elastic-password",
-            ELASTIC_PASSWORD,
-        ]
-        for model in models:
-            argv += ["--model", model]
-        if es_version:
-            argv += ["--es-version", es_version]
+        cert_and_key = None
         if tls:
             self.ca = TinyCA(self.dir / "pki", "esml-simulator-ca")
             pair = self.ca.server("es-http", list(hosts))
-            argv += ["--tls-cert", str(pair.cert), "--tls-key", str(pair.key)]
-        argv += list(extra)
-        self.argv = argv
+            cert_and_key = (pair.cert, pair.key)
+        version = ("--es-version", es_version) if es_version else ()
+        self.argv = argv = simulator_argv(
+            self.dir / "ready.json",
+            nodes=nodes,
+            allocation_delay=allocation_delay,
+            models=models,
+            tls=cert_and_key,
+            extra=("--elastic-password", ELASTIC_PASSWORD, *version, *extra),
+        )
         (self.dir / "ready.json").unlink(missing_ok=True)  # never mistake a previous run's file for readiness
         self.process = Process(
             "simulator", argv, self.dir / "simulator.log", detach=detach, pid_file=self.dir / "simulator.pid"

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from harness.commands import OPERATOR
 
 TOKEN = "s3cr3t-token-never-shown"
 KUBECONFIG = """\
@@ -35,7 +36,7 @@ TIMEOUT = 120.0  # generous: the machine is shared; the fixed command ends in ab
 
 def _run(home: Path, *flags: str, environ: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {"HOME": str(home), "PATH": os.environ.get("PATH", ""), **(environ or {})}
-    argv = [sys.executable, "-m", "esml_operator.cli", "run", "--namespace", "ml", "--liveness-endpoint="]
+    argv = [*OPERATOR, "run", "--namespace", "ml", "--liveness-endpoint="]
     return subprocess.run(
         [*argv, "--metrics-endpoint=", *flags], env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
     )
