@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from esml_operator.controller.memory import trimmed
+from esml_operator.controller.memory import Entry, delivered, trimmed, wrote
 from esml_operator.controller.registry import Registry
 from tests.unit.runtime_fakes import FakeES, FakeKube, deleting, operator_for, resource, until
 from tests.unit.trim_guard import TrimGuard
@@ -86,3 +86,13 @@ async def test_a_resource_is_reconciled_and_deleted_from_trimmed_bodies(trim_gua
     await op.close()
     assert {"metadata.deletionTimestamp", "metadata.finalizers", "metadata.annotations", "spec"} <= trim_guard.reads
     assert trim_guard.dropped() == set()
+
+
+def test_the_status_written_is_forgotten_once_the_watch_delivers_it() -> None:
+    body = resource("ner", URL)
+    entry = Entry("uid-ner", body)
+    wrote(entry, {"observedGeneration": 1, "allocations": 2})
+    delivered(entry, {**body, "status": {"observedGeneration": 1}})  # an older write: ours is still the newest
+    assert entry.written_status is not None and entry.stored_status == {"observedGeneration": 1, "allocations": 2}
+    delivered(entry, {**body, "status": {"observedGeneration": 1, "allocations": 2, "kopf": {}}})
+    assert entry.written_status is None and entry.stored_status == {"observedGeneration": 1, "allocations": 2}

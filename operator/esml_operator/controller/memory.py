@@ -148,9 +148,12 @@ def trimmed(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def delivered(entry: Entry, body: Mapping[str, Any]) -> None:
-    """The watch delivered ``body``: a new generation forgets an older generation's failure (retry at once)."""
+    """The watch delivered ``body``: a new generation forgets an older generation's failure (retry at once); the
+    status last written is forgotten once ``body`` carries it (one copy of the status, not two)."""
     generation = generation_of(body)
     entry.body = body
+    if entry.written_status is not None and comparable_status(body.get("status")) == entry.written_status:
+        entry.written_status = None
     if generation != entry.generation:
         entry.generation = generation
         if entry.failure is not None and entry.failure.generation != generation:
@@ -158,7 +161,7 @@ def delivered(entry: Entry, body: Mapping[str, Any]) -> None:
 
 
 def wrote(entry: Entry, status: Mapping[str, Any]) -> None:
-    """``status`` was written: the next pass compares with it (the watch may not have delivered it yet)."""
+    """``status`` was written: the next pass compares with it until the watch delivers it (:func:`delivered`)."""
     entry.written_status = dict(status)
 
 
