@@ -29,7 +29,7 @@ REQ := requirements
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade,) $(addprefix --upgrade-package ,$(UPGRADE_PACKAGE))
 
-.PHONY: venv lock controlplane gobuilds tools helm promtool chart-crds chart-files settings-doc cluster-up cluster-down lint unit test test-faults reliability-report demo demo-autoscaling bench release clean podman image test-image
+.PHONY: venv lock controlplane gobuilds prefetch tools helm promtool chart-crds chart-files settings-doc cluster-up cluster-down lint unit test test-faults reliability-report demo demo-autoscaling bench release clean podman image test-image
 
 venv: $(STAMP)
 
@@ -97,6 +97,7 @@ lint: venv
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# make test prints its 25 slowest tests (--durations=25): where a CI run's time went.
 # make unit and make test run on TEST_WORKERS pytest-xdist workers, each with a control plane of its own, whole files
 # at a time, in the order tests/conftest.py sorts them (the longest files, then the slow tiers first):
 # --no-loadscope-reorder, else pytest-xdist hands out the files with the most tests first and the quick bench
@@ -111,16 +112,21 @@ unit: venv promtool
 
 # The Go builds one after the other: helm and promtool take the packages they share with the control plane
 # from the Go build cache, which a build running beside the control plane's would compile a second time
-# (docs/cold-start.md). Each go build uses both cores by itself.
+# (docs/cold-start.md). Each go build uses both cores by itself; their module downloads (network time) run
+# beside the control plane's compile (prefetch).
 gobuilds:
-	@$(MAKE) --no-print-directory controlplane
+	@$(MAKE) --no-print-directory -j2 controlplane prefetch
 	@$(MAKE) --no-print-directory -j2 helm promtool
 
-# On a fresh machine the virtual environment (mostly downloads) is made while the Go builds compile.
+prefetch:
+	@bash harness/prefetch.sh
+
+# On a fresh machine the virtual environment (mostly downloads) and the tools' module downloads happen while
+# the control plane compiles, and lint runs beside helm's and promtool's builds (which leave a core mostly idle).
 test:
-	@$(MAKE) --no-print-directory -j2 venv gobuilds
-	@$(MAKE) --no-print-directory lint
-	$(VENV)/bin/pytest -m "(not faults or faults_smoke) and not image" $(XDIST) $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory -j3 venv controlplane prefetch
+	@$(MAKE) --no-print-directory -j3 helm promtool lint
+	$(VENV)/bin/pytest -m "(not faults or faults_smoke) and not image" $(XDIST) --durations=25 $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),@echo "PYTEST_ARGS set: no commit marked as tested",@$(PY) -m scripts.release mark-tested)
 
 # The faults suite, and the impersonation and installed-permissions RBAC proofs with it.

@@ -3,7 +3,10 @@
 #   helm      helm.sh/helm/v4/cmd/helm                      (the chart's lint, template, install tests)
 #   promtool  github.com/prometheus/prometheus/cmd/promtool (the alert rules' checks and unit tests)
 #
-# Usage: build-tool.sh helm|promtool
+# Usage: build-tool.sh helm|promtool            build (or reuse) and link into <repo>/.local/bin
+#        build-tool.sh helm|promtool --fetch    download the modules the build needs into the Go module cache
+#                                               and compile nothing (prefetch.sh runs it while the control
+#                                               plane compiles: the downloads are network time, not CPU)
 #
 # Each tool has its own cache slot outside the repository, keyed by the tool's version, the Kubernetes
 # version and the Go version, marked by a `complete` file, and linked into <repo>/.local/bin. The two tools
@@ -36,6 +39,7 @@ repo=$(cd "$here/.." && pwd)
 . "$here/versions.env"
 
 tool=${1:-}
+mode=${2:-build}
 say() { printf '[%s] %s\n' "${tool:-tools}" "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 # shellcheck source=go-env.sh
@@ -72,6 +76,21 @@ case "$tool" in
   *) die "usage: build-tool.sh helm|promtool" ;;
 esac
 modversion=${modversion:-v${version}}
+
+if [ "$mode" = --fetch ]; then
+  # The tool's module and every module its command's packages come from (at upstream's pins; the
+  # control plane's versions of the shared ones are in the module cache once its build has resolved).
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  start=$(date +%s)
+  ( cd "$tmp" && go mod init esml.invalid/fetch-"$tool" >/dev/null 2>&1 &&
+    go get -tool "${pkg}@${modversion}" >/dev/null 2>"$tmp/get.log" &&
+    go list -deps ${tags:+-tags "$tags"} "$pkg" >/dev/null 2>>"$tmp/get.log" ) ||
+    { tail -n 30 "$tmp/get.log" >&2; die "cannot download $module@${modversion} from the module proxy"; }
+  say "modules downloaded in $(( $(date +%s) - start ))s (nothing compiled)"
+  exit 0
+fi
+[ "$mode" = build ] || die "usage: build-tool.sh helm|promtool [--fetch]"
 
 GOVER=$(go env GOVERSION)
 
