@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from harness.polling import wait_for
 from harness.runner import ControlPlane
@@ -27,6 +28,7 @@ from tests.e2e.conftest import Kube
 from tests.faults.leaks import Planted, exception_texts, scan
 from tests.faults.proxy import FaultProxy
 from tests.faults.records import Recorder
+from tests.faults.tcpproxy import TcpProxy
 from tests.faults.watch import StatusWatch
 from tests.support.operator import OperatorProcess
 from tests.support.polls import stats_polls
@@ -80,6 +82,7 @@ class Env:
         self.recorder = Recorder()
         self.simulators: list[PlantedSimulator] = []
         self.proxies: list[FaultProxy] = []
+        self.api_proxies: list[TcpProxy] = []
         self.operators: list[OperatorProcess] = []
         self.metrics: dict[str, str] = {}
         self.watches: list[StatusWatch] = []
@@ -107,11 +110,28 @@ class Env:
         self.proxies.append(proxy)
         return proxy
 
+    def api_proxy(self) -> tuple[TcpProxy, Path]:
+        """A raw TCP proxy in front of the API server, and an admin kubeconfig that reaches it through the proxy."""
+        proxy = TcpProxy(self.plane.server)
+        self.api_proxies.append(proxy)
+        config = yaml.safe_load(self.plane.kubeconfig.read_text())
+        for cluster in config["clusters"]:
+            cluster["cluster"]["server"] = proxy.url  # the API server's certificate names 127.0.0.1
+        path = self.tmp / f"kubeconfig-via-proxy{len(self.api_proxies)}"
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return proxy, path
+
     def operator(
-        self, *extra: str, resync: float = RESYNC, lease: str | None = None, namespaces: tuple[str, ...] | None = None
+        self,
+        *extra: str,
+        resync: float = RESYNC,
+        lease: str | None = None,
+        namespaces: tuple[str, ...] | None = None,
+        kubeconfig: Path | None = None,
     ) -> OperatorProcess:
         op = OperatorProcess(
-            self.plane.kubeconfig,
+            kubeconfig or self.plane.kubeconfig,
             namespaces=namespaces or (self.namespace,),
             resync_interval=resync,
             extra=(*FAST, *extra),
@@ -157,6 +177,8 @@ class Env:
         self._remove_resources()
         for proxy in self.proxies:
             proxy.close()
+        for api in self.api_proxies:
+            api.close()
         for sim in self.simulators:
             sim.stop()
         return result.hits

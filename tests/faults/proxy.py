@@ -90,7 +90,29 @@ class Connection:
     pid: int | None
 
 
-class FaultProxy:
+class LoopThread:
+    """An event loop in a daemon thread of the test process, for a proxy whose public methods are synchronous."""
+
+    def __init__(self, name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._call(self._stop(), timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _stop(self) -> None:
+        """Close what the proxy opened (on the loop, before it stops)."""
+
+
+class FaultProxy(LoopThread):
     def __init__(self, upstream: str, upstream_ca: Path, identities: list[Pair]) -> None:
         self.upstream, self.upstream_ca, self.identities = upstream, upstream_ca, identities
         self.mode = "pass"
@@ -100,9 +122,7 @@ class FaultProxy:
         self.connections: list[Connection] = []
         self.pids: list[int] = []  # processes to attribute connections to (see attribute())
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fault-proxy", daemon=True)
-        self._thread.start()
+        super().__init__("fault-proxy")
         self._open: set[asyncio.StreamWriter] = set()
         self._backend_peer: dict[int, int | None] = {}  # back-end connection's local port -> client pid
         self._release = asyncio.Event()
@@ -152,17 +172,7 @@ class FaultProxy:
             most[key] = max(most.get(key, 0), at_once)
         return most
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._call(self._stop(), timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
     # -- event loop side ----------------------------------------------------------------------
-    def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
     async def _start(self) -> tuple[int, list[tuple[web.AppRunner, int]]]:
         verify = ssl.create_default_context(cafile=str(self.upstream_ca))
         self._client = httpx.AsyncClient(base_url=self.upstream, verify=verify, timeout=120)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from esml_operator.controller.fence import Fence
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.kube.api import KubeApi, SecretData
 from esml_operator.manager.operator import Operator, build
@@ -17,6 +18,7 @@ from esml_operator.settings import Settings
 from harness.polling import wait_for_async
 
 MODEL = "my-model"
+START_TIME, START_TIME_MS = "2026-11-25T10:00:00Z", 1_795_600_800_000  # one moment: _start/_update, _stats
 HEADERS = {"X-Elastic-Product": "Elasticsearch", "content-type": "application/json"}
 
 
@@ -133,7 +135,7 @@ class FakeES:
                     }
                 },
                 "assignment_state": "started",
-                "start_time": "2026-11-25T10:00:00Z",
+                "start_time": START_TIME,
             }
         }
 
@@ -151,7 +153,9 @@ class FakeES:
                         "threads_per_allocation": 1,
                         "number_of_allocations": n,
                         "queue_capacity": 1024,
+                        "cache_size": "10b",
                         "priority": "normal",
+                        "start_time": START_TIME_MS,
                         "allocation_status": {
                             "allocation_count": n,
                             "target_allocation_count": n,
@@ -198,8 +202,11 @@ def bump(body: dict[str, Any], **spec: Any) -> dict[str, Any]:
     return {**body, "metadata": meta, "spec": {**body["spec"], **spec}}
 
 
-def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: bool = True, **settings: Any) -> Operator:
-    """The real runtime objects; each cluster's URL routes to its fake."""
+def operator_for(
+    clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: bool = True, fence: Fence | None = None, **settings: Any
+) -> Operator:
+    """The real runtime objects; each cluster's URL routes to its fake. ``fence`` (else one that leads or not, as
+    ``leading`` says, with no deadline) gates every write."""
     values: dict[str, Any] = {
         "all_namespaces": True,
         "resync_interval": 30.0,
@@ -210,7 +217,7 @@ def operator_for(clusters: Mapping[str, FakeES], kube: FakeKube, *, leading: boo
     }
     values.update(settings)
     pool = ConnectionPool(transport_factory=lambda config: clusters[config.endpoint].transport())
-    return build(Settings(**values), kube, pool, leading=lambda: leading)
+    return build(Settings(**values), kube, pool, fence=fence or Fence(lambda: None if leading else 0.0))
 
 
 # Checks here are in-process and cheap: poll every 5 ms, and give up after 5 s.

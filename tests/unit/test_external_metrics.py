@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from esml_operator.controller.fence import Fence
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.manager.operator import Operator, build
 from esml_operator.metrics.external import (
@@ -75,7 +76,7 @@ async def world() -> AsyncIterator[World]:
     await sim.start()
     leading = [True]
     settings = Settings(all_namespaces=True, leader_election=False, min_poll_interval=0.01)
-    op = build(settings, FakeKube(), ConnectionPool(), leading=lambda: leading[0])
+    op = build(settings, FakeKube(), ConnectionPool(), fence=Fence(lambda: None if leading[0] else 0.0))
     for namespace, name, deployment in (
         ("team-a", "ner", "ner-a"),
         ("team-a", "other", "other-a"),

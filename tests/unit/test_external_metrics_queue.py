@@ -48,7 +48,6 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         Settings(all_namespaces=True, leader_election=False, min_poll_interval=0.01),
         FakeKube(),
         ConnectionPool(),
-        leading=lambda: True,
     )
     op.runtime.observe("ADDED", mdep("team-a", "ner", sim.url, "ner-a"))
     await until(lambda: "ner-a" in sim.control.state()["deployments"], within=10, what="the deployment")

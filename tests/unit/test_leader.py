@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import heapq
 import logging
@@ -149,8 +150,8 @@ class FakeLeases:
 class Actor:
     """An elector with its own API view, its task and a log of its callbacks (virtual times)."""
 
-    def __init__(self, name: str, store: LeaseStore, vt: VirtualTime) -> None:
-        self.api = FakeLeases(store)
+    def __init__(self, name: str, store: LeaseStore, vt: VirtualTime, *, api: FakeLeases | None = None) -> None:
+        self.api = api or FakeLeases(store)
         self.api.sleep = vt.sleep
         leases: LeaseApi = self.api
         self.started: list[float] = []
@@ -336,6 +337,61 @@ async def test_the_deadline_counts_from_when_the_renewal_was_sent(vt: VirtualTim
     stopped = await vt.run_until(lambda: not a.elector.is_leader, 30)
     assert stopped == 1002 + RENEW and a.stopped == [stopped]
     await a.stop()
+
+
+async def test_lease_left_is_the_time_to_the_renew_deadline_and_zero_when_not_leading(vt: VirtualTime) -> None:
+    """The fence's deadline for every write: it counts down from each renewal sent, and ends with leadership."""
+    store = LeaseStore()
+    a = Actor("a", store, vt)
+    assert a.elector.lease_left() == 0.0  # not leading yet
+    a.start()
+    await vt.settle()
+    assert a.elector.lease_left() == RENEW
+    await vt.advance(RETRY - 0.5)
+    assert a.elector.lease_left() == RENEW - (RETRY - 0.5)
+    await vt.advance(0.5)  # renewed at 1002
+    assert a.elector.lease_left() == RENEW
+    a.api.hang = True
+    await vt.advance(RENEW - 0.25)  # the renewals since 1002 hang
+    assert a.elector.lease_left() == 0.25 and a.elector.is_leader
+    await vt.advance(0.25)
+    assert a.elector.lease_left() == 0.0 and not a.elector.is_leader and a.stopped == [1002.0 + RENEW]
+    await a.stop()
+
+
+class DeafLeases(FakeLeases):
+    """An API whose hung renewal ignores cancellation: it ends only when ``released`` is set."""
+
+    def __init__(self, store: LeaseStore) -> None:
+        super().__init__(store)
+        self.released = asyncio.Event()
+
+    async def replace(self, record: LeaseRecord) -> LeaseRecord:
+        if self.hang:
+            self.calls.append("replace (deaf)")
+            while not self.released.is_set():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self.released.wait()
+            raise LeaseError("answered at last")
+        return await super().replace(record)
+
+
+async def test_stopped_leading_fires_at_the_deadline_even_when_the_renewal_ignores_cancellation(
+    vt: VirtualTime,
+) -> None:
+    """The loop never awaits the request it abandons at the deadline (``_bounded``), so it cannot be stuck in it."""
+    store = LeaseStore()
+    deaf = DeafLeases(store)
+    a = Actor("a", store, vt, api=deaf)
+    a.start()
+    await vt.settle()
+    await vt.advance(RETRY)  # renewed at 1002
+    deaf.hang = True
+    stopped = await vt.run_until(lambda: bool(a.stopped), 2 * RENEW)
+    assert stopped == 1002.0 + RENEW and "replace (deaf)" in deaf.calls
+    await a.stop()
+    deaf.released.set()
+    await vt.settle()
 
 
 async def test_regains_the_lease_nobody_took_after_the_api_recovers(vt: VirtualTime) -> None:

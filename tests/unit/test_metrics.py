@@ -45,7 +45,17 @@ async def test_a_reconciled_resource_its_requests_and_its_cluster() -> None:
     op = operator_for({URL: es}, kube)
     op.runtime.observe("ADDED", resource("ner", URL, numberOfAllocations=2))
     op.metrics.observe_watch_event("ADDED")
-    await until(lambda: value(scrape(op), "esml_modeldeployment_ready", **NER) == 1.0, what="Ready series")
+
+    # Ready from the _start answer; the load comes with the follow-up pass's poll, which shows the deployment.
+    def followed_up() -> bool:
+        samples = scrape(op)
+        return (
+            value(samples, "esml_modeldeployment_ready", **NER) == 1.0
+            and value(samples, "esml_reconcile_passes_total", outcome="no_action") is not None
+            and value(samples, "esml_modeldeployment_inference_pending_requests", **NER) is not None
+        )
+
+    await until(followed_up, what="Ready series and the follow-up pass")
     samples = scrape(op)
     assert value(samples, "esml_modeldeployment_desired_allocations", **NER) == 2
     assert value(samples, "esml_modeldeployment_allocations", **NER) == 2

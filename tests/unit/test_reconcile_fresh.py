@@ -69,7 +69,9 @@ def test_success_records_the_change_and_looks_again_soon() -> None:
     assert settled.status["lastUpdateTime"] == "2026-11-25T10:00:00Z"
     assert settled.events[-1].reason == "DeploymentUpdated"
     assert settled.requeue_after == 1.0
-    assert settled.status["conditions"] == decision.status["conditions"]
+    # Settled on the answer (1 of 4 running), as the next pass will see it: no longer "Updating".
+    assert summary(settled)[:3] == ("False", "Allocating", "True")
+    assert settled.status["taskParameters"]["numberOfAllocations"] == 4
 
 
 def test_a_failure_is_settled_as_the_next_pass_will_decide_it() -> None:

@@ -232,6 +232,28 @@ async def test_a_change_is_verified_by_a_poll_after_it_and_only_then_ready() -> 
     assert not _ready(kube, "ner")  # the _update answer shows 1 of 3: not Ready on it
     await until(lambda: _ready(kube, "ner"), within=2.0, what="Ready after a poll newer than the change")
     assert es.count("_stats") == polls + 1
+    assert [reason for _, reason, _ in kube.events[-2:]] == ["DeploymentUpdated", "Ready"]  # Ready flipped later
+    await op.close()
+
+
+async def test_a_change_whose_answer_shows_the_target_costs_one_status_write_and_one_event() -> None:
+    es, kube = FakeES(), FakeKube()
+    op = operator_for({URL_A: es}, kube, resync_interval=3600.0)  # no resync: only the follow-up can poll
+
+    async def idle() -> None:
+        await until(lambda: not op.runtime.queue.running and not op.runtime.queue.pending("uid-ner"), what="idle")
+
+    body = resource("ner", URL_A, numberOfAllocations=1)
+    op.runtime.observe("ADDED", body)
+    await until(lambda: _ready(kube, "ner"), what="Ready")
+    await idle()
+    writes, events, polls = len(kube.patches), len(kube.events), es.count("_stats")
+    op.runtime.observe("MODIFIED", _bump(body, numberOfAllocations=3))
+    await until(lambda: es.count("_stats") == polls + 1, within=2.0, what="the follow-up poll")
+    await idle()
+    assert es.count("_update") == 1
+    assert len(kube.patches) == writes + 1  # Ready at 3 from the answer; the follow-up poll agreed
+    assert [reason for _, reason, _ in kube.events[events:]] == ["DeploymentUpdated"]
     await op.close()
 
 

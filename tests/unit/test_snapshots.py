@@ -9,6 +9,7 @@ import pytest
 from esml_operator.controller.snapshots import SnapshotCache
 from esml_operator.elasticsearch.errors import ConnectionFailedError, ServerError
 from esml_operator.elasticsearch.models import ClusterSnapshot
+from harness.polling import wait_for_async
 
 
 class FakeClock:
@@ -135,6 +136,33 @@ async def test_close_cancels_fetches_under_way() -> None:
     assert cache.keys() == []
     with pytest.raises(asyncio.CancelledError):
         await waiter
+
+
+async def test_cancel_polls_cancels_the_shared_fetch_and_keeps_the_snapshots() -> None:
+    """Leadership lost: the fetch its cancelled passes shared does not go on to its next request on its own."""
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=0.0, clock=clock)
+    kept = await cache.get("c1", _empty, newer_than=clock.now)
+    answered, sent = asyncio.Event(), list[str]()
+
+    async def fetch() -> ClusterSnapshot:  # a poll is two requests: _stats, then the inference endpoints
+        await answered.wait()
+        sent.append("GET _inference/_all")
+        return ClusterSnapshot()
+
+    clock.now += 10
+    waiter = asyncio.create_task(cache.get("c1", fetch, newer_than=clock.now))
+    await wait_for_async(lambda: cache.busy("c1"), within=5, interval=0.001, what="the poll under way")
+    waiter.cancel()  # the pass: it is shielded from the fetch, which would go on without it
+    cache.cancel_polls()
+    answered.set()
+    await wait_for_async(lambda: not cache.busy("c1"), within=5, interval=0.001, what="the poll ended")
+    assert sent == []
+    assert cache.latest("c1") is kept and cache.keys() == ["c1"]
+
+
+async def _empty() -> ClusterSnapshot:
+    return ClusterSnapshot()
 
 
 async def test_a_retry_after_on_a_failed_poll_holds_every_caller_off_then_one_poll() -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from esml_operator.controller import timing
 from esml_operator.controller.changes import ChangeLog
+from esml_operator.controller.fence import Fence
 from esml_operator.controller.memory import Entry, Observed
 from esml_operator.controller.polling import Poller
 from esml_operator.elasticsearch.client import ElasticsearchClient
@@ -35,13 +36,16 @@ logger = logging.getLogger(__name__)
 class Actor:
     """Sends actions, at most ``limit`` at a time per Elasticsearch cluster (clusters never wait for each other)."""
 
-    def __init__(self, changes: ChangeLog, *, limit: int, poller: Poller | None = None) -> None:
-        self._changes, self._poller = changes, poller
+    def __init__(
+        self, changes: ChangeLog, *, limit: int, poller: Poller | None = None, fence: Fence | None = None
+    ) -> None:
+        self._changes, self._poller, self._fence = changes, poller, fence or Fence()
         self._limits: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(limit))
 
     async def act(self, entry: Entry, observed: Observed, action: Action) -> Outcome:
         """Send ``action`` through the pass's connection. A failure is reported as a first attempt:
-        :func:`.memory.remember` counts it against the previous one."""
+        :func:`.memory.remember` counts it against the previous one. Sent through the fence once a slot is
+        free: :class:`~.fence.Deposed` when this replica no longer leads by then, or at its renew deadline."""
         client, info, key = observed.client, observed.info, observed.change_key
         assert client is not None and info is not None and key is not None, "acting needs a connected observation"
         version = info.version
@@ -49,9 +53,10 @@ class Actor:
             with timing.stage("slot"):
                 await self._limits[key[0]].acquire()
             try:
-                timing.sent()
-                with timing.stage("request"):
-                    assignment = await apply_action(client, version, action)
+                async with self._fence.send(f"{action.kind} of deployment [{key[1]}]"):
+                    timing.sent()
+                    with timing.stage("request"):
+                        assignment = await apply_action(client, version, action)
             finally:
                 self._limits[key[0]].release()
         except ElasticsearchError as error:

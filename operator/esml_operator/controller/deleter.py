@@ -70,12 +70,10 @@ class FinalizerKeeper:
 
     async def set(self, entry: Entry, finalizers: list[str]) -> None:
         meta = entry.meta
-        await self._kube.set_finalizers(
-            str(meta.get("namespace")),
-            str(meta.get("name")),
-            resource_version=str(meta.get("resourceVersion", "")),
-            finalizers=finalizers,
-        )
+        namespace, name = str(meta.get("namespace")), str(meta.get("name"))
+        version = str(meta.get("resourceVersion", ""))
+        async with self._writer.fence.send(f"setting finalizers of {namespace}/{name}"):
+            await self._kube.set_finalizers(namespace, name, resource_version=version, finalizers=finalizers)
 
 
 class Deleter:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from esml_operator.controller import logcontext, timing
 from esml_operator.controller.actor import Actor
 from esml_operator.controller.deleter import Deleter, FinalizerKeeper
+from esml_operator.controller.fence import Deposed
 from esml_operator.controller.memory import Entry, generation_of, remember, spec_of
 from esml_operator.controller.observer import Observer
 from esml_operator.controller.recorder import NoRecorder, PassRecorder
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 PASS_NO_ACTION = "no_action"  # nothing to send to Elasticsearch (in sync, waiting, or a problem to report)
 PASS_ACTED = "action_succeeded"
 PASS_ACTION_FAILED = "action_failed"
-PASS_NOT_LEADING = "not_leading"  # leadership was lost before the action was sent
+PASS_NOT_LEADING = "not_leading"  # leadership was lost before a write was sent, or the fence cut one off
 PASS_DELETION = "deletion"  # the resource is being deleted
 
 
@@ -67,6 +68,10 @@ class Reconciler:
         try:
             requeue, outcome = await self._run(entry)
             return requeue
+        except Deposed as stopped:  # leadership ended before a write, or during one (cut off at the deadline)
+            logger.info("%s: the pass stopped: %s", entry.name, stopped)
+            outcome = PASS_NOT_LEADING
+            return None
         except asyncio.CancelledError:
             outcome = "preempted" if preempted() else "cancelled"
             raise

@@ -56,6 +56,13 @@ class SnapshotCache:
         if slot is not None and slot.inflight is not None:
             slot.inflight.cancel()
 
+    def cancel_polls(self) -> None:
+        """Cancel every fetch under way, keeping the snapshots (leadership lost: a deposed leader sends nothing
+        more; its passes are cancelled, and a fetch they shared would otherwise finish on its own)."""
+        for slot in self._slots.values():
+            if slot.inflight is not None:
+                slot.inflight.cancel()
+
     def close(self) -> None:
         """Cancel every fetch under way (operator shutdown)."""
         for key in list(self._slots):

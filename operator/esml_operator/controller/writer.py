@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from esml_operator.controller.fence import Fence
 from esml_operator.controller.memory import Entry, wrote
 from esml_operator.kube.api import KubeApi
 from esml_operator.reconcile import Event
@@ -35,22 +36,28 @@ def worth_writing(status: Mapping[str, Any], previous: Mapping[str, Any], now: d
 
 
 class StatusWriter:
-    def __init__(self, kube: KubeApi, *, heartbeat: float, leading: Callable[[], bool]) -> None:
-        self._kube, self._heartbeat, self.leading = kube, heartbeat, leading
+    """Status patches and Events, each sent through the :class:`~.fence.Fence` (a deposed leader's raise
+    :class:`~.fence.Deposed`)."""
+
+    def __init__(self, kube: KubeApi, *, heartbeat: float, fence: Fence) -> None:
+        self._kube, self._heartbeat, self.fence = kube, heartbeat, fence
         self.writes = 0  # status patches sent (tests and benchmarks)
+
+    def leading(self) -> bool:
+        return self.fence.leading()
 
     async def write(self, entry: Entry, status: Mapping[str, Any], now: datetime) -> None:
         previous = entry.stored_status
-        if not worth_writing(status, previous, now, self._heartbeat) or not self.leading():
+        if not worth_writing(status, previous, now, self._heartbeat):
             return
         removed = {k: None for k in previous if k not in status}
-        meta = entry.meta
-        await self._kube.patch_status(str(meta.get("namespace")), str(meta.get("name")), {**status, **removed})
+        namespace, name = str(entry.meta.get("namespace")), str(entry.meta.get("name"))
+        async with self.fence.send(f"patching status of {namespace}/{name}"):
+            await self._kube.patch_status(namespace, name, {**status, **removed})
         wrote(entry, status)
         self.writes += 1
 
     async def post(self, entry: Entry, events: Iterable[Event]) -> None:
         for event in events:
-            if not self.leading():
-                return
-            await self._kube.post_event(entry.body, type=event.type, reason=event.reason, message=event.message)
+            async with self.fence.send(f"posting event {event.reason} for {entry.name}"):
+                await self._kube.post_event(entry.body, type=event.type, reason=event.reason, message=event.message)

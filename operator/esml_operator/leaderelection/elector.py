@@ -26,6 +26,9 @@ Public API of :class:`LeaderElector`:
   It is computed on every access, so it turns False at that deadline by
   itself, even if the loop is stuck in a hung request. Check it right before
   acting.
+* ``lease_left()``: the seconds left before that deadline (0 when not
+  leading): the deadline the controller's fence gives every write, so that no
+  request of a deposed leader is still in flight after it.
 * ``await release()``: stop acting at once, stop the loop, and if this
   process holds the Lease, write it back with no holder (and
   ``leaseDurationSeconds: 1``, as client-go's ReleaseOnCancel does) so another
@@ -136,7 +139,16 @@ class LeaderElector:
     @property
     def is_leader(self) -> bool:
         """True while the last successful acquire/renew was sent less than ``renew_deadline`` ago."""
-        return self._leading and self._clock() - self._renewed_at < self._renew_deadline
+        return self.lease_left() > 0
+
+    def lease_left(self) -> float:
+        """Seconds until this process must stop acting (its renew deadline); 0 when it does not lead.
+
+        The deadline of every write (the controller's fence): nothing sent before it is still in flight after it.
+        """
+        if not self._leading:
+            return 0.0
+        return max(self._renewed_at + self._renew_deadline - self._clock(), 0.0)
 
     @property
     def transitions(self) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from esml_operator.controller.actor import Actor
 from esml_operator.controller.changes import ChangeLog
 from esml_operator.controller.deleter import Deleter, FinalizerKeeper
+from esml_operator.controller.fence import Fence
 from esml_operator.controller.observer import Observer
 from esml_operator.controller.reconciler import Reconciler
 from esml_operator.controller.registry import Registry
@@ -34,6 +35,12 @@ class Operator:
     kube: KubeApi
     metrics: Metrics
 
+    def stopped_leading(self) -> None:
+        """Leadership lost: cancel every pass under way and every poll they shared (a deposed leader sends nothing
+        more; a shared poll would otherwise go on to its next request on its own)."""
+        self.runtime.stopped_leading()
+        self.snapshots.cancel_polls()
+
     async def close(self) -> None:
         await self.runtime.close()
         self.snapshots.close()
@@ -46,22 +53,24 @@ def build(
     kube: KubeApi,
     pool: ConnectionPool,
     *,
-    leading: Callable[[], bool] = lambda: True,
+    fence: Fence | None = None,
     autoscalers: Callable[[str, str], Awaitable[tuple[str, ...]]] | None = None,
 ) -> Operator:
-    """``autoscalers(namespace, name)`` names the HPAs that target a resource (``AutoscalerConflict``)."""
+    """``fence``: every write goes through it (default: always leading, no deadline).
+    ``autoscalers(namespace, name)`` names the HPAs that target a resource (``AutoscalerConflict``)."""
+    fence = fence or Fence()
     claims, names = ClaimIndex(), dict[str, str]()
     snapshots = SnapshotCache(min_interval=settings.min_poll_interval)
     changes = ChangeLog(
         burst=settings.action_burst, rate=settings.action_rate, ttl=max(60.0, 2 * settings.resync_interval)
     )
-    writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, leading=leading)
+    writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, fence=fence)
     registry = Registry()
     metrics = Metrics(registry, snapshots)
     pool.request_observer = metrics.request_observer
     metrics.status_writes = lambda: writer.writes
     observer = Observer(settings, kube, pool, snapshots, claims, changes, names)
-    actor = Actor(changes, limit=settings.max_concurrent_reconciles, poller=observer.poller)
+    actor = Actor(changes, limit=settings.max_concurrent_reconciles, poller=observer.poller, fence=fence)
     keeper = FinalizerKeeper(kube, writer)
     reconciler = Reconciler(
         settings,
@@ -93,7 +102,7 @@ def build(
         claims=claims,
         names=names,
         resync_interval=settings.resync_interval,
-        leading=leading,
+        leading=fence.leading,
         on_forget=release_client,
         on_resync=drop_unused_snapshots,
         on_round=observer.new_round,

@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from esml_operator.controller.autoscalers import AutoscalerIndex
+from esml_operator.controller.fence import Fence
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.kube.api import GROUP, PLURAL, VERSION, KubernetesApi
 from esml_operator.kube.autoscalers import HorizontalPodAutoscalers
@@ -46,6 +47,10 @@ class Leadership:
 
     def leading(self) -> bool:
         return self.elector is None or self.elector.is_leader
+
+    def left(self) -> float | None:
+        """Seconds before the renew deadline (the fence's deadline for every write); None without election."""
+        return None if self.elector is None else self.elector.lease_left()
 
     def alive(self) -> bool:
         return self.elector is None or self.elector.leader_alive()
@@ -89,7 +94,7 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
             HorizontalPodAutoscalers(api_client).scale_targets, ttl=operator_settings.resync_interval
         )
         operator = build(
-            operator_settings, kube, ConnectionPool(), leading=leadership.leading, autoscalers=hpas.targeting
+            operator_settings, kube, ConnectionPool(), fence=Fence(leadership.left), autoscalers=hpas.targeting
         )
         operator.metrics.event_loop = loop = loop_name(asyncio.get_running_loop())
         logger.info("running on the %s event loop (--event-loop %s)", loop, operator_settings.event_loop)
@@ -100,7 +105,7 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
             servers.leadership_changed(True)
 
         def stopped_leading() -> None:
-            operator.runtime.stopped_leading()
+            operator.stopped_leading()
             servers.leadership_changed(False)
 
         if operator_settings.leader_election:

@@ -161,7 +161,8 @@ class Event:
 
 @dataclass(frozen=True)
 class Settle:
-    """The inputs of the pass that planned the action: :func:`~.outcome.settle` decides again with its failure."""
+    """The inputs of the pass that planned the action: :func:`~.outcome.settle` decides again with its outcome
+    (Elasticsearch's answer, or the failure)."""
 
     spec: ModelDeploymentSpec | SpecError
     ref: ResourceRef

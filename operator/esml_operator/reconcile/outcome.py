@@ -3,12 +3,21 @@
 ``decide`` runs once per pass and plans at most one action. The handler sends
 it and hands the outcome here:
 
-* success: ``lastUpdateTime`` is recorded, the action's event is added, and
-  the next look comes after ``follow_up`` seconds (the change is verified by
-  a poll newer than it);
+* success: the pass is decided again with Elasticsearch's answer folded into
+  its observation (:func:`observed_after`: the assignment ``_start``/``_update``
+  returned is the freshest view, as the next pass takes it), ``lastUpdateTime``
+  is recorded, the action's event is added, and the next look comes after
+  ``follow_up`` seconds (the change is verified by a poll newer than it). An
+  answer that already shows the target makes the pass say Ready, and the
+  follow-up finds nothing new to write; one that does not (allocations still
+  starting) says so, and the follow-up writes Ready. ``_stop`` and an inference
+  endpoint's ``_update`` answer with no assignment: the status stays as
+  decided until a poll newer than the change;
 * failure: the pass is decided again with the failure as its last failure (the
   observed fields stay as decided), so the status written now is the one the
   next pass will find, and a condition does not flip between the two.
+
+Either way the outcome feeds the pure :func:`~.decide.decide`: nothing is decided twice by hand.
 """
 
 from __future__ import annotations
@@ -20,10 +29,10 @@ from typing import Any
 
 from esml_operator.elasticsearch.models import Assignment
 
-from .conditions import Verdict
+from .conditions import READY, Verdict
 from .decide import decide, reachability, render_conditions
 from .events import action_event
-from .model import Action, ActionFailure, Decision, Observation
+from .model import Action, ActionFailure, Decision, Event, Observation, RecentAction, Settle
 from .spec import ModelDeploymentSpec
 from .status import with_action_applied
 from .timeutil import as_utc
@@ -43,31 +52,60 @@ class Failed:
 Outcome = Succeeded | Failed
 
 
+def observed_after(
+    observation: Observation, action: Action, assignment: Assignment | None, at: datetime
+) -> Observation | None:
+    """``observation`` once Elasticsearch answered ``action`` at ``at`` with ``assignment``: the answer is the
+    deployment's freshest view (as :func:`.observed.current_view` takes a change newer than the poll) and the
+    action's last failure is over. ``None`` when the answer shows nothing newer than the poll (``_stop``, an
+    inference endpoint's ``_update``)."""
+    if assignment is None:
+        return None
+    recent = RecentAction(action.kind, as_utc(at), assignment, action)
+    return replace(observation, last_assignment=assignment, last_failure=None, recent=recent)
+
+
 def settle(decision: Decision, outcome: Outcome, now: datetime, *, follow_up: float) -> Decision:
     """The decision as it stands once ``outcome`` is known."""
     context = decision.settle
     if context is None:
         raise ValueError("settle() needs a decision that planned an action")
     now = as_utc(now)
-    if isinstance(outcome, Succeeded):
-        requeue = follow_up if decision.requeue_after is None else min(decision.requeue_after, follow_up)
-        return replace(
-            decision,
-            status=with_action_applied(decision.status, now),
-            events=(*decision.events, action_event(outcome.action, outcome.assignment)),
-            requeue_after=requeue,
-        )
-    failed = replace(context.observation, last_failure=outcome.failure)
-    again = decide(
+    if isinstance(outcome, Failed):
+        again = _decide_again(context, replace(context.observation, last_failure=outcome.failure), now)
+        return replace(decision, status=again.status, events=again.events, requeue_after=again.requeue_after)
+    after = observed_after(context.observation, outcome.action, outcome.assignment, now)
+    settled = decision if after is None else _decide_again(context, after, now)
+    requeue = follow_up if settled.requeue_after is None else min(settled.requeue_after, follow_up)
+    return replace(
+        decision,
+        status=with_action_applied(settled.status, now),
+        events=told_once(settled.events, action_event(outcome.action, outcome.assignment)),
+        requeue_after=requeue,
+    )
+
+
+def _decide_again(context: Settle, observation: Observation, now: datetime) -> Decision:
+    return decide(
         context.spec,
         context.ref,
-        failed,
+        observation,
         context.previous_status,
         now,
         resync_interval=context.resync_interval,
         jitter=context.jitter,
     )
-    return replace(decision, status=again.status, events=again.events, requeue_after=again.requeue_after)
+
+
+def told_once(events: tuple[Event, ...], action: Event) -> tuple[Event, ...]:
+    """The pass's events, then the action's. When Ready turned True in the same pass (Elasticsearch's answer
+    already showed the target), the action's event says so, instead of a ``Ready`` event of its own that would
+    report the same change a second time."""
+    ready = next((event for event in events if event.type == "Normal" and event.reason == READY), None)
+    if ready is None:
+        return (*events, action)
+    others = tuple(event for event in events if event is not ready)
+    return (*others, replace(action, message=f"{action.message}; Ready: {ready.message}"))
 
 
 DELETION_BLOCKED = "DeletionBlocked"
