@@ -75,6 +75,19 @@ class Settings:
     )
     connect_timeout: float = _setting(5.0, "Seconds to establish a connection to Elasticsearch.", check=checks.positive)
     request_timeout: float = _setting(30.0, "Seconds to wait for an Elasticsearch response.", check=checks.positive)
+    idle_connections: int = _setting(
+        5,
+        "Idle connections kept open to each Elasticsearch cluster for its next requests (more are closed once "
+        "idle); 0: a new connection for every request.",
+        check=checks.non_negative,
+    )
+    idle_connection_expiry: float = _setting(
+        5.0,
+        "Seconds an idle connection to Elasticsearch stays open; keep it below the idle timeout of any load "
+        "balancer or proxy in front of Elasticsearch. Above --resync-interval, each cluster keeps a connection "
+        "between polls (no new TLS handshake per poll, a little memory per cluster).",
+        check=checks.non_negative,
+    )
     kube_request_timeout: float = _setting(
         10.0,
         "Seconds any one Kubernetes API request of the operator's own (status, events, Secrets, the Lease) may take; "

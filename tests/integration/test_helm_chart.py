@@ -259,6 +259,8 @@ EVERY_SETTING = {
     "statusHeartbeat": ("300", 300.0),
     "connectTimeout": ("3", 3.0),
     "requestTimeout": ("20", 20.0),
+    "idleConnections": ("2", 2),
+    "idleConnectionExpiry": ("45", 45.0),
     "kubeRequestTimeout": ("4", 4.0),
     "maxConcurrentReconciles": ("8", 8),
     "actionBurst": ("2", 2),

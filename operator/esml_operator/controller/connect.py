@@ -99,6 +99,8 @@ async def resolve(
             insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
             allow_plain_http_credentials=settings.allow_plain_http_credentials,
             timeouts=timeouts,
+            max_keepalive_connections=settings.idle_connections,
+            keepalive_expiry=settings.idle_connection_expiry,
         )
         return Resolved(config, tuple(used))
 
@@ -142,5 +144,7 @@ async def resolve(
         insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
         allow_plain_http_credentials=settings.allow_plain_http_credentials,
         timeouts=timeouts,
+        max_keepalive_connections=settings.idle_connections,
+        keepalive_expiry=settings.idle_connection_expiry,
     )
     return Resolved(config, tuple(used))

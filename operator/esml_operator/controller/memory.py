@@ -32,6 +32,23 @@ from esml_operator.reconcile import (
 )
 
 KOPF_STATUS_KEY = "kopf"
+#: What the operator keeps of a watched body (:func:`trimmed`): the spec, its status, and the metadata that a pass,
+#: the registry or an Event reads. Not ``managedFields``, labels, owner references, other controllers' annotations
+#: (kubectl's ``last-applied-configuration`` is a second copy of the spec) and the like.
+KEPT_FIELDS = ("apiVersion", "kind", "spec", "status")
+KEPT_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "generation",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "finalizers",
+    "annotations",
+)
+#: Of the annotations, only the operator's own (``esml.io/skip-stop``) are kept.
+OWN_ANNOTATIONS = "esml.io/"
 
 
 @dataclass
@@ -113,10 +130,30 @@ def spec_of(entry: Entry, body: Mapping[str, Any] | None = None) -> ModelDeploym
     return parsed
 
 
+def trimmed(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the next pass needs of a watched ``body`` (:data:`KEPT_FIELDS`, :data:`KEPT_METADATA`, the operator's
+    own annotations): a resource's memory is then its spec and status, not the whole object. The spec and status
+    are shared with ``body``, not copied."""
+    meta = body.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    kept = {key: meta[key] for key in KEPT_METADATA if key in meta}
+    annotations = kept.pop("annotations", None)
+    if isinstance(annotations, Mapping):
+        own = {key: value for key, value in annotations.items() if str(key).startswith(OWN_ANNOTATIONS)}
+        if own:
+            kept["annotations"] = own
+    result = {key: body[key] for key in KEPT_FIELDS if key in body}
+    result["metadata"] = kept
+    return result
+
+
 def delivered(entry: Entry, body: Mapping[str, Any]) -> None:
-    """The watch delivered ``body``: a new generation forgets an older generation's failure (retry at once)."""
+    """The watch delivered ``body``: a new generation forgets an older generation's failure (retry at once); the
+    status last written is forgotten once ``body`` carries it (one copy of the status, not two)."""
     generation = generation_of(body)
     entry.body = body
+    if entry.written_status is not None and comparable_status(body.get("status")) == entry.written_status:
+        entry.written_status = None
     if generation != entry.generation:
         entry.generation = generation
         if entry.failure is not None and entry.failure.generation != generation:
@@ -124,7 +161,7 @@ def delivered(entry: Entry, body: Mapping[str, Any]) -> None:
 
 
 def wrote(entry: Entry, status: Mapping[str, Any]) -> None:
-    """``status`` was written: the next pass compares with it (the watch may not have delivered it yet)."""
+    """``status`` was written: the next pass compares with it until the watch delivers it (:func:`delivered`)."""
     entry.written_status = dict(status)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from esml_operator.controller.memory import Entry, delivered, generation_of
+from esml_operator.controller.memory import Entry, delivered, generation_of, trimmed
 
 
 class Registry:
@@ -25,9 +25,10 @@ class Registry:
         return list(self._entries)
 
     def observe(self, body: Mapping[str, Any]) -> tuple[Entry, bool]:
-        """Record the latest body; the entry and whether it needs a pass now (new, or a new generation,
-        or deletion or finalizers changed)."""
-        meta = body.get("metadata") or {}
+        """Record the latest body (:func:`~.memory.trimmed`: what the next pass needs); the entry and whether it
+        needs a pass now (new, or a new generation, or deletion, finalizers or the operator's annotations changed)."""
+        body = trimmed(body)
+        meta = body["metadata"]
         uid = str(meta.get("uid", ""))
         generation = generation_of(body)
         entry = self._entries.get(uid)

@@ -115,7 +115,8 @@ class ConnectionConfig:
     allow_plain_http_credentials: bool = False
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_connections: int = 10
-    max_keepalive_connections: int = 5
+    max_keepalive_connections: int = 5  # idle connections kept for the next requests (--idle-connections)
+    keepalive_expiry: float = 5.0  # seconds an idle connection stays open (--idle-connection-expiry)
 
     def __repr__(self) -> str:
         ca = "None" if self.ca_pem is None else f"<{len(self.ca_pem)} bytes>"
@@ -124,7 +125,7 @@ class ConnectionConfig:
             f"insecure_skip_tls_verify={self.insecure_skip_tls_verify}, "
             f"allow_plain_http_credentials={self.allow_plain_http_credentials}, timeouts={self.timeouts!r}, "
             f"max_connections={self.max_connections}, "
-            f"max_keepalive_connections={self.max_keepalive_connections})"
+            f"max_keepalive_connections={self.max_keepalive_connections}, keepalive_expiry={self.keepalive_expiry})"
         )
 
     # Cached per instance (a frozen dataclass keeps them in its __dict__, outside eq/hash): a pass asks for
@@ -143,7 +144,7 @@ class ConnectionConfig:
             self.auth.header if self.auth is not None else "",
             hashlib.sha256(self.ca_pem).hexdigest() if self.ca_pem is not None else "",
             repr((self.insecure_skip_tls_verify, self.allow_plain_http_credentials, self.timeouts)),
-            repr((self.max_connections, self.max_keepalive_connections)),
+            repr((self.max_connections, self.max_keepalive_connections, self.keepalive_expiry)),
         ):
             digest.update(part.encode())
             digest.update(b"\0")
@@ -180,8 +181,10 @@ class ConnectionConfig:
                 f"Refusing to send credentials to {self.endpoint} over plain http:// (they would travel "
                 "unencrypted); use an https:// URL, or start the operator with --allow-plain-http-credentials"
             )
-        if self.max_connections < 1 or self.max_keepalive_connections < 0:
-            raise ConnectionConfigError("max_connections must be >= 1 and max_keepalive_connections >= 0")
+        if self.max_connections < 1 or self.max_keepalive_connections < 0 or self.keepalive_expiry < 0:
+            raise ConnectionConfigError(
+                "max_connections must be >= 1, max_keepalive_connections and keepalive_expiry >= 0"
+            )
         return url
 
 
@@ -287,6 +290,7 @@ class ConnectionPool:
                 limits=httpx.Limits(
                     max_connections=config.max_connections,
                     max_keepalive_connections=config.max_keepalive_connections,
+                    keepalive_expiry=config.keepalive_expiry,
                 ),
                 retries=0,
             )

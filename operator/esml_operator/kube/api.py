@@ -4,7 +4,9 @@ kopf watches the resources; these are the few writes and reads the operator
 makes itself, typed by the :class:`KubeApi` protocol (tests use in-memory
 fakes). Calls go through the one asynchronous client of
 :mod:`esml_operator.kube.config`, so each has a timeout and none holds a thread.
-Secrets and Service ports are cached per (namespace, name) for one TTL
+Writes read their replies as bytes and never decode them (the operator does not use them; decoding cost
+5-15 % of a call's CPU, docs/reference/kubernetes-client.md). Secrets and Service ports are cached per
+(namespace, name) for one TTL
 (``cachetools.TTLCache``, which evicts), shared by every resource that
 references them, and read once however many resources ask at the same moment.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 from cachetools import TTLCache
 from kubernetes.aio import client
 
-from esml_operator.kube.errors import Conflict, Invalid, NotFound, call, unless_missing
+from esml_operator.kube.errors import Conflict, Invalid, NotFound, discard, unless_missing
 
 logger = logging.getLogger(__name__)
 
@@ -136,10 +139,11 @@ class KubernetesApi:
     # -- writes -----------------------------------------------------------------------------
     async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
         """JSON merge patch of ``.status`` (keys mapped to ``None`` are removed)."""
-        request = self._custom.patch_namespaced_custom_object_status(
+        request = self._custom.patch_namespaced_custom_object_status_without_preload_content(
             GROUP, VERSION, namespace, PLURAL, name, {"status": dict(status)}, field_manager=COMPONENT
         )
-        await unless_missing(f"patching status of {namespace}/{name}", request)  # None: deleted meanwhile
+        with contextlib.suppress(NotFound):  # deleted meanwhile
+            await discard(f"patching status of {namespace}/{name}", request)
 
     async def set_finalizers(self, namespace: str, name: str, *, resource_version: str, finalizers: list[str]) -> None:
         """Set ``metadata.finalizers`` if the object is still at ``resource_version`` (a JSON patch with a test,
@@ -148,7 +152,7 @@ class KubernetesApi:
             {"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
             {"op": "add", "path": "/metadata/finalizers", "value": finalizers},
         ]
-        request = self._custom.patch_namespaced_custom_object(
+        request = self._custom.patch_namespaced_custom_object_without_preload_content(
             GROUP,
             VERSION,
             namespace,
@@ -159,7 +163,7 @@ class KubernetesApi:
             _content_type="application/json-patch+json",
         )
         try:
-            await call(f"setting finalizers of {namespace}/{name}", request)
+            await discard(f"setting finalizers of {namespace}/{name}", request)
         except (NotFound, Conflict, Invalid) as error:  # gone, or changed meanwhile: the next watch event retries
             logger.debug("finalizers not set: %s", error)
 
@@ -188,7 +192,8 @@ class KubernetesApi:
             count=1,
         )
         try:
-            await call("posting an event", self._core.create_namespaced_event(meta.get("namespace"), event))
+            request = self._core.create_namespaced_event_without_preload_content(meta.get("namespace"), event)
+            await discard("posting an event", request)
         except Exception as error:  # events are best effort (a KubeError, or a body the client refused)
             logger.warning(
                 "could not post event %s for %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error

@@ -8,6 +8,10 @@ credentials): :class:`NotFound` (404), :class:`Conflict` (409), :class:`Invalid`
 :class:`Timeout` (no answer within the request timeout) and
 :class:`Unavailable` (anything else: another status, a refused or dropped
 connection, a TLS failure).
+
+:func:`discard` is :func:`call` for a write whose reply the operator never reads (a
+``*_without_preload_content`` request): the reply is read as bytes, never decoded into
+models, and its connection goes back to the pool; a failed status maps as above.
 """
 
 from __future__ import annotations
@@ -72,6 +76,23 @@ async def call(what: str, request: Awaitable[T]) -> T:
         raise Timeout(f"{what}: no answer within the request timeout") from None
     except Exception as error:  # aiohttp connection, TLS and payload errors, and whatever else the client raises
         raise Unavailable(f"{what}: {short(f'{type(error).__name__}: {error}')}") from None
+
+
+async def discard(what: str, request: Awaitable[Any]) -> None:
+    """Like :func:`call` for a ``*_without_preload_content`` request (an ``aiohttp.ClientResponse``): the reply
+    is read but not decoded (read to its end, so the connection is reused), and a status other than 2xx is the
+    :class:`KubeError` :func:`call` raises for it."""
+    await call(what, _undecoded(request))
+
+
+async def _undecoded(request: Awaitable[Any]) -> None:
+    response = await request
+    try:
+        body: bytes = await response.read()
+    finally:
+        response.release()
+    if not 200 <= response.status <= 299:
+        raise ApiException(status=response.status, reason=response.reason, body=body.decode("utf-8", "replace"))
 
 
 async def unless_missing(what: str, request: Awaitable[T]) -> T | None:

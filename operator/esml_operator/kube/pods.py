@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes.aio import client
 
-from esml_operator.kube.errors import call
+from esml_operator.kube.errors import discard
 
 
 class PodLabels:
@@ -17,4 +17,5 @@ class PodLabels:
 
     async def set(self, namespace: str, pod: str, labels: dict[str, str]) -> None:
         body = {"metadata": {"labels": labels}}
-        await call(f"labelling pod {namespace}/{pod}", self._core.patch_namespaced_pod(pod, namespace, body))
+        request = self._core.patch_namespaced_pod_without_preload_content(pod, namespace, body)
+        await discard(f"labelling pod {namespace}/{pod}", request)
