@@ -151,13 +151,28 @@ def test_the_chart_sets_the_default_row() -> None:
     assert yaml.safe_load(CHART_VALUES.read_text())["resources"] == default_row()
 
 
+def fleet_peak(path: Path) -> tuple[int, float]:
+    """Figure 7's (resources, peak RSS) in a bench results file: the largest measured count."""
+    results = json.loads(path.read_text())
+    fleet = next(f for f in results["figures"] if f["number"] == 7)
+    (peak,) = [float(m.group(1)) for note in fleet["notes"] if (m := re.search(r"peak RSS (\d+) MB", note))]
+    resources = re.search(r"(\d+)/\1 Ready", " ".join(fleet["notes"]))
+    assert resources, fleet["notes"]
+    return int(resources.group(1)), peak
+
+
 def test_the_memory_limit_alert_projects_with_the_measured_line() -> None:
-    """EsmlOperatorMemoryLimitTooSmall's "base MiB + KiB per ModelDeployment" is within 5 % of every measured peak."""
+    """EsmlOperatorMemoryLimitTooSmall's "base MiB + KiB per ModelDeployment" is within 5 % of every measured peak
+    from 500 ModelDeployments up (figure 7's fleet included), and never more than 5 % below a smaller one: the
+    growth is steeper for the first few hundred, and an alert may over-project where the limit is far away."""
     rules = [r for g in yaml.safe_load(RULE.read_text())["spec"]["groups"] for r in g["rules"]]
     (expr,) = [str(r["expr"]) for r in rules if r.get("alert") == "EsmlOperatorMemoryLimitTooSmall"]
     line = re.search(r"\((\d+) \* 2\^20 \+ (\d+) \* 2\^10 \* max_over_time\(esml_modeldeployments\[", expr)
     assert line, expr
     base_mib, per_resource_kib = int(line.group(1)), int(line.group(2))
-    for point in measured():
-        projected = base_mib + per_resource_kib * point.resources / 1024
-        assert abs(projected - point.peak_mib) <= 0.05 * point.peak_mib, (point.resources, projected, point.peak_mib)
+    points = [(p.resources, p.peak_mib) for p in measured()] + [fleet_peak(REPO / "bench" / "results.json")]
+    for resources, peak in points:
+        projected = base_mib + per_resource_kib * resources / 1024
+        assert projected >= 0.95 * peak, (resources, projected, peak)
+        if resources >= 500:
+            assert projected <= 1.05 * peak, (resources, projected, peak)
