@@ -53,7 +53,6 @@ async def resolve(
     spec: ModelDeploymentSpec, namespace: str, kube: KubeApi, settings: Settings, *, fresh: bool = False
 ) -> Resolved | ConfigProblem:
     conn = spec.connection
-    timeouts = Timeouts(connect=settings.connect_timeout, read=settings.request_timeout)
     used: list[tuple[str, str, str]] = []
 
     async def secret(ns: str, name: str) -> SecretData | None:
@@ -92,16 +91,7 @@ async def resolve(
         if not ca:
             return ConfigProblem("SecretKeyMissing", f"Secret {ref_ns}/{ca_secret_name} has no key 'ca.crt'")
         url = settings.eck_url_template.format(service=service, namespace=ref_ns, port=port, name=ref.name)
-        config = ConnectionConfig(
-            url=url,
-            auth=BasicAuth("elastic", password),
-            ca_pem=ca,
-            insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
-            allow_plain_http_credentials=settings.allow_plain_http_credentials,
-            timeouts=timeouts,
-            max_keepalive_connections=settings.idle_connections,
-            keepalive_expiry=settings.idle_connection_expiry,
-        )
+        config = _config(settings, url, BasicAuth("elastic", password), ca, insecure=conn.insecure_skip_tls_verify)
         return Resolved(config, tuple(used))
 
     base_url = conn.url
@@ -137,14 +127,21 @@ async def resolve(
         ca_pem = ca_secret.data.get(key)
         if not ca_pem:
             return ConfigProblem("SecretKeyMissing", f"CA Secret {namespace}/{name} has no key {key!r}")
-    config = ConnectionConfig(
-        url=base_url,
+    config = _config(settings, base_url, auth, ca_pem, insecure=conn.insecure_skip_tls_verify)
+    return Resolved(config, tuple(used))
+
+
+def _config(
+    settings: Settings, url: str, auth: Auth | None, ca_pem: bytes | None, *, insecure: bool
+) -> ConnectionConfig:
+    """A connection to ``url``; timeouts, plain-HTTP credentials and idle connections come from the settings."""
+    return ConnectionConfig(
+        url=url,
         auth=auth,
         ca_pem=ca_pem,
-        insecure_skip_tls_verify=conn.insecure_skip_tls_verify,
+        insecure_skip_tls_verify=insecure,
         allow_plain_http_credentials=settings.allow_plain_http_credentials,
-        timeouts=timeouts,
+        timeouts=Timeouts(connect=settings.connect_timeout, read=settings.request_timeout),
         max_keepalive_connections=settings.idle_connections,
         keepalive_expiry=settings.idle_connection_expiry,
     )
-    return Resolved(config, tuple(used))
