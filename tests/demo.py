@@ -433,13 +433,20 @@ class Demo:
         )
 
         def corrected(obj: dict[str, Any] | None) -> bool:
-            return len(self.sim_requests("/deployment/_update")) > updates_before and self.settled(obj, SCALE_TO)
+            # Until its next poll the operator's status still shows the view from before the change, so the
+            # step waits for Elasticsearch itself to run the spec's count again (the next step counts on it).
+            if len(self.sim_requests("/deployment/_update")) <= updates_before or not self.settled(obj, SCALE_TO):
+                return False
+            return (self.es_allocation() or {}).get("allocation_count") == SCALE_TO
 
         self.watch(corrected, what="the operator to correct the drift", skip_current=True)
         update = self.sim_requests("/deployment/_update")[-1]
         self.say(f"Elasticsearch received: POST {update['path']} {json.dumps(update['body'])}")
         allocation = self.show_es_allocation()
-        if not allocation or allocation.get("target_allocation_count") != SCALE_TO:
+        if not allocation or (allocation.get("allocation_count"), allocation.get("target_allocation_count")) != (
+            SCALE_TO,
+            SCALE_TO,
+        ):
             raise DemoFailed(f"Elasticsearch was not corrected: {allocation}")
 
     def shortfall(self) -> None:

@@ -270,7 +270,11 @@ def test_real_inference_calls_drive_the_hpa_up_and_back_down(
     wait_for(
         lambda: kube.mdep(NAME)["spec"]["numberOfAllocations"] > 1, what="the HPA scaling up on real inference calls"
     )
-    assert [b for b in update_bodies(simulator) if b.get("number_of_allocations", 1) > 1]
+    # The HPA's /scale write and the operator's _update are two steps: wait for the second as well.
+    wait_for(
+        lambda: [b for b in update_bodies(simulator) if b.get("number_of_allocations", 1) > 1],
+        what="the operator's _update above 1 allocation",
+    )
     stats = simulator.deployment(DEMO_MODEL)
     assert stats is not None and stats["inference_count"] == 60
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from esml_operator.elasticsearch.ml_capacity import MlLimits, MlNodeMemory
-from esml_operator.elasticsearch.models import ClusterSnapshot, DeploymentStats, NodeRoute
+from esml_operator.elasticsearch.models import AllocationStatus, ClusterSnapshot, DeploymentStats, NodeRoute
 from esml_operator.reconcile import capacity as cap
 from esml_operator.reconcile.capacity import Demand, MlNode, assess, message
 
@@ -91,6 +91,35 @@ def test_other_deployments_count_but_not_itself_nor_low_priority() -> None:
         }
     )
     assert cap.used_by_others(snapshot, "d") == {"a": 4}
+
+
+def _scaling_up_snapshot() -> ClusterSnapshot:
+    """ "o" runs 2 of its 4 target allocations (one thread each); the other two are on their way."""
+    routes = (NodeRoute("a", "started", current_allocations=1), NodeRoute("b", "started", current_allocations=1))
+    status = AllocationStatus(allocation_count=2, target_allocation_count=4, state="started")
+    other = DeploymentStats("o", "m", threads_per_allocation=1, allocation_status=status, nodes=routes)
+    return ClusterSnapshot(deployments={"o": other})
+
+
+def test_allocations_on_their_way_hold_their_processors() -> None:
+    # Elasticsearch's planner keeps another deployment's target (4), not the 2 it runs at this moment.
+    snapshot = _scaling_up_snapshot()
+    assert cap.pending_for_others(snapshot, "d") == [(2, 1)]
+    assert cap.pending_for_others(snapshot, "o") == []
+    memory = (MlNodeMemory("a", "ml-0", 4, 8 * GIB, 0), MlNodeMemory("b", "ml-1", 4, 8 * GIB, 0))
+    result = cap.assess_observed(Demand("d", allocations=4, threads=2), snapshot, memory, None)
+    assert result is not None
+    assert (result.used_by_others, result.free_processors, result.fitting_allocations) == (4, 4, 2)
+    assert message(result).endswith(
+        "4 used by other deployments: 4 free. Add 4 processors, or lower numberOfAllocations to 2"
+    )
+
+
+def test_a_deployment_at_its_target_reserves_nothing_more() -> None:
+    routes = (NodeRoute("a", "started", current_allocations=2),)
+    status = AllocationStatus(allocation_count=2, target_allocation_count=2, state="fully_allocated")
+    snapshot = ClusterSnapshot(deployments={"o": DeploymentStats("o", "m", allocation_status=status, nodes=routes)})
+    assert cap.pending_for_others(snapshot, "d") == []
 
 
 def test_without_memory_stats_the_ml_info_totals_stand_in() -> None:

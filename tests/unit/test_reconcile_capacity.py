@@ -28,6 +28,7 @@ OTHER = stats(
     deployment_id="other",
     model_id="other-model",
     threads_per_allocation=4,
+    allocation_status=allocation(1, 1),
     nodes=(NodeRoute("node-a", "started", current_allocations=1),),
 )
 #: status.capacity of the issue's example (4 allocations x 2 threads, 8 processors, 4 used by another deployment),

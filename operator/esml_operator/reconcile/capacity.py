@@ -11,7 +11,8 @@ How Elasticsearch places allocations (its trained-model assignment planner, in o
 * A deployment's memory is counted on every node that hosts at least one of its allocations (the model is
   loaded once per node; newer models add a per-allocation amount). A node without that memory free takes none.
 * Allocations already running are kept where they are before new ones are planned, so other deployments'
-  processors are not available; a ``low`` priority deployment reserves no processors.
+  processors are not available; a ``low`` priority deployment reserves no processors. What the planner keeps
+  is each deployment's target, so allocations still on their way (a scale-up in progress) hold theirs too.
 * Nodes that are shutting down take no new allocations.
 * When the plan cannot give a ``_start`` or ``_update`` every allocation it asks for, Elasticsearch refuses it
   (429) unless the cluster can grow (ML autoscaling or lazy ML nodes): then the start waits for a node.
@@ -27,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from esml_operator.elasticsearch.ml_capacity import MlLimits, MlNodeMemory
-from esml_operator.elasticsearch.models import ClusterSnapshot
+from esml_operator.elasticsearch.models import ClusterSnapshot, DeploymentStats
 
 PROCESSORS: Final = "processors"
 MEMORY: Final = "memory"
@@ -215,17 +216,57 @@ def status_fields(capacity: Capacity) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- from observations
 
 
+def _others(snapshot: ClusterSnapshot, deployment_id: str) -> list[DeploymentStats]:
+    """The other deployments that reserve processors (``low`` priority reserves none)."""
+    return [
+        other
+        for other in snapshot.deployments.values()
+        if other.deployment_id != deployment_id and other.priority != "low"
+    ]
+
+
 def used_by_others(snapshot: ClusterSnapshot, deployment_id: str) -> dict[str, int]:
-    """Processors each node gives to the other deployments' started allocations (``low`` priority reserves none)."""
+    """Processors each node gives to the other deployments' running allocations."""
     used: dict[str, int] = {}
-    for other in snapshot.deployments.values():
-        if other.deployment_id == deployment_id or other.priority == "low":
-            continue
+    for other in _others(snapshot, deployment_id):
         threads = other.threads_per_allocation or 1
         for route in other.nodes:
             if route.routing_state in ("started", "starting") and route.current_allocations:
                 used[route.node_id] = used.get(route.node_id, 0) + route.current_allocations * threads
     return used
+
+
+def pending_for_others(snapshot: ClusterSnapshot, deployment_id: str) -> list[tuple[int, int]]:
+    """``(allocations, threads)`` the other deployments are planned to get but do not run yet.
+
+    Elasticsearch's planner keeps every existing deployment's TARGET, not what it runs at the moment: while
+    another deployment scales up (``allocation_count`` below ``target_allocation_count``), the allocations on
+    their way already hold their processors. ``_stats`` does not say on which node they go."""
+    pending: list[tuple[int, int]] = []
+    for other in _others(snapshot, deployment_id):
+        status = other.allocation_status
+        if status is None:
+            continue
+        running = sum(
+            route.current_allocations or 0 for route in other.nodes if route.routing_state in ("started", "starting")
+        )
+        missing = status.target_allocation_count - running
+        if missing > 0:
+            pending.append((missing, other.threads_per_allocation or 1))
+    return pending
+
+
+def _reserve(nodes: tuple[MlNode, ...], used: dict[str, int], pending: list[tuple[int, int]]) -> dict[str, int]:
+    """``used`` plus the pending allocations, each laid whole on the node with the most processors free."""
+    out = dict(used)
+    for allocations, threads in pending:
+        for _ in range(allocations):
+            room = [node for node in nodes if not node.shutting_down]
+            if not room:
+                break
+            best = max(room, key=lambda node: node.processors - out.get(node.node_id, 0))
+            out[best.node_id] = out.get(best.node_id, 0) + threads
+    return out
 
 
 def _shutting_down(snapshot: ClusterSnapshot) -> frozenset[str]:
@@ -272,7 +313,7 @@ def assess_observed(
     if not found:
         return None
     used = used_by_others(snapshot, demand.deployment_id) if nodes else _spread(snapshot, demand, found)
-    return assess(demand, found, used)
+    return assess(demand, found, _reserve(found, used, pending_for_others(snapshot, demand.deployment_id)))
 
 
 def _spread(snapshot: ClusterSnapshot, demand: Demand, nodes: tuple[MlNode, ...]) -> dict[str, int]:
