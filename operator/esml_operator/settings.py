@@ -99,6 +99,12 @@ class Settings:
         "Resources reconciled at the same time against one Elasticsearch cluster (clusters never wait for each other).",
         check=checks.at_least_one,
     )
+    catch_up_passes: int = _setting(
+        32,
+        "After a start, resources whose status says they are reconciled are checked this many at a time; a "
+        "resource that changed meanwhile, and any change that arrives, is handled at once without a slot.",
+        check=checks.at_least_one,
+    )
     action_burst: int = _setting(
         4,
         "Elasticsearch changes (_start/_update) sent for one deployment at once before bursts are coalesced.",

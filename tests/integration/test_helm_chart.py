@@ -263,6 +263,7 @@ EVERY_SETTING = {
     "idleConnectionExpiry": ("45", 45.0),
     "kubeRequestTimeout": ("4", 4.0),
     "maxConcurrentReconciles": ("8", 8),
+    "catchUpPasses": ("64", 64),
     "actionBurst": ("2", 2),
     "actionRate": ("0.5", 0.5),
     "allowPlainHttpCredentials": ("true", True),

@@ -51,6 +51,19 @@ KEPT_METADATA = (
 OWN_ANNOTATIONS = "esml.io/"
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """What a full pass that ended quietly saw (:mod:`.quiet`): a resync pass that sees the same ends early."""
+
+    resource_version: str
+    generation: int
+    secrets_fingerprint: str | None
+    config: ConnectionConfig
+    info: ClusterInfo
+    view: int  # the deployment's stats (without load figures) and its inference ownership, digested
+    autoscalers: tuple[str, ...]
+
+
 @dataclass
 class Entry:
     uid: str
@@ -66,6 +79,7 @@ class Entry:
     jitter: float = 0.5  # drawn once per failure, so the planned retry moment stays put across passes
     written_status: Mapping[str, Any] | None = None
     parsed: tuple[int, ModelDeploymentSpec | SpecError] | None = None  # (generation, its spec parsed)
+    quiet: Quiet | None = None  # what the last full pass saw, when it ended quietly (see controller/quiet.py)
 
     @property
     def meta(self) -> Mapping[str, Any]:
@@ -158,6 +172,11 @@ def delivered(entry: Entry, body: Mapping[str, Any]) -> None:
         entry.generation = generation
         if entry.failure is not None and entry.failure.generation != generation:
             entry.failure = None
+
+
+def ended(entry: Entry, quiet: Quiet | None) -> None:
+    """A full pass ended: quietly (``quiet``, what it saw) or not (``None``: the next pass is a full one too)."""
+    entry.quiet = quiet
 
 
 def wrote(entry: Entry, status: Mapping[str, Any]) -> None:

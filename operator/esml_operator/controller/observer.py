@@ -172,6 +172,11 @@ class Observer:
             observation = replace(observation, capacity=facts)
         return Observed(observation, client, info, key, connection)
 
+    @property
+    def round_started(self) -> float:
+        """When the current resync round began (monotonic): its passes want a poll taken after it."""
+        return self._round_started
+
     def new_round(self) -> None:
         """A resync round starts: every pass in it wants a poll taken after this moment (one per cluster)."""
         self._previous_round_started, self._round_started = self._round_started, time.monotonic()

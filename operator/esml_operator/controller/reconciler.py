@@ -18,12 +18,13 @@ from esml_operator.controller import logcontext, timing
 from esml_operator.controller.actor import Actor
 from esml_operator.controller.deleter import Deleter, FinalizerKeeper
 from esml_operator.controller.fence import Deposed
-from esml_operator.controller.memory import Entry, generation_of, remember, spec_of
+from esml_operator.controller.memory import Entry, ended, generation_of, remember, spec_of
 from esml_operator.controller.observer import Observer
+from esml_operator.controller.quiet import QuietCheck, mark
 from esml_operator.controller.recorder import NoRecorder, PassRecorder
 from esml_operator.controller.workqueue import preempted
 from esml_operator.controller.writer import StatusWriter
-from esml_operator.reconcile import ResourceRef, SpecError, Succeeded, decide, settle
+from esml_operator.reconcile import ModelDeploymentSpec, ResourceRef, SpecError, Succeeded, decide, settle
 from esml_operator.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ PASS_ACTED = "action_succeeded"
 PASS_ACTION_FAILED = "action_failed"
 PASS_NOT_LEADING = "not_leading"  # leadership was lost before a write was sent, or the fence cut one off
 PASS_DELETION = "deletion"  # the resource is being deleted
+PASS_UNCHANGED = "unchanged"  # a resync pass that found what the last quiet pass found (controller/quiet.py)
 
 
 class Reconciler:
@@ -50,11 +52,13 @@ class Reconciler:
         *,
         recorder: PassRecorder | None = None,
         autoscalers: Callable[[str, str], Awaitable[tuple[str, ...]]] | None = None,
+        quiet: QuietCheck | None = None,
     ) -> None:
-        """``autoscalers(namespace, name)``: the HPAs that target a resource (None: not looked up)."""
+        """``autoscalers(namespace, name)``: the HPAs that target a resource (None: not looked up). ``quiet``:
+        lets a resync pass that finds nothing changed end early (None: every pass is a full one)."""
         self.settings, self.observer, self.actor, self.writer = settings, observer, actor, writer
         self.finalizers, self.deleter = finalizers, deleter
-        self.recorder, self.autoscalers = recorder or NoRecorder(), autoscalers
+        self.recorder, self.autoscalers, self.quiet = recorder or NoRecorder(), autoscalers, quiet
 
     async def run(self, entry: Entry) -> float | None:
         """Reconcile ``entry`` once; seconds until it wants another pass (``None``: the resync will do).
@@ -79,8 +83,17 @@ class Reconciler:
             self.recorder.observe_pass(outcome, time.monotonic() - started)
             timing.outcome(outcome)
 
+    async def _unchanged(self, entry: Entry, spec: ModelDeploymentSpec) -> bool:
+        """Whether this pass may end now: its resource was quiet and nothing it saw has changed."""
+        return (
+            self.quiet is not None
+            and entry.quiet is not None
+            and await self.quiet.unchanged(entry, spec, datetime.now(UTC))
+        )
+
     async def _run(self, entry: Entry) -> tuple[float | None, str]:
         if entry.meta.get("deletionTimestamp"):
+            ended(entry, None)
             return await self.deleter.run(entry), PASS_DELETION
         # One version of the resource for the whole pass: the watch may replace entry.body during an await,
         # and a newer generation must never be reported with this version's spec.
@@ -89,6 +102,9 @@ class Reconciler:
         generation = generation_of(body)
         spec = spec_of(entry, body)
         valid = None if isinstance(spec, SpecError) else spec
+        if valid is not None and await self._unchanged(entry, valid):
+            return None, PASS_UNCHANGED
+        ended(entry, None)  # a full pass: until it ends quietly, the next one is full as well
         with timing.stage("finalizer"):
             await self.finalizers.ensure(entry, valid)
         observed = await self.observer.observe(entry, valid)
@@ -122,4 +138,8 @@ class Reconciler:
         with timing.stage("status"):
             await self.writer.write(entry, decision.status, now)
             await self.writer.post(entry, decision.events)
+        if valid is not None:
+            version, requeue = (str(meta.get("resourceVersion", "")), generation), decision.requeue_after
+            acted = outcome is not None
+            ended(entry, mark(version, observed, decision.status, acted=acted, requeue=requeue, id=valid.deployment_id))
         return decision.requeue_after, result

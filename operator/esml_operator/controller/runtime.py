@@ -6,20 +6,28 @@ loop schedules every resource each ``resync_interval``. The work queue runs
 one pass per resource at a time and coalesces what arrives meanwhile; the
 pass itself is :class:`~.reconciler.Reconciler`'s. Only the leader runs
 passes; the others keep the registry current so that they can take over.
+
+Catching up after a start (every resource is new to the process) runs at most
+``catch_up_limit`` passes at once for the resources whose status already says
+their generation was reconciled, so a resource whose spec changed while no
+operator ran, or any watch event that needs a pass, does not queue behind
+thousands of passes that will find nothing to do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from esml_operator.controller import timing
+from esml_operator.controller.memory import Entry
 from esml_operator.controller.recorder import NoRecorder, PassRecorder
 from esml_operator.controller.registry import Registry
-from esml_operator.controller.workqueue import WorkQueue
+from esml_operator.controller.workqueue import WorkQueue, preemptible
 from esml_operator.reconcile import ClaimIndex
 
 logger = logging.getLogger(__name__)
@@ -41,6 +49,7 @@ class Runtime:
         on_round: Callable[[], None] = lambda: None,
         recorder: PassRecorder | None = None,
         registry: Registry | None = None,
+        catch_up_limit: int = 32,
     ) -> None:
         self.registry = registry if registry is not None else Registry()
         self.queue = WorkQueue(self._work)
@@ -52,6 +61,7 @@ class Runtime:
         self._urgent_since: dict[str, float] = {}
         self._recorder = recorder or NoRecorder()
         self._resync: asyncio.Task[None] | None = None
+        self._catch_up = asyncio.Semaphore(catch_up_limit)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -90,7 +100,8 @@ class Runtime:
         entry, urgent = self.registry.observe(body)
         self._names[uid] = entry.name
         if urgent:
-            self._urgent_since.setdefault(uid, time.monotonic())
+            if not _caught_up(entry):  # a catch-up pass is no reaction to anything (see _lane)
+                self._urgent_since.setdefault(uid, time.monotonic())
             self.queue.add(uid)
             self.queue.preempt(uid)  # a pass of this resource that only waits for a poll must not hold it
 
@@ -112,7 +123,8 @@ class Runtime:
             return None
         record, version = timing.begin(), str(entry.meta.get("resourceVersion", ""))
         try:
-            result: float | None = await self._run_pass(entry)
+            async with self._lane(entry, urgent=since is not None):
+                result: float | None = await self._run_pass(entry)
         except asyncio.CancelledError:
             if since is not None:  # the next pass reads this change too (preempted, or the next leader's)
                 self._urgent_since[uid] = min(since, self._urgent_since.get(uid, since))
@@ -126,6 +138,20 @@ class Runtime:
             timing.report(entry.name, version, since, record)
         return result
 
+    @contextlib.asynccontextmanager
+    async def _lane(self, entry: Entry, *, urgent: bool) -> AsyncIterator[None]:
+        """A catch-up pass (the first of a resource in this process, which its status says is reconciled) waits
+        for one of ``catch_up_limit`` slots; every other pass runs at once. The wait may be preempted."""
+        if urgent or not _caught_up(entry):
+            yield
+            return
+        with preemptible():
+            await self._catch_up.acquire()
+        try:
+            yield
+        finally:
+            self._catch_up.release()
+
     async def _resync_loop(self) -> None:
         while True:
             await asyncio.sleep(self._resync_interval)
@@ -133,6 +159,13 @@ class Runtime:
             for uid in self.registry.uids():
                 self.queue.add(uid)
             self._on_resync(self.registry)
+
+
+def _caught_up(entry: Entry) -> bool:
+    """Never passed in this process, and its status says its generation was reconciled (not being deleted)."""
+    if entry.passed_generation or entry.meta.get("deletionTimestamp"):
+        return False
+    return bool(entry.generation) and entry.stored_status.get("observedGeneration") == entry.generation
 
 
 def _report_death(task: asyncio.Task[None]) -> None:

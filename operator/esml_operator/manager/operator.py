@@ -11,6 +11,7 @@ from esml_operator.controller.changes import ChangeLog
 from esml_operator.controller.deleter import Deleter, FinalizerKeeper
 from esml_operator.controller.fence import Fence
 from esml_operator.controller.observer import Observer
+from esml_operator.controller.quiet import QuietCheck
 from esml_operator.controller.reconciler import Reconciler
 from esml_operator.controller.registry import Registry
 from esml_operator.controller.runtime import Runtime
@@ -81,6 +82,12 @@ def build(
         Deleter(settings, observer, actor, writer, keeper),
         recorder=metrics,
         autoscalers=autoscalers,
+        quiet=QuietCheck(
+            observer,
+            heartbeat=settings.status_heartbeat,
+            resync_interval=settings.resync_interval,
+            autoscalers=autoscalers,
+        ),
     )
     tasks: set[asyncio.Task[None]] = set()
 
@@ -108,5 +115,6 @@ def build(
         on_round=observer.new_round,
         recorder=metrics,
         registry=registry,
+        catch_up_limit=settings.catch_up_passes,
     )
     return Operator(runtime, reconciler, writer, snapshots, pool, kube, metrics)
