@@ -16,7 +16,7 @@ from esml_operator.manager.operator import Operator
 from tests.unit.reconcile_helpers import observation, stats
 from tests.unit.runtime_fakes import FakeES, FakeKube, bump, operator_for, resource, until
 
-URL = "https://es-a:9200"
+URL, URL_B = "https://es-a:9200", "https://es-b:9200"
 READY = {"conditions": [{"type": "Ready", "status": "True"}]}
 
 
@@ -154,3 +154,43 @@ def test_only_a_quiet_ready_pass_leaves_a_mark() -> None:
     assert mark(("7", 1), _observed(snapshot=None), READY, acted=False, requeue=None, id="d") is None
     assert mark(("7", 1), _observed(failed_polls=1), READY, acted=False, requeue=None, id="d") is None
     assert mark(("", 1), _observed(), READY, acted=False, requeue=None, id="d") is None
+
+
+# -------------------------------------------------------------------------------------- the resync loop's sweep
+
+
+async def test_the_resync_loop_sweeps_steady_resources_without_passes() -> None:
+    es_a, es_b, kube = FakeES(), FakeES("cluster-b"), FakeKube()
+    op = operator_for({URL: es_a, URL_B: es_b}, kube, resync_interval=0.2)
+    op.runtime.start()  # the resync loop (kopf's start-up handler starts it)
+    outcomes = _recorded(op)
+    full: list[str] = []
+    observe = op.reconciler.observer.observe
+
+    async def counted(entry: Any, *args: Any, **kwargs: Any) -> Any:
+        full.append(str(entry.meta.get("name")))
+        return await observe(entry, *args, **kwargs)
+
+    op.reconciler.observer.observe = counted  # type: ignore[method-assign]
+    queued: list[str] = []
+    add = op.runtime.queue.add
+
+    def queue(uid: str, delay: float = 0.0) -> None:
+        queued.append(uid)
+        add(uid, delay)
+
+    op.runtime.queue.add = queue  # type: ignore[method-assign]
+    for name, url in (("a0", URL), ("a1", URL), ("a2", URL), ("b0", URL_B)):
+        op.runtime.observe("ADDED", resource(name, url, numberOfAllocations=1))
+    await until(lambda: outcomes.seen["unchanged"] >= 4, what="every resource quiet")
+    passes, polls, adds = len(full), (es_a.count("_stats"), es_b.count("_stats")), len(queued)
+    await until(lambda: outcomes.seen["unchanged"] >= 16, what="three more rounds")
+    assert len(full) == passes  # no full pass: each steady resource was only compared
+    assert len(queued) == adds  # and not even queued for a pass
+    grown = (es_a.count("_stats") - polls[0], es_b.count("_stats") - polls[1])
+    assert grown[0] == grown[1] >= 3  # one poll per cluster per round, not one per resource
+    es_a.deployments["a1"]["number_of_allocations"] = 3  # changed behind the operator's back
+    await until(lambda: es_a.deployments["a1"] == {"number_of_allocations": 1}, what="a1 put back")
+    assert set(full[passes:]) == {"a1"}
+    assert set(queued[adds:]) == {"uid-a1"}
+    await op.close()

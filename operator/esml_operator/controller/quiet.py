@@ -12,6 +12,7 @@ marked, it ends with outcome ``unchanged``. Anything else, including a failure t
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import partial
@@ -22,19 +23,18 @@ from esml_operator.controller.memory import Entry, Observed, Quiet, generation_o
 from esml_operator.controller.observer import Observer
 from esml_operator.controller.workqueue import preemptible
 from esml_operator.elasticsearch.errors import ElasticsearchError
-from esml_operator.elasticsearch.load import InferenceLoad
-from esml_operator.elasticsearch.models import ClusterSnapshot
+from esml_operator.elasticsearch.models import ClusterSnapshot, DeploymentStats
 from esml_operator.reconcile import ModelDeploymentSpec, ownership
 from esml_operator.reconcile.timeutil import parse_time
 
-_NO_LOAD = InferenceLoad()
+#: Every field of a deployment's stats but its load figures (which only the metrics read), as one tuple.
+_STEADY = operator.attrgetter(*(field.name for field in dataclasses.fields(DeploymentStats) if field.name != "load"))
 
 
 def view_digest(snapshot: ClusterSnapshot, deployment_id: str) -> int:
     """What a pass reads of ``snapshot`` for ``deployment_id``, as one number (equal views, equal numbers)."""
     stats = snapshot.deployments.get(deployment_id)
-    steady = dataclasses.replace(stats, load=_NO_LOAD) if stats is not None else None
-    return hash((steady, ownership(snapshot, deployment_id)))
+    return hash((_STEADY(stats) if stats is not None else None, ownership(snapshot, deployment_id)))
 
 
 def _version(entry: Entry) -> tuple[str, int]:

@@ -83,6 +83,18 @@ class Reconciler:
             self.recorder.observe_pass(outcome, time.monotonic() - started)
             timing.outcome(outcome)
 
+    async def resync(self, entry: Entry) -> bool:
+        """A resync round's check of a resource outside the work queue (:mod:`.sweep`): True when nothing its last
+        quiet pass saw has changed (recorded as an ``unchanged`` pass); False when it needs a pass."""
+        spec = spec_of(entry)
+        if entry.meta.get("deletionTimestamp") or isinstance(spec, SpecError):
+            return False
+        started = time.monotonic()
+        if not await self._unchanged(entry, spec):
+            return False
+        self.recorder.observe_pass(PASS_UNCHANGED, time.monotonic() - started)
+        return True
+
     async def _unchanged(self, entry: Entry, spec: ModelDeploymentSpec) -> bool:
         """Whether this pass may end now: its resource was quiet and nothing it saw has changed."""
         return (

@@ -27,6 +27,7 @@ from esml_operator.controller import timing
 from esml_operator.controller.memory import Entry
 from esml_operator.controller.recorder import NoRecorder, PassRecorder
 from esml_operator.controller.registry import Registry
+from esml_operator.controller.sweep import Sweeper
 from esml_operator.controller.workqueue import WorkQueue, preemptible
 from esml_operator.reconcile import ClaimIndex
 
@@ -50,7 +51,9 @@ class Runtime:
         recorder: PassRecorder | None = None,
         registry: Registry | None = None,
         catch_up_limit: int = 32,
+        sweeper: Sweeper | None = None,
     ) -> None:
+        """``sweeper``: checks steady resources per cluster in a resync round (None: every resource gets a pass)."""
         self.registry = registry if registry is not None else Registry()
         self.queue = WorkQueue(self._work)
         self._run_pass, self._claims, self._names = run_pass, claims, names
@@ -62,6 +65,7 @@ class Runtime:
         self._recorder = recorder or NoRecorder()
         self._resync: asyncio.Task[None] | None = None
         self._catch_up = asyncio.Semaphore(catch_up_limit)
+        self._sweeper = sweeper
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -76,6 +80,8 @@ class Runtime:
         if self._resync is not None:
             self._resync.cancel()
             await asyncio.gather(self._resync, return_exceptions=True)
+        if self._sweeper is not None:
+            await self._sweeper.close()
         await self.queue.close()
 
     # -- leadership ---------------------------------------------------------------------------
@@ -87,6 +93,8 @@ class Runtime:
     def stopped_leading(self) -> None:
         logger.warning("no longer leading: stopping every pass under way")
         self.queue.cancel_running()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
 
     # -- watch events -------------------------------------------------------------------------
     def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
@@ -156,9 +164,16 @@ class Runtime:
         while True:
             await asyncio.sleep(self._resync_interval)
             self._on_round()
-            for uid in self.registry.uids():
-                self.queue.add(uid)
+            if self._sweeper is not None and self._leading():
+                self._sweeper.round(self.registry, self.queue.add, self._busy)
+            else:
+                for uid in self.registry.uids():
+                    self.queue.add(uid)
             self._on_resync(self.registry)
+
+    def _busy(self, uid: str) -> bool:
+        """A pass of ``uid`` is queued or under way."""
+        return self.queue.pending(uid) or uid in self.queue.running
 
 
 def _caught_up(entry: Entry) -> bool:

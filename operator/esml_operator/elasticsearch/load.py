@@ -46,31 +46,38 @@ def _number(obj: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def _summed(deployment: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]], key: str) -> int:
-    """The deployment-level sum when Elasticsearch gives it, else the sum over the nodes."""
-    total = _count(deployment, key)
-    if total is not None:
-        return total
-    return sum(_count(node, key) or 0 for node in nodes)
+#: Counters Elasticsearch sums per deployment when they are > 0 (else absent: the nodes' sum stands in).
+_SUMMED = ("inference_count", "peak_throughput_per_minute", "rejected_execution_count", "timeout_count", "error_count")
+#: Counters only the nodes report.
+_PER_NODE = ("number_of_pending_requests", "throughput_last_minute")
 
 
 def parse_load(deployment_stats: Mapping[str, Any]) -> InferenceLoad:
-    """The load in one ``deployment_stats`` object (its ``nodes[]`` included)."""
+    """The load in one ``deployment_stats`` object (its ``nodes[]`` included), in one walk over the nodes."""
     raw_nodes = deployment_stats.get("nodes")
-    nodes = [n for n in raw_nodes if isinstance(n, Mapping)] if isinstance(raw_nodes, list) else []
+    nodes: Sequence[Any] = raw_nodes if isinstance(raw_nodes, list) else ()
+    sums = dict.fromkeys((*_SUMMED, *_PER_NODE), 0)
     weighted, counted = 0.0, 0
     for node in nodes:
+        if not isinstance(node, Mapping):
+            continue
+        for key in sums:
+            sums[key] += _count(node, key) or 0
         count, average = _count(node, "inference_count"), _number(node, "average_inference_time_ms")
         if count and average is not None:
             weighted += average * count
             counted += count
+    for key in _SUMMED:  # the deployment-level figure when Elasticsearch gives it
+        total = _count(deployment_stats, key)
+        if total is not None:
+            sums[key] = total
     return InferenceLoad(
-        pending_requests=sum(_count(node, "number_of_pending_requests") or 0 for node in nodes),
-        inference_count=_summed(deployment_stats, nodes, "inference_count"),
+        pending_requests=sums["number_of_pending_requests"],
+        inference_count=sums["inference_count"],
         average_inference_time_ms=weighted / counted if counted else None,
-        throughput_last_minute=sum(_count(node, "throughput_last_minute") or 0 for node in nodes),
-        peak_throughput_per_minute=_summed(deployment_stats, nodes, "peak_throughput_per_minute"),
-        rejected_execution_count=_summed(deployment_stats, nodes, "rejected_execution_count"),
-        timeout_count=_summed(deployment_stats, nodes, "timeout_count"),
-        error_count=_summed(deployment_stats, nodes, "error_count"),
+        throughput_last_minute=sums["throughput_last_minute"],
+        peak_throughput_per_minute=sums["peak_throughput_per_minute"],
+        rejected_execution_count=sums["rejected_execution_count"],
+        timeout_count=sums["timeout_count"],
+        error_count=sums["error_count"],
     )

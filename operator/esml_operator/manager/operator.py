@@ -16,6 +16,7 @@ from esml_operator.controller.reconciler import Reconciler
 from esml_operator.controller.registry import Registry
 from esml_operator.controller.runtime import Runtime
 from esml_operator.controller.snapshots import SnapshotCache
+from esml_operator.controller.sweep import Sweeper
 from esml_operator.controller.writer import StatusWriter
 from esml_operator.elasticsearch.connections import ConnectionPool
 from esml_operator.kube.api import KubeApi
@@ -116,5 +117,6 @@ def build(
         recorder=metrics,
         registry=registry,
         catch_up_limit=settings.catch_up_passes,
+        sweeper=Sweeper(reconciler.resync),
     )
     return Operator(runtime, reconciler, writer, snapshots, pool, kube, metrics)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import kopf
 
 from esml_operator.controller.logcontext import ContextFilter
-from esml_operator.manager import eventloop, preflight
+from esml_operator.manager import collector, eventloop, preflight
 from esml_operator.manager.registration import build_registry
 from esml_operator.settings import VERSION, Settings
 
@@ -77,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "all namespaces" if settings.all_namespaces else "namespaces " + ",".join(settings.namespaces),
         settings.resync_interval,
     )
+    collector.tune()
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(kopf.operator(**operator_kwargs(settings)))  # type: ignore[arg-type]
     return 0
