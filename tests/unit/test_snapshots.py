@@ -227,3 +227,38 @@ async def test_a_cluster_is_busy_exactly_while_its_fetch_is_under_way() -> None:
     gate.set()
     await waiter
     assert not cache.busy("c1")
+
+
+async def test_a_failing_cluster_backs_off_for_every_caller_and_a_success_resets_it() -> None:
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=1.0, max_backoff=4.0, clock=clock, sleep=lambda seconds: asyncio.sleep(0))
+    calls: list[float] = []
+    failing = True
+
+    async def fetch() -> ClusterSnapshot:
+        calls.append(clock.now)
+        if failing:
+            raise ConnectionFailedError("refused")
+        return ClusterSnapshot()
+
+    async def poll_now() -> None:
+        await cache.get("c1", fetch, newer_than=clock.now)
+
+    started = clock.now
+    for _ in range(13):  # many resources retrying, one every 1/4 s for 3 s: one fetch per back-off step
+        with pytest.raises(ConnectionFailedError):
+            await poll_now()
+        clock.now += 0.25
+    # Back-off after each failure: 1 s, then 2 s (capped later at 4 s): fetches at 0, 1 and 3 s.
+    assert [round(t - started, 2) for t in calls] == [0.0, 1.0, 3.0]
+    clock.now = calls[-1] + 4.0  # the third failure's back-off is 4 s
+    failing = False
+    await poll_now()
+    failing = True
+    clock.now += 1.0
+    with pytest.raises(ConnectionFailedError):
+        await poll_now()
+    clock.now += 1.0  # after a success the back-off starts again at min_interval
+    with pytest.raises(ConnectionFailedError):
+        await poll_now()
+    assert len(calls) == 6

@@ -4,7 +4,11 @@ A caller asks for a snapshot "taken after time T". If the cached one is new
 enough it is returned at once; otherwise one fetch is started (or joined, if
 one is already under way) — never more often than ``min_interval`` per
 cluster. So however many resources reconcile, each cluster sees O(1) calls per
-interval.
+interval. A failed fetch is remembered, and the cluster is not polled again
+before ``min_interval`` doubled per consecutive failure (at most
+``max_backoff``) or its ``Retry-After``: every resource that retries meanwhile
+gets the remembered failure, so a dead cluster costs one attempt per back-off
+step however many resources use it.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ class _Slot:
     def __init__(self) -> None:
         self.latest: Taken | None = None
         self.failed: tuple[float, Exception] | None = None  # (monotonic start, error) of the last failed poll
-        self.retry_at = float("-inf")  # no poll before this (monotonic): the failed poll's Retry-After
+        self.retry_at = float("-inf")  # no poll before this (monotonic): back-off or Retry-After after a failure
+        self.failures = 0  # consecutive failed fetches
         self.inflight: asyncio.Task[Taken] | None = None
         self.last_start = float("-inf")
 
@@ -42,10 +47,12 @@ class SnapshotCache:
         self,
         *,
         min_interval: float,
+        max_backoff: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._min_interval = min_interval
+        self._max_backoff = max_backoff if max_backoff is not None else 30 * min_interval
         self._clock = clock
         self._sleep = sleep
         self._slots: dict[str, _Slot] = {}
@@ -95,7 +102,7 @@ class SnapshotCache:
                     return taken
                 continue  # it started too early for us; loop to start (or join) a newer one
             if slot.failed is not None and self._clock() < slot.retry_at:
-                raise copy.copy(slot.failed[1])  # Elasticsearch said when to come back (Retry-After)
+                raise copy.copy(slot.failed[1])  # backing off (or Elasticsearch said when to come back)
             wait = slot.last_start + self._min_interval - self._clock()
             if wait > 0:
                 await self._sleep(wait)
@@ -117,17 +124,24 @@ class SnapshotCache:
         try:
             snapshot = await fetch()
         except Exception as error:
-            slot.failed = (started, error)
+            slot.failed, slot.failures = (started, error), slot.failures + 1
             retry_after = getattr(error, "retry_after", None)
-            slot.retry_at = started + retry_after if isinstance(retry_after, int | float) else float("-inf")
+            wait = self._backoff(slot.failures)
+            if isinstance(retry_after, int | float):
+                wait = max(wait, retry_after)
+            slot.retry_at = started + wait
             raise
         finally:
             slot.inflight = None
-        slot.failed = None
+        slot.failed, slot.failures = None, 0
         taken = Taken(snapshot, started, at)
         if slot.latest is None or slot.latest.started <= started:
             slot.latest = taken
         return taken
+
+    def _backoff(self, failures: int) -> float:
+        """Seconds before the next fetch after ``failures`` consecutive failed ones."""
+        return min(self._max_backoff, self._min_interval * 2.0 ** min(failures - 1, 30))
 
 
 def _retrieve(task: asyncio.Task[Taken]) -> None:

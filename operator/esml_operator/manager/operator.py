@@ -62,7 +62,7 @@ def build(
     ``autoscalers(namespace, name)`` names the HPAs that target a resource (``AutoscalerConflict``)."""
     fence = fence or Fence()
     claims, names = ClaimIndex(), dict[str, str]()
-    snapshots = SnapshotCache(min_interval=settings.min_poll_interval)
+    snapshots = SnapshotCache(min_interval=settings.min_poll_interval, max_backoff=settings.resync_interval)
     changes = ChangeLog(
         burst=settings.action_burst, rate=settings.action_rate, ttl=max(60.0, 2 * settings.resync_interval)
     )
