@@ -172,8 +172,8 @@ class Runtime:
             self._on_resync(self.registry)
 
     def _busy(self, uid: str) -> bool:
-        """A pass of ``uid`` is queued or under way."""
-        return self.queue.pending(uid) or uid in self.queue.running
+        """A pass of ``uid`` is queued or under way, or it was forgotten (deleted) since the round began."""
+        return self.queue.pending(uid) or uid in self.queue.running or self.registry.get(uid) is None
 
 
 def _caught_up(entry: Entry) -> bool:
