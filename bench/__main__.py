@@ -15,7 +15,7 @@ Seven figures, each beside its target and a floor or baseline measured in the sa
 5. churn: 500 /scale changes to one resource in 5 s
 6. isolation: reaction latency on a healthy cluster from the moment another cluster goes dark (accepts
    connections, never answers) while that cluster's resources are still timing out (``bench/fig_isolation.py``)
-7. fleet: 10,000 ModelDeployments on 100 clusters (QUICK: 300 on 10), against the naive kopf operator at the
+7. fleet: 10,000 ModelDeployments on 100 clusters (QUICK: 200 on 10), against the naive kopf operator at the
    same count: apply -> all Ready, RSS and KB per resource, idle CPU, ES requests per resync interval per
    cluster, steady API writes (``bench/fig_fleet.py``; ``--profile-memory DIR`` says where the memory goes)
 
@@ -97,13 +97,16 @@ async def run_all(sizes: Sizes, workdir: Path, fleet: procs.Fleet, plane: Contro
         for numbers, scenario in SCENARIOS:
             if only and not only & set(numbers):
                 continue
-            print(f"bench: figures {', '.join(map(str, numbers))} ...", file=sys.stderr, flush=True)
+            names = ", ".join(map(str, numbers))
+            print(f"bench: figures {names} ...", file=sys.stderr, flush=True)
+            began = time.monotonic()
             try:
                 figures += await scenario(run)
             except Exception as error:
                 traceback.print_exc()
                 for n in numbers:
                     figures.append(Figure(n, TITLES[n], TITLES[n], measured=False, reason=f"error: {error!r}"[:300]))
+            print(f"bench: figures {names} took {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
         return sorted(figures, key=lambda f: f.number)
     finally:
         await run.aclose()
@@ -194,7 +197,8 @@ def cli(argv: list[str] | None = None) -> int:
         "--profile",
         type=Path,
         metavar="DIR",
-        help="sample figure 1's operator with py-spy into DIR/op-latency.txt (summarise: python -m bench.profile)",
+        help="sample figure 1's operator (DIR/op-latency.txt) and figure 2's steady window (DIR/op-idle.txt) with "
+        "py-spy (summarise: python -m bench.profile)",
     )
     args = parser.parse_args(argv)
     sizes = with_overrides(QUICK if args.quick else FULL, args.set)

@@ -66,7 +66,7 @@ async def isolation(run: Run) -> list[Figure]:
         to_ready, ready = await run.wait_ready(
             [DEAD, LIVE], len(names) + len(targets), within=s.isolation_ready_timeout
         )
-        await asyncio.sleep(2)  # as in figure 1: measure a settled operator
+        await run.settled()  # as in figure 1: measure a settled operator
         before, _, _ = await measure_latency(run, targets, [live], s.isolation_changes, operator.proc)
         dark = await go_dark(run, proxy, names)
         during, _, _ = await measure_latency(run, targets, [live], s.isolation_changes, operator.proc)

@@ -155,7 +155,7 @@ async def latency_and_churn(run: Run) -> list[Figure]:
         extra=run.operator_flags,
     )
     await operator.wait_healthy()
-    spy = run.fleet.profile(operator.proc, "op-latency")
+    spy = run.fleet.profile(operator.proc.pid, "op-latency")
     targets = [
         Target(NAMESPACE, f"lat-{i:03d}", f"lat-{i:03d}", sims[i % len(sims)]) for i in range(s.latency_resources)
     ]
@@ -165,7 +165,7 @@ async def latency_and_churn(run: Run) -> list[Figure]:
     _, ready = await run.wait_ready([NAMESPACE], len(bodies), within=60)
     if ready < len(bodies):
         raise RuntimeError(f"only {ready}/{len(bodies)} ModelDeployments Ready after 60 s; see {operator.proc.log}")
-    await asyncio.sleep(2)  # let the start-up status writes settle: measure a steady operator
+    await run.settled()  # the start-up status writes are over: measure a steady operator
 
     writes_before = await run.kube.write_counts()
     summary, rtt, cpu = await measure_latency(run, targets, sims, s.latency_changes, operator.proc)

@@ -4,7 +4,9 @@ The bench's other figures run one replica with ``--no-leader-election``. Install
 a Lease; after a SIGKILL that Lease still names the dead process until it expires (``--lease-duration``, 15 s
 by default). A replacement pod has a new identity (``POD_NAME``) and must wait for that; a container restarted
 in its pod keeps its identity and renews the Lease at once. Each row is counted, as a user would, from the new
-process's start to the ``_update`` of a change made while no operator ran.
+process's start to the ``_update`` of a change made while no operator ran; the replacement pod's is also
+counted from the moment the dead leader's Lease ran out, the part the operator controls (taking a Lease that has
+not run out would let two replicas act, if the old one were only cut off and not dead).
 """
 
 from __future__ import annotations
@@ -46,7 +48,12 @@ class Elected:
 
     def spawn(self, identity: str) -> procs.Operator:
         self.count += 1
-        election = ("--leader-election", "--lease-name", LEASE, "--identity", identity)
+        s = self.run.sizes  # the full run's are the defaults; QUICK's are shorter
+        election = (
+            *("--leader-election", "--lease-name", LEASE, "--identity", identity),
+            *("--lease-duration", f"{s.lease_duration:g}", "--renew-deadline", f"{s.renew_deadline:g}"),
+            *("--retry-period", f"{s.retry_period:g}"),
+        )
         return procs.spawn_operator(
             self.run.fleet,
             self.run.dir / f"op-elected-{self.count}",
@@ -99,28 +106,47 @@ async def elected_restarts(
             if proc.name.startswith("operator-bench-"):
                 run.fleet.stop(proc)
     rows = [
-        restart_row(
-            "a replacement pod (new identity)", replaced, floor + left, "the old Lease running out + the floor"
-        ),
+        *replacement_rows(replaced, left, floor),
         restart_row("the container restarted in its pod (same identity)", restarted, floor, "as without election"),
     ]
-    lease, retry = operator_default("lease_duration", 15.0), operator_default("retry_period", 2.0)
+    s = run.sizes
+    defaults = (operator_default("lease_duration", 15.0), operator_default("retry_period", 2.0))
+    which = "the defaults" if (s.lease_duration, s.retry_period) == defaults else "QUICK's, the defaults are 15 s, 2 s"
     note = (
-        f"with leader election (lease {lease:g} s, retry {retry:g} s, the defaults): the dead leader's Lease had "
-        f"{left:.1f} s left when the replacement started ({left_same:.1f} s when the same identity started again)"
+        f"with leader election (lease {s.lease_duration:g} s, retry {s.retry_period:g} s, {which}): the dead "
+        f"leader's Lease had {left:.1f} s left when the replacement started ({left_same:.1f} s when the same "
+        "identity started again)"
     )
     return rows, [note]
 
 
-def restart_row(who: str, seconds: float | None, floor: float, what: str) -> Row:
+def replacement_rows(seconds: float | None, left: float, floor: float) -> list[Row]:
+    """A replacement pod's wait from its start (no target: it includes the ``left`` seconds of the dead leader's
+    Lease), and from the Lease running out (issue 20's 5 s)."""
+    since_expiry = None if seconds is None else max(0.0, seconds - left)
+    return [
+        restart_row(
+            "a replacement pod (new identity)", seconds, floor + left, "the old Lease running out + the floor", None
+        ),
+        restart_row(
+            "a replacement pod (new identity), counted from the old Lease running out",
+            since_expiry,
+            floor,
+            "as without election",
+        ),
+    ]
+
+
+def restart_row(who: str, seconds: float | None, floor: float, what: str, limit: float | None = TARGET) -> Row:
+    """``limit`` None: reported without a target (the Lease's wait is the price of one actor, by design)."""
     return Row(
         f"change made during the restart -> _update, leader election, {who}",
         60.0 if seconds is None else seconds,
         "s",
-        f"<= {TARGET:g} s",
+        None if limit is None else f"<= {limit:g} s",
         floor,
         "floor",
         f"{what} (interpreter start and imports + one LIST of all)",
-        limit=TARGET,
+        limit=limit,
         lower_bound=seconds is None,
     )

@@ -46,6 +46,9 @@ async def steady_window(run: Run, pid: int, sims: Sequence[SimApi], window: floa
     for sim in sims:
         await sim.clear_requests()
     writes_before = await run.kube.write_counts()
+    # --profile: py-spy samples the operator's steady window too (op-idle.txt); not the naive operator's.
+    if label == "steady":
+        run.fleet.profile(pid, "op-idle", window)
     cpu_before, start = procs.cpu_seconds(pid), time.monotonic()
     await asyncio.sleep(window)
     cpu_after, elapsed = procs.cpu_seconds(pid), time.monotonic() - start
@@ -76,6 +79,11 @@ def import_seconds(source: Path | None) -> float:
     argv = [sys.executable, "-c", "import esml_operator.manager.registration"]
     subprocess.run(argv, check=True, env=procs.child_env(source))
     return time.monotonic() - start
+
+
+# What the changed resource itself may write: its status twice (the _update's answer, then Ready) and an Event
+# each time; QUICK's 200 resources would otherwise allow 2.
+CHANGE_WRITES = 4
 
 
 async def scale_restart(run: Run) -> list[Figure]:
@@ -299,11 +307,11 @@ async def restart(
             f"API writes in the {window}",
             sum(writes.values()),
             "writes",
-            f"<= 1% of {total}",
+            f"<= 1% of {total}, at least {CHANGE_WRITES}",
             1,
             "floor",
             "the changed resource's status",
-            limit=total / 100,
+            limit=max(total / 100, CHANGE_WRITES),
         ),
         Row(
             "ES writes besides the changed deployment",

@@ -8,7 +8,6 @@ the changes it served. The row's reference is uvloop's figure, so the ratio is a
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 from bench import procs
@@ -51,7 +50,7 @@ async def loop_rows(run: Run, sims: list[SimApi]) -> tuple[list[Row], list[str]]
         _, ready = await run.wait_ready([f"bench-loop-{loop}" for loop in LOOPS], len(targets), within=60)
         if ready < len(targets):
             raise RuntimeError(f"only {ready}/{len(targets)} ModelDeployments Ready after 60 s (event-loop rows)")
-        await asyncio.sleep(2)  # the start-up status writes settle: measure steady operators
+        await run.settled()  # the start-up status writes are over: measure steady operators
         interleaved = [t for pair in zip(targets[:per_loop], targets[per_loop:], strict=True) for t in pair]
         before = {loop: procs.cpu_seconds(op.proc.pid) for loop, op in operators.items()}
         sent = await send_changes(run.kube, interleaved, s.latency_changes, spacing=s.spacing, pair_every=s.pair_every)

@@ -63,8 +63,9 @@ class Fleet:
         self.processes.append(proc)
         return proc
 
-    def profile(self, proc: Process, name: str) -> Process | None:
-        """Sample ``proc`` with py-spy until it exits (collapsed stacks in ``<profile>/<name>.txt``), if profiling.
+    def profile(self, pid: int, name: str, seconds: float | None = None) -> Process | None:
+        """Sample process ``pid`` with py-spy until it exits or for ``seconds`` (collapsed stacks in
+        ``<profile>/<name>.txt``), if profiling.
 
         ``--nonblocking`` reads the target's memory without pausing it, so the latency it measures is not inflated;
         ``--gil`` samples only the thread that holds the GIL: Python CPU, which is what the next change waits behind.
@@ -77,7 +78,7 @@ class Fleet:
             str(spy),
             "record",
             "--pid",
-            str(proc.pid),
+            str(pid),
             "--rate",
             "1000",
             "--nonblocking",
@@ -86,6 +87,7 @@ class Fleet:
             "raw",
             "--output",
             str(out),
+            *(["--duration", str(max(1, round(seconds)))] if seconds else []),
         ]
         return self.spawn(f"py-spy-{name}", argv, self.profile_dir)
 

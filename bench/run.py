@@ -115,9 +115,9 @@ QUICK = Sizes(
     scale_clusters=4,
     per_cluster=50,
     ready_timeout=90,
-    steady_window=10,
-    restart_window=10,
-    naive_window=10,
+    steady_window=6,
+    restart_window=6,
+    naive_window=5,
     drift_fraction=0.1,
     lease_duration=4.0,
     renew_deadline=3.0,
@@ -127,10 +127,10 @@ QUICK = Sizes(
     isolation_changes=30,
     isolation_ready_timeout=20,
     fleet_clusters=10,
-    fleet_per_cluster=30,
+    fleet_per_cluster=20,
     fleet_clusters_per_namespace=5,
     fleet_ready_timeout=300,
-    fleet_window=10,
+    fleet_window=6,
 )
 
 
@@ -218,6 +218,17 @@ class Run:
         """Seconds until ``total`` resources are Ready (or ``within`` seconds), and how many are Ready then."""
         interval = 0.5 if total <= 100 else 2.0
         return await ready_within(lambda: self.ready_count(namespaces), total, within=within, interval=interval)
+
+    async def settled(self, quiet: float = 0.5, within: float = 10.0) -> None:
+        """Wait until the bare watch client has seen no ModelDeployment change for ``quiet`` seconds: the operator's
+        start-up status writes are over. The watcher appends each event to its log, so the log's mtime is the
+        last event's time."""
+
+        def quiet_now() -> bool:
+            return time.time() - self.watch_log.stat().st_mtime >= quiet
+
+        with contextlib.suppress(TimedOut):  # a busy API server: measure anyway, as the fixed wait did
+            await wait_for_async(quiet_now, within=within, interval=0.1, what=f"the watch quiet for {quiet:g} s")
 
     def watch_events(self, since: float, until: float = float("inf")) -> list[dict[str, Any]]:
         events = []

@@ -25,7 +25,8 @@ from typing import Any, Protocol, TypeVar
 from cachetools import TTLCache
 from kubernetes.aio import client
 
-from esml_operator.kube.errors import Conflict, Invalid, NotFound, discard, unless_missing
+from esml_operator.kube import rest
+from esml_operator.kube.errors import Conflict, Invalid, NotFound, discard
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,6 @@ class KubernetesApi:
 
     def __init__(self, api_client: Any, *, secret_ttl: float) -> None:
         self._api = api_client
-        self._core = client.CoreV1Api(api_client)
         self._custom = client.CustomObjectsApi(api_client)
         self._secrets = SingleFlightCache(secret_ttl)
         self._service_ports = SingleFlightCache(secret_ttl)
@@ -108,13 +108,15 @@ class KubernetesApi:
         """The Secret's decoded data, or ``None`` if it does not exist."""
 
         async def fetch() -> SecretData | None:
-            secret = await unless_missing(
-                f"reading Secret {namespace}/{name}", self._core.read_namespaced_secret(name, namespace)
+            secret = await rest.read_unless_missing(
+                f"reading Secret {namespace}/{name}",
+                self._api,
+                rest.path("api", "v1", "namespaces", namespace, "secrets", name),
             )
             if secret is None:
                 return None
-            data = {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
-            return SecretData((secret.metadata.resource_version if secret.metadata else None) or "", data)
+            data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+            return SecretData((secret.get("metadata") or {}).get("resourceVersion") or "", data)
 
         return await self._secrets.get((namespace, name), fetch, fresh=fresh)
 
@@ -125,14 +127,16 @@ class KubernetesApi:
         """The Service's HTTP(S) port (named ``https``/``http`` or the first), or ``None`` if missing."""
 
         async def fetch() -> int | None:
-            service = await unless_missing(
-                f"reading Service {namespace}/{name}", self._core.read_namespaced_service(name, namespace)
+            service = await rest.read_unless_missing(
+                f"reading Service {namespace}/{name}",
+                self._api,
+                rest.path("api", "v1", "namespaces", namespace, "services", name),
             )
             if service is None:
                 return None
-            ports = (service.spec.ports if service.spec else None) or []
-            named = [int(p.port) for wanted in ("https", "http") for p in ports if p.name == wanted]
-            return named[0] if named else (int(ports[0].port) if ports else None)
+            ports = (service.get("spec") or {}).get("ports") or []
+            named = [int(p["port"]) for wanted in ("https", "http") for p in ports if p.get("name") == wanted]
+            return named[0] if named else (int(ports[0]["port"]) if ports else None)
 
         return await self._service_ports.get((namespace, name), fetch)
 
@@ -170,31 +174,42 @@ class KubernetesApi:
     async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
         """A core/v1 Event about the resource. Failures are logged, never raised."""
         meta = body.get("metadata", {})
-        now = datetime.now(UTC)
-        event = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{meta.get('name', 'mdep')}.", namespace=meta.get("namespace")),
-            involved_object=client.V1ObjectReference(
-                api_version=body.get("apiVersion", f"{GROUP}/{VERSION}"),
-                kind=body.get("kind", "ModelDeployment"),
-                name=meta.get("name"),
-                namespace=meta.get("namespace"),
-                uid=meta.get("uid"),
-                resource_version=meta.get("resourceVersion"),
-            ),
-            type=type,
-            reason=reason[:128],
-            message=message[:1024],
-            source=client.V1EventSource(component=COMPONENT),
-            reporting_component=COMPONENT,
-            reporting_instance=COMPONENT,
-            first_timestamp=now,
-            last_timestamp=now,
-            count=1,
-        )
+        namespace = meta.get("namespace") or ""
+        event = event_body(body, type=type, reason=reason, message=message)
         try:
-            request = self._core.create_namespaced_event_without_preload_content(meta.get("namespace"), event)
-            await discard("posting an event", request)
+            await rest.write(
+                "posting an event", self._api, "POST", rest.path("api", "v1", "namespaces", namespace, "events"), event
+            )
         except Exception as error:  # events are best effort (a KubeError, or a body the client refused)
             logger.warning(
                 "could not post event %s for %s/%s: %s", reason, meta.get("namespace"), meta.get("name"), error
             )
+
+
+def event_body(body: Mapping[str, Any], *, type: str, reason: str, message: str) -> dict[str, Any]:
+    """A core/v1 Event about ``body`` (as the generated ``CoreV1Event`` serialised it), reported by the operator."""
+    meta = body.get("metadata", {})
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    involved = {
+        "apiVersion": body.get("apiVersion", f"{GROUP}/{VERSION}"),
+        "kind": body.get("kind", "ModelDeployment"),
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "uid": meta.get("uid"),
+        "resourceVersion": meta.get("resourceVersion"),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta.get('name', 'mdep')}.", "namespace": meta.get("namespace")},
+        "involvedObject": {k: v for k, v in involved.items() if v is not None},
+        "type": type,
+        "reason": reason[:128],
+        "message": message[:1024],
+        "source": {"component": COMPONENT},
+        "reportingComponent": COMPONENT,
+        "reportingInstance": COMPONENT,
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes.aio import client
-
-from esml_operator.kube.errors import call
+from esml_operator.kube import rest
 
 
 @dataclass(frozen=True)
@@ -24,16 +22,14 @@ class HorizontalPodAutoscalers:
     """``list`` on ``autoscaling/horizontalpodautoscalers``; errors (a Forbidden among them) propagate to the caller."""
 
     def __init__(self, api_client: Any) -> None:
-        self._api = client.AutoscalingV2Api(api_client)
+        self._api = api_client
 
     async def scale_targets(self, namespace: str) -> list[ScaleTargetRef]:
-        listed = await call(
-            f"listing HorizontalPodAutoscalers in {namespace}",
-            self._api.list_namespaced_horizontal_pod_autoscaler(namespace),
-        )
+        resource = rest.path("apis", "autoscaling", "v2", "namespaces", namespace, "horizontalpodautoscalers")
+        listed = await rest.read(f"listing HorizontalPodAutoscalers in {namespace}", self._api, resource)
         found: list[ScaleTargetRef] = []
-        for hpa in listed.items or []:
-            ref = hpa.spec.scale_target_ref
-            name = str(hpa.metadata.name if hpa.metadata else "")
-            found.append(ScaleTargetRef(name, ref.api_version, ref.kind, ref.name))
+        for hpa in listed.get("items") or []:
+            ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+            name = str((hpa.get("metadata") or {}).get("name") or "")
+            found.append(ScaleTargetRef(name, ref.get("apiVersion"), ref.get("kind"), ref.get("name")))
         return found

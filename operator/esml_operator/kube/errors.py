@@ -82,10 +82,12 @@ async def discard(what: str, request: Awaitable[Any]) -> None:
     """Like :func:`call` for a ``*_without_preload_content`` request (an ``aiohttp.ClientResponse``): the reply
     is read but not decoded (read to its end, so the connection is reused), and a status other than 2xx is the
     :class:`KubeError` :func:`call` raises for it."""
-    await call(what, _undecoded(request))
+    await call(what, reply(request))
 
 
-async def _undecoded(request: Awaitable[Any]) -> None:
+async def reply(request: Awaitable[Any]) -> bytes:
+    """The body of a ``*_without_preload_content`` request's ``aiohttp.ClientResponse``, read to its end (so the
+    connection goes back to the pool); a status other than 2xx raises the ``ApiException`` :func:`call` maps."""
     response = await request
     try:
         body: bytes = await response.read()
@@ -93,6 +95,7 @@ async def _undecoded(request: Awaitable[Any]) -> None:
         response.release()
     if not 200 <= response.status <= 299:
         raise ApiException(status=response.status, reason=response.reason, body=body.decode("utf-8", "replace"))
+    return body
 
 
 async def unless_missing(what: str, request: Awaitable[T]) -> T | None:

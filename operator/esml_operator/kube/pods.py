@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes.aio import client
-
-from esml_operator.kube.errors import discard
+from esml_operator.kube import rest
 
 
 class PodLabels:
     """Merge-patches labels of pods; errors propagate to the caller."""
 
     def __init__(self, api_client: Any) -> None:
-        self._core = client.CoreV1Api(api_client)
+        self._api = api_client
 
     async def set(self, namespace: str, pod: str, labels: dict[str, str]) -> None:
+        resource = rest.path("api", "v1", "namespaces", namespace, "pods", pod)
         body = {"metadata": {"labels": labels}}
-        request = self._core.patch_namespaced_pod_without_preload_content(pod, namespace, body)
-        await discard(f"labelling pod {namespace}/{pod}", request)
+        await rest.write(
+            f"labelling pod {namespace}/{pod}", self._api, "PATCH", resource, body, content_type=rest.MERGE_PATCH
+        )
