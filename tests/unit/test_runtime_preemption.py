@@ -129,6 +129,23 @@ async def test_a_change_never_cancels_an_elasticsearch_write_under_way() -> None
     await op.close()
 
 
+async def test_a_pass_overtaken_by_a_newer_spec_leaves_the_status_to_the_next_pass() -> None:
+    """Back-to-back changes: the first pass's status would be stale before it was sent, and writing it would hold
+    the second change's pass for one more request. Its Event is still posted: the _update happened."""
+    es, kube = FakeES(update_delay=0.3), FakeKube()
+    op = operator_for({URL_A: es}, kube)
+    body = (await _settled(es, op, "ner"))["ner"]
+    patched = len(kube.patches)
+    await _two_changes(op, body, lambda: es.count("_update") == 1, "the first _update under way")
+    await until(lambda: _allocations(es, "ner") == 3, what="the second _update")
+    await until(lambda: _idle(op), what="idle")
+    written = [status.get("observedGeneration") for _, status in kube.patches[patched:]]
+    assert written and set(written) == {3}, written
+    updates = [message for _, reason, message in kube.events if reason == "DeploymentUpdated"]
+    assert [m.split(" ; ")[0].split("number_of_allocations ")[1][:6] for m in updates] == ["1 -> 2", "2 -> 3"]
+    await op.close()
+
+
 def _timing_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, dict[str, str]]]:
     found = []
     for record in caplog.records:

@@ -148,7 +148,10 @@ class Reconciler:
                 logger.info("%s: %s", entry.name, decision.events[-1].message)
             result = PASS_ACTED if isinstance(outcome, Succeeded) else PASS_ACTION_FAILED
         with timing.stage("status"):
-            await self.writer.write(entry, decision.status, now)
+            if generation_of(entry.body) == generation:
+                await self.writer.write(entry, decision.status, now)
+            else:  # a newer spec came meanwhile: its pass, queued right behind this one, writes the status
+                logger.debug("%s: status of generation %s superseded, not written", entry.name, generation)
             await self.writer.post(entry, decision.events)
         if valid is not None:
             version, requeue = (str(meta.get("resourceVersion", "")), generation), decision.requeue_after
