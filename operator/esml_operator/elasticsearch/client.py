@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
+import orjson
 
 from esml_operator.elasticsearch.errors import (
     BadRequestError,
@@ -181,8 +182,8 @@ class ElasticsearchClient:
 
     def _json(self, response: httpx.Response, action: str) -> Any:
         try:
-            return response.json()
-        except (ValueError, UnicodeDecodeError) as exc:
+            return orjson.loads(response.content)  # a resync round's _stats pages: ~3x faster than json
+        except (ValueError, UnicodeDecodeError) as exc:  # orjson.JSONDecodeError is a ValueError
             raise MalformedResponseError(
                 self._redactor.text(
                     f"Elasticsearch answered {action} with {response.status_code} "
