@@ -15,7 +15,7 @@ Seven figures, each beside its target and a floor or baseline measured in the sa
 5. churn: 500 /scale changes to one resource in 5 s
 6. isolation: reaction latency on a healthy cluster from the moment another cluster goes dark (accepts
    connections, never answers) while that cluster's resources are still timing out (``bench/fig_isolation.py``)
-7. fleet: 10,000 ModelDeployments on 100 clusters (QUICK: 200 on 10), against the naive kopf operator at the
+7. fleet: 10,000 ModelDeployments on 100 clusters (QUICK: 100 on 10), against the naive kopf operator at the
    same count: apply -> all Ready, RSS and KB per resource, idle CPU, ES requests per resync interval per
    cluster, steady API writes (``bench/fig_fleet.py``; ``--profile-memory DIR`` says where the memory goes)
 

@@ -1,5 +1,5 @@
 """Figure 7: the fleet. N ModelDeployments on M Elasticsearch clusters (issue 20: 10,000 on 100; ``QUICK``:
-200 on 10), against the naive kopf operator (``bench/naive_operator.py``) at the same count.
+100 on 10), against the naive kopf operator (``bench/naive_operator.py``) at the same count.
 
 Each cluster is a simulated cluster of its own (its own port and ``cluster_uuid``), ten to a simulator process
 where the simulator serves several (``--clusters``), else one per process; the resources are spread over a few

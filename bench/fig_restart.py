@@ -11,7 +11,6 @@ not run out would let two replicas act, if the old one were only cut off and not
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -95,10 +94,10 @@ async def elected_restarts(
     first = elected.spawn("bench-a")
     try:
         await elected.leading("bench-a", first)
-        await asyncio.sleep(2)  # its start-up passes are over
+        await run.settled(quiet=1.0)  # its start-up passes are over
         second, replaced, left = await elected.restart(first, "bench-b", 4)
         await elected.leading("bench-b", second)
-        await asyncio.sleep(2)
+        await run.settled(quiet=1.0)
         third, restarted, left_same = await elected.restart(second, "bench-b", 5)
         run.fleet.stop(third.proc)
     finally:

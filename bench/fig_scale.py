@@ -249,7 +249,7 @@ async def drift_correction(run: Run, sims: Sequence[SimApi], namespaces: Sequenc
         return corrected >= len(drifted)
 
     with contextlib.suppress(TimedOut):  # a shortfall shows in the figure's counts
-        await wait_for_async(all_corrected, within=3 * s.resync + 10, interval=1, what="every drift corrected")
+        await wait_for_async(all_corrected, within=3 * s.resync + 10, interval=0.25, what="every drift corrected")
     await asyncio.sleep(2)  # a second, needless correction would show up here
     updates = 0
     for sim in sims:
