@@ -146,6 +146,7 @@ async def test_deletion_with_stop_leaves_an_endpoints_deployment_running_and_com
     op.runtime.observe("MODIFIED", deleting(body))
     await until(lambda: ("my-elser", []) in kube.finalizer_writes, what="finalizer released")
     assert es.count("_stop") == 0 and "my-elser" in es.deployments
+    await op.writer.events.drain()
     (event,) = [e for e in kube.events if e[1] == "StopSkippedForInferenceEndpoint"]
     assert "created by inference endpoint [my-elser]" in event[2]
     await op.close()
@@ -159,6 +160,7 @@ async def test_unknown_ownership_deletion_takes_the_stop_refusal_as_the_answer()
     op.runtime.observe("ADDED", deleting(body))
     await until(lambda: ("my-elser", []) in kube.finalizer_writes, what="finalizer released")
     assert es.count("_stop") == 1 and "my-elser" in es.deployments  # one refused, non-forced stop; never forced
+    await op.writer.events.drain()
     (event,) = [e for e in kube.events if e[1] == "StopSkippedForInferenceEndpoint"]
     assert "Elasticsearch refused to stop it" in event[2]
     await op.close()

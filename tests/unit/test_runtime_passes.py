@@ -119,6 +119,7 @@ async def test_a_follower_neither_calls_elasticsearch_nor_writes() -> None:
     op = operator_for({URL_A: es}, kube, leading=False)
     op.runtime.observe("ADDED", resource("ner", URL_A, deletionPolicy="Stop"))
     await until(lambda: not op.runtime.queue.running and not op.runtime.queue.pending("uid-ner"), what="idle")
+    await op.writer.events.drain()
     assert es.calls == [] and kube.patches == [] and kube.finalizer_writes == [] and kube.events == []
     assert len(op.runtime.registry) == 1  # but it knows the resource, ready to take over
     await op.close()
@@ -232,6 +233,7 @@ async def test_a_change_is_verified_by_a_poll_after_it_and_only_then_ready() -> 
     assert not _ready(kube, "ner")  # the _update answer shows 1 of 3: not Ready on it
     await until(lambda: _ready(kube, "ner"), within=2.0, what="Ready after a poll newer than the change")
     assert es.count("_stats") == polls + 1
+    await op.writer.events.drain()
     assert [reason for _, reason, _ in kube.events[-2:]] == ["DeploymentUpdated", "Ready"]  # Ready flipped later
     await op.close()
 
@@ -242,6 +244,7 @@ async def test_a_change_whose_answer_shows_the_target_costs_one_status_write_and
 
     async def idle() -> None:
         await until(lambda: not op.runtime.queue.running and not op.runtime.queue.pending("uid-ner"), what="idle")
+        await op.writer.events.drain()
 
     body = resource("ner", URL_A, numberOfAllocations=1)
     op.runtime.observe("ADDED", body)

@@ -9,8 +9,9 @@ the test opens them, so a change that waited for one would never arrive.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -141,6 +142,7 @@ async def test_a_pass_overtaken_by_a_newer_spec_leaves_the_status_to_the_next_pa
     await until(lambda: _idle(op), what="idle")
     written = [status.get("observedGeneration") for _, status in kube.patches[patched:]]
     assert written and set(written) == {3}, written
+    await op.writer.events.drain()
     updates = [message for _, reason, message in kube.events if reason == "DeploymentUpdated"]
     assert [m.split(" ; ")[0].split("number_of_allocations ")[1][:6] for m in updates] == ["1 -> 2", "2 -> 3"]
     await op.close()
@@ -189,4 +191,40 @@ async def test_a_preempted_pass_is_counted_and_its_change_is_timed_without_a_pol
     assert fields["outcome"] == "action_succeeded" and float(fields["poll_ms"]) < 50  # it never waited for the poll
     assert 'outcome="preempted"' in op.metrics.exposition(None)[0].decode()
     es.polls_open.set()
+    await op.close()
+
+
+class _EventsHang(FakeKube):
+    """Every Event POST waits until ``open`` is set (an API server slow to take Events)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = asyncio.Event()
+        self.waiting = 0
+
+    async def post_event(self, body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
+        self.waiting += 1
+        await self.open.wait()
+        await super().post_event(body, type=type, reason=reason, message=message)
+
+
+async def test_a_change_does_not_wait_for_the_events_of_the_pass_before_it() -> None:
+    es, kube = FakeES(), _EventsHang()
+    op = operator_for({URL_A: es}, kube)
+    kube.open.set()
+    body = (await _settled(es, op, "ner"))["ner"]
+    await op.writer.events.drain()
+    kube.open.clear()
+    kube.waiting = 0
+    first = bump(body, numberOfAllocations=2)
+    op.runtime.observe("MODIFIED", first)
+    await until(lambda: kube.waiting > 0, what="the first change's Event on its way (and hanging)")
+    op.runtime.observe("MODIFIED", bump(first, numberOfAllocations=3))
+    await until(lambda: _allocations(es, "ner") == 3, within=3.0, what="the second change sent while the Event hangs")
+    assert not kube.open.is_set() and op.writer.events.pending() > 0
+    kube.open.set()
+    await until(lambda: _idle(op), what="idle")
+    await op.writer.events.drain()
+    updates = [message for _, reason, message in kube.events if reason == "DeploymentUpdated"]
+    assert len(updates) == 2 and "2" in updates[0] and "3" in updates[1]  # both said, in the order they happened
     await op.close()

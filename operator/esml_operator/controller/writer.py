@@ -9,6 +9,7 @@ from typing import Any
 
 from esml_operator.controller.fence import Fence
 from esml_operator.controller.memory import Entry, wrote
+from esml_operator.controller.poster import EventPoster
 from esml_operator.kube.api import KubeApi
 from esml_operator.reconcile import Event
 from esml_operator.reconcile.timeutil import parse_time
@@ -37,11 +38,12 @@ def worth_writing(status: Mapping[str, Any], previous: Mapping[str, Any], now: d
 
 class StatusWriter:
     """Status patches and Events, each sent through the :class:`~.fence.Fence` (a deposed leader's raise
-    :class:`~.fence.Deposed`)."""
+    :class:`~.fence.Deposed`). Events go out after the pass, through :attr:`events` (:mod:`.poster`)."""
 
-    def __init__(self, kube: KubeApi, *, heartbeat: float, fence: Fence) -> None:
+    def __init__(self, kube: KubeApi, *, heartbeat: float, fence: Fence, events_in_flight: int = 8) -> None:
         self._kube, self._heartbeat, self.fence = kube, heartbeat, fence
         self.writes = 0  # status patches sent (tests and benchmarks)
+        self.events = EventPoster(self._post_event, in_flight=events_in_flight)
 
     def leading(self) -> bool:
         return self.fence.leading()
@@ -58,6 +60,10 @@ class StatusWriter:
         self.writes += 1
 
     async def post(self, entry: Entry, events: Iterable[Event]) -> None:
-        for event in events:
-            async with self.fence.send(f"posting event {event.reason} for {entry.name}"):
-                await self._kube.post_event(entry.body, type=event.type, reason=event.reason, message=event.message)
+        """Queue ``events`` about ``entry`` as the pass saw it; they are posted after the pass, in order."""
+        await self.events.post(entry.uid, entry.body, tuple(events))
+
+    async def _post_event(self, body: Mapping[str, Any], event: Event) -> None:
+        name = f"{(body.get('metadata') or {}).get('namespace')}/{(body.get('metadata') or {}).get('name')}"
+        async with self.fence.send(f"posting event {event.reason} for {name}"):
+            await self._kube.post_event(body, type=event.type, reason=event.reason, message=event.message)

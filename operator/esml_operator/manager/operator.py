@@ -24,6 +24,9 @@ from esml_operator.metrics.prometheus import Metrics
 from esml_operator.reconcile import ClaimIndex
 from esml_operator.settings import Settings
 
+#: Seconds a stopping operator spends posting the Events its last passes decided.
+EVENTS_AT_SHUTDOWN = 5.0
+
 
 @dataclass
 class Operator:
@@ -42,9 +45,15 @@ class Operator:
         more; a shared poll would otherwise go on to its next request on its own)."""
         self.runtime.stopped_leading()
         self.snapshots.cancel_polls()
+        self.writer.events.cancel()
+
+    async def flush_events(self) -> None:
+        """Shutdown, before leadership is handed over: post the Events the last passes decided."""
+        await self.writer.events.flush(EVENTS_AT_SHUTDOWN)
 
     async def close(self) -> None:
         await self.runtime.close()
+        await self.writer.events.close(within=EVENTS_AT_SHUTDOWN)
         self.snapshots.close()
         await self.pool.aclose()
         await self.kube.aclose()
@@ -66,7 +75,9 @@ def build(
     changes = ChangeLog(
         burst=settings.action_burst, rate=settings.action_rate, ttl=max(60.0, 2 * settings.resync_interval)
     )
-    writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, fence=fence)
+    writer = StatusWriter(
+        kube, heartbeat=settings.status_heartbeat, fence=fence, events_in_flight=settings.max_concurrent_reconciles
+    )
     registry = Registry()
     metrics = Metrics(registry, snapshots)
     pool.request_observer = metrics.request_observer

@@ -125,6 +125,8 @@ def build_registry(operator_settings: Settings) -> kopf.OperatorRegistry:
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         leadership: Leadership | None = getattr(memo, "leadership", None)
         operator: Operator | None = getattr(memo, "operator", None)
+        if operator is not None:
+            await operator.flush_events()  # still leading: what the last passes decided is said
         if leadership is not None:
             await leadership.release()  # first stop acting, then hand the Lease over
         servers: Servers | None = getattr(memo, "servers", None)
