@@ -228,3 +228,70 @@ async def test_a_change_does_not_wait_for_the_events_of_the_pass_before_it() -> 
     updates = [message for _, reason, message in kube.events if reason == "DeploymentUpdated"]
     assert len(updates) == 2 and "2" in updates[0] and "3" in updates[1]  # both said, in the order they happened
     await op.close()
+
+
+class _StatusHangs(FakeKube):
+    """Every status patch waits until ``open`` is set (an API server slow to take them); ``cancelled`` counts
+    the patches given up while waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = asyncio.Event()
+        self.open.set()
+        self.waiting = self.cancelled = 0
+
+    async def patch_status(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        self.waiting += 1
+        try:
+            await self.open.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        await super().patch_status(namespace, name, status)
+
+
+async def test_a_newer_spec_cancels_the_status_write_of_the_generation_it_replaces() -> None:
+    es, kube = FakeES(), _StatusHangs()
+    op = operator_for({URL_A: es}, kube)
+    body = (await _settled(es, op, "ner"))["ner"]
+    patched, passes = len(kube.patches), op.metrics.exposition(None)[0].decode()
+    kube.open.clear()
+    kube.waiting = 0
+    first = bump(body, numberOfAllocations=2)
+    op.runtime.observe("MODIFIED", first)
+    await until(lambda: kube.waiting == 1, what="the first change's status patch on its way (and hanging)")
+    op.runtime.observe("MODIFIED", bump(first, numberOfAllocations=3))
+    await until(lambda: _allocations(es, "ner") == 3, within=3.0, what="the second change sent, not held by it")
+    assert kube.cancelled == 1 and not kube.open.is_set()
+    kube.open.set()
+    await until(lambda: _idle(op), what="idle")
+    written = [status.get("observedGeneration") for _, status in kube.patches[patched:]]
+    assert written and set(written) == {3}, written  # generation 2's status was never written
+    exposition = op.metrics.exposition(None)[0].decode()
+    assert 'outcome="preempted"' not in exposition  # the first pass acted: it ended as action_succeeded
+    assert _passes(exposition, "action_succeeded") >= _passes(passes, "action_succeeded") + 2
+    await op.close()
+
+
+async def test_a_status_write_is_not_cancelled_by_a_change_that_leaves_the_generation() -> None:
+    es, kube = FakeES(), _StatusHangs()
+    op = operator_for({URL_A: es}, kube)
+    body = (await _settled(es, op, "ner"))["ner"]
+    kube.open.clear()
+    kube.waiting = 0
+    first = bump(body, numberOfAllocations=2)
+    op.runtime.observe("MODIFIED", first)
+    await until(lambda: kube.waiting == 1, what="the status patch on its way (and hanging)")
+    annotated = {**first, "metadata": {**first["metadata"], "annotations": {"team": "search"}}}
+    op.runtime.observe("MODIFIED", annotated)  # urgent (annotations), same generation: the write stands
+    kube.open.set()
+    await until(lambda: _idle(op), what="idle")
+    assert kube.cancelled == 0
+    await op.close()
+
+
+def _passes(exposition: str, outcome: str) -> float:
+    for line in exposition.splitlines():
+        if line.startswith("esml_reconcile_passes_total{") and f'outcome="{outcome}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

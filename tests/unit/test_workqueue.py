@@ -85,3 +85,31 @@ async def test_a_section_entered_by_another_task_of_the_work_does_not_make_it_pr
     release.set()
     await until(lambda: not queue.running and not queue.pending("k"), what="done")
     await queue.close()
+
+
+async def test_a_conditional_section_is_preempted_only_while_its_condition_holds() -> None:
+    moot = False
+    started = asyncio.Event()
+    release = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def work(key: str) -> None:
+        try:
+            with preemptible(when=lambda: moot):
+                started.set()
+                await release.wait()
+        except asyncio.CancelledError:
+            cancelled.append(preempted())
+            raise
+
+    queue = WorkQueue(work)
+    queue.add("k")
+    await started.wait()
+    queue.add("k")
+    assert not queue.preempt("k")  # a newer request, but what the section does is not moot
+    moot = True
+    assert queue.preempt("k")
+    await until(lambda: cancelled == [True], what="the section cancelled as preempted")
+    release.set()
+    await until(lambda: not queue.running and not queue.pending("k"), what="the newer run done")
+    await queue.close()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from esml_operator.controller import logcontext, timing
 from esml_operator.controller.actor import Actor
@@ -22,7 +23,7 @@ from esml_operator.controller.memory import Entry, ended, generation_of, remembe
 from esml_operator.controller.observer import Observer
 from esml_operator.controller.quiet import QuietCheck, mark
 from esml_operator.controller.recorder import NoRecorder, PassRecorder
-from esml_operator.controller.workqueue import preempted
+from esml_operator.controller.workqueue import preempted, preemptible
 from esml_operator.controller.writer import StatusWriter
 from esml_operator.reconcile import ModelDeploymentSpec, ResourceRef, SpecError, Succeeded, decide, settle
 from esml_operator.settings import Settings
@@ -103,6 +104,23 @@ class Reconciler:
             and await self.quiet.unchanged(entry, spec, datetime.now(UTC))
         )
 
+    async def _write_unless_superseded(
+        self, entry: Entry, status: Mapping[str, Any], now: datetime, superseded: Callable[[], bool]
+    ) -> bool:
+        """Write ``status``; False when a newer spec came during the write and cancelled it (the pass still ends
+        with what it did: the status is the newer pass's to write)."""
+        try:
+            with preemptible(when=superseded):
+                await self.writer.write(entry, status, now)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not preempted() or task is None:
+                raise
+            task.uncancel()  # our own preemption, taken here: the pass ends normally
+            logger.debug("%s: a newer spec came during the status write, which was cancelled", entry.name)
+            return False
+        return True
+
     async def _run(self, entry: Entry) -> tuple[float | None, str]:
         if entry.meta.get("deletionTimestamp"):
             ended(entry, None)
@@ -147,12 +165,17 @@ class Reconciler:
             if isinstance(outcome, Succeeded):
                 logger.info("%s: %s", entry.name, decision.events[-1].message)
             result = PASS_ACTED if isinstance(outcome, Succeeded) else PASS_ACTION_FAILED
+        await self.writer.post(entry, decision.events)  # queued: posted after the pass (controller/poster.py)
         with timing.stage("status"):
-            if generation_of(entry.body) == generation:
-                await self.writer.write(entry, decision.status, now)
-            else:  # a newer spec came meanwhile: its pass, queued right behind this one, writes the status
+            # A newer spec's pass, queued right behind this one, writes the status: this generation's is moot,
+            # not written when the newer spec came first, and cancelled when it comes during the write.
+            def superseded() -> bool:
+                return generation_of(entry.body) != generation
+
+            if superseded():
                 logger.debug("%s: status of generation %s superseded, not written", entry.name, generation)
-            await self.writer.post(entry, decision.events)
+            elif not await self._write_unless_superseded(entry, decision.status, now, superseded):
+                return decision.requeue_after, result  # the newer spec's pass runs at once
         if valid is not None:
             version, requeue = (str(meta.get("resourceVersion", "")), generation), decision.requeue_after
             acted = outcome is not None

@@ -9,9 +9,11 @@
   slow (one Elasticsearch cluster), not to the queue.
 * A newer request may preempt the work under way, but only while that work
   is inside a :func:`preemptible` section (it only waits there, for a poll:
-  it has written nothing). Its wait is cancelled and the key runs again at
-  once with the latest state; work outside such a section (an Elasticsearch
-  or Kubernetes write) always finishes first.
+  it has written nothing; or it writes what the newer request makes moot: a
+  status patch of a generation that a newer one replaces). Its wait is
+  cancelled and the key runs again at once with the latest state; work
+  outside such a section (an Elasticsearch write, a finalizer) always
+  finishes first.
 """
 
 from __future__ import annotations
@@ -33,23 +35,25 @@ class _Running:
     task: asyncio.Task[None]
     waiting: bool = False  # inside a preemptible section
     preempted: bool = False
+    moot: Callable[[], bool] | None = None  # the section's condition (None: any newer request)
 
 
 _current: ContextVar[_Running | None] = ContextVar("esml_workqueue_running", default=None)
 
 
 @contextlib.contextmanager
-def preemptible() -> Iterator[None]:
-    """The awaits inside only wait (nothing is written): a newer request for the same key may cancel them."""
+def preemptible(when: Callable[[], bool] | None = None) -> Iterator[None]:
+    """A newer request for the same key may cancel the awaits inside: they only wait (nothing is written), or
+    (with ``when``) what they write is moot once ``when()`` holds, as the newer request is made."""
     running = _current.get()
     if running is None or running.task is not asyncio.current_task():
         yield
         return
-    running.waiting = True
+    running.waiting, running.moot = True, when
     try:
         yield
     finally:
-        running.waiting = False
+        running.waiting, running.moot = False, None
 
 
 def preempted() -> bool:
@@ -87,6 +91,8 @@ class WorkQueue:
         running = self._running.get(key)
         if running is None or not running.waiting or key not in self._again:
             return False
+        if running.moot is not None and not running.moot():
+            return False
         running.waiting, running.preempted = False, True
         running.task.cancel()
         return True
@@ -123,7 +129,7 @@ class WorkQueue:
             requeue = await self._work(key)
         except asyncio.CancelledError:
             if running.preempted:
-                logger.debug("%s: a newer change preempted the pass waiting for a poll", key)
+                logger.debug("%s: a newer change preempted the pass (waiting for a poll, or a moot status write)", key)
         except Exception:
             logger.exception("work on %s failed unexpectedly; it is retried at the next resync", key)
         finally:
