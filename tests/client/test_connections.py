@@ -290,6 +290,36 @@ async def test_connect_caches_cluster_info(cluster: FakeES) -> None:
     await pool.aclose()
 
 
+async def test_expire_info_reads_get_root_again_for_that_client_only(cluster: FakeES) -> None:
+    pool = make_pool(cluster)
+    mine, other = config(), config("other")
+    client, _ = await pool.connect(mine)
+    await pool.connect(other)
+    assert len(cluster.requests) == 2
+    pool.expire_info(client)
+    await pool.connect(other)
+    assert len(cluster.requests) == 2  # the other cluster's answer stands
+    cluster.route("GET", "/", es_json(200, info_body("9.0.0")))
+    _, info = await pool.connect(mine)
+    assert len(cluster.requests) == 3 and info.version == EsVersion(9, 0, 0)
+    await pool.connect(mine)
+    assert len(cluster.requests) == 3
+    await pool.aclose()
+
+
+async def test_get_root_is_kept_for_an_hour_by_default(cluster: FakeES) -> None:
+    clock = Clock()
+    pool = make_pool(cluster, clock=clock)
+    await pool.connect(config())
+    clock.now += 3599
+    await pool.connect(config())
+    assert len(cluster.requests) == 1
+    clock.now += 1
+    await pool.connect(config())
+    assert len(cluster.requests) == 2
+    await pool.aclose()
+
+
 async def test_concurrent_connects_read_info_once(cluster: FakeES) -> None:
     pool = make_pool(cluster)
     results = await asyncio.gather(*(pool.connect(config()) for _ in range(5)))

@@ -180,3 +180,24 @@ async def test_stats_missing_explicit_id_row_31(fake: FakeES, es: ElasticsearchC
     )
     with pytest.raises(e.NotFoundError):
         await es.stats_snapshot()
+
+
+async def test_the_snapshot_names_the_ml_nodes_across_pages(fake: FakeES, es: ElasticsearchClient) -> None:
+    first = {
+        "count": 2,
+        "trained_model_stats": [stats_entry("one", nodes=[node_entry("nodeA", "ml-a"), node_entry("nodeB", "ml-b")])],
+    }
+    second = {"count": 2, "trained_model_stats": [stats_entry("two", nodes=[node_entry("nodeA", "ml-a")])]}
+    fake.route("GET", STATS, lambda request: es_json(200, first if request.url.params["from"] == "0" else second))
+    snapshot = await es.stats_snapshot(page_size=1)
+    ephemeral = "Xf3kT3n5S0qS0o7YwBnQ2g"
+    assert snapshot.members == {("nodeA", ephemeral, "8.15.0"), ("nodeB", ephemeral, "8.15.0")}
+
+
+def test_members_are_read_leniently() -> None:
+    from esml_operator.elasticsearch.parsing import parse_members
+
+    assert parse_members({"count": 0, "trained_model_stats": []}) == frozenset()
+    odd = {"trained_model_stats": [{"deployment_stats": {"nodes": [{"node": {"n": "not an object"}}, "junk"]}}, 3]}
+    assert parse_members(odd) == {("n", "", "")}
+    assert parse_members(["not", "a", "page"]) == frozenset()

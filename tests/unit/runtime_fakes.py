@@ -71,6 +71,8 @@ class FakeES:
         self.polls_open.set()
         self.refuse = False
         self.lagging_answers = False  # _start/_update answers show 1 current allocation, as right after a change
+        self.version = "9.2.0"
+        self.node = {"name": "ml-0", "ephemeral_id": "boot-1", "version": "9.2.0"}  # the one ML node, n1
 
     def transport(self) -> httpx.AsyncBaseTransport:
         return httpx.MockTransport(self.handle)
@@ -82,7 +84,7 @@ class FakeES:
             raise httpx.ConnectError("connection refused", request=request)
         await self.hang.wait()
         if path == "/":
-            return self._json({"cluster_name": "c", "cluster_uuid": self.uuid, "version": {"number": "9.2.0"}})
+            return self._json({"cluster_name": "c", "cluster_uuid": self.uuid, "version": {"number": self.version}})
         if path.endswith("/_stats"):
             await self.polls_open.wait()
             return self._json(self._stats())
@@ -163,7 +165,7 @@ class FakeES:
                         },
                         "nodes": [
                             {
-                                "node": {"n1": {"name": "ml-0"}},
+                                "node": {"n1": dict(self.node)},
                                 "routing_state": {"routing_state": "started"},
                                 "number_of_allocations": n,
                             }

@@ -14,7 +14,7 @@ from esml_operator.controller import connect, logcontext, timing
 from esml_operator.controller.capacity_facts import CapacityFacts
 from esml_operator.controller.changes import ChangeLog
 from esml_operator.controller.memory import Connection, Entry, Observed
-from esml_operator.controller.polling import Poller
+from esml_operator.controller.polling import MAX_AGE, Poller
 from esml_operator.controller.snapshots import SnapshotCache, Taken
 from esml_operator.controller.workqueue import preemptible
 from esml_operator.elasticsearch.connections import ConnectionConfig, ConnectionPool
@@ -89,7 +89,8 @@ class Observer:
     ) -> None:
         self.settings, self.kube, self.pool = settings, kube, pool
         self.snapshots, self.claims, self.changes = snapshots, claims, changes
-        self.poller = poller or Poller(max_age=max(300.0, 10 * settings.resync_interval))
+        max_age = max(MAX_AGE, 10 * settings.resync_interval)
+        self.poller = poller or Poller(max_age=max_age, expire_info=pool.expire_info)
         self.capacity = CapacityFacts(interval=settings.resync_interval)
         self._names = names  # uid -> namespace/name, for conflict messages
         self._round_started = self._previous_round_started = float("-inf")

@@ -51,6 +51,7 @@ from esml_operator.elasticsearch.parsing import (
     parse_cluster_info,
     parse_inference_endpoint,
     parse_inference_endpoints,
+    parse_members,
     parse_stats_page,
 )
 from esml_operator.elasticsearch.redaction import Redactor
@@ -91,8 +92,11 @@ def _adaptive_json(value: AdaptiveAllocations) -> dict[str, Any]:
     return out
 
 
-def _stats_page_and_memory(body: Any) -> tuple[tuple[int, list[str], list[DeploymentStats]], dict[str, int]]:
-    return parse_stats_page(body), parse_model_memory(body)
+_StatsPage = tuple[tuple[int, list[str], list[DeploymentStats]], dict[str, int], frozenset[tuple[str, str, str]]]
+
+
+def _stats_page_and_memory(body: Any) -> _StatsPage:
+    return parse_stats_page(body), parse_model_memory(body), parse_members(body)
 
 
 def _flag(value: bool) -> str:
@@ -246,12 +250,14 @@ class ElasticsearchClient:
         model_ids: set[str] = set()
         deployments: dict[str, DeploymentStats] = {}
         model_memory: dict[str, int] = {}
+        members: set[tuple[str, str, str]] = set()
         start = 0
         while True:
             params = {"from": str(start), "size": str(page_size), "allow_no_match": "true"}
             body = await self._call("GET", "/_ml/trained_models/_all/_stats", action=action, params=params)
-            (count, ids, page), memory = self._parsed(_stats_page_and_memory, body, action)
+            (count, ids, page), memory, nodes = self._parsed(_stats_page_and_memory, body, action)
             model_memory.update(memory)
+            members.update(nodes)
             model_ids.update(ids)
             for stats in page:
                 deployments[stats.deployment_id] = stats
@@ -259,7 +265,12 @@ class ElasticsearchClient:
             if not ids or start >= count:
                 break
         logger.debug("stats snapshot: %d models, %d deployments", len(model_ids), len(deployments))
-        return ClusterSnapshot(model_ids=frozenset(model_ids), deployments=deployments, model_memory=model_memory)
+        return ClusterSnapshot(
+            model_ids=frozenset(model_ids),
+            deployments=deployments,
+            model_memory=model_memory,
+            members=frozenset(members),
+        )
 
     async def _get_parsed(self, path: str, parse: Callable[[Any], _T]) -> _T:
         action = f"GET {path.lstrip('/')}"

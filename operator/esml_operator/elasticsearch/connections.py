@@ -38,6 +38,8 @@ from esml_operator.elasticsearch.redaction import REDACTED, Redactor
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"esml-operator/{__version__}"
+#: Seconds a cluster's ``GET /`` answer is kept at most (a safety net: see :meth:`ConnectionPool.expire_info`).
+INFO_MAX_AGE = 3600.0
 # Per-process key for fingerprints: a leaked cluster key reveals nothing about a password.
 _FINGERPRINT_KEY = secrets.token_bytes(32)
 
@@ -238,16 +240,18 @@ class ConnectionPool:
     ``owner`` (for example a resource's uid) lets the pool close a client as
     soon as no owner uses its key any more (credential rotation, deletion).
     ``transport_factory`` replaces the network transport (tests).
-    ``info_max_age`` (seconds) re-reads ``GET /`` after that long, so a
-    rolling upgrade is noticed; ``None`` keeps the first answer until
-    :meth:`invalidate`.
+    ``info_max_age`` (seconds) re-reads ``GET /`` after that long at the
+    latest; ``None`` keeps the first answer until :meth:`invalidate` or
+    :meth:`expire_info`. The controller expires it as soon as a poll shows
+    that the cluster's ML nodes changed (a restart, a rolling upgrade), so
+    the hourly re-read is only a safety net.
     """
 
     def __init__(
         self,
         *,
         transport_factory: TransportFactory | None = None,
-        info_max_age: float | None = 300.0,
+        info_max_age: float | None = INFO_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
         connect_backoff: float = 1.0,
         connect_backoff_cap: float = 30.0,
@@ -367,6 +371,12 @@ class ConnectionPool:
         self._info[key] = info
         logger.info("connected to %s: Elasticsearch %s (%s)", key, info.version, info.cluster_name)
         return info
+
+    def expire_info(self, client: ElasticsearchClient) -> None:
+        """Read ``GET /`` again at the next :meth:`connect` of ``client``'s cluster (its answer may be stale)."""
+        for key, known in self._clients.items():
+            if known is client:
+                self._info.pop(key, None)
 
     def invalidate(self, key: str) -> None:
         """Forget the cached :class:`ClusterInfo` and any remembered failure (credentials changed, 401/403)."""

@@ -221,3 +221,5 @@ class ClusterSnapshot:
     inference: InferenceEndpoints | None = None
     #: Native memory each model needs on a node that hosts it (``required_native_memory_bytes``), when reported.
     model_memory: dict[str, int] = field(default_factory=dict)
+    #: (node id, ephemeral id, version) of every ML node a deployment is routed to (``parsing.parse_members``).
+    members: frozenset[tuple[str, str, str]] = frozenset()

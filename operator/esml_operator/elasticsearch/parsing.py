@@ -210,6 +210,24 @@ def parse_deployment_stats(value: Any, where: str) -> DeploymentStats:
     )
 
 
+def parse_members(body: Any) -> frozenset[tuple[str, str, str]]:
+    """The ML nodes one ``_stats`` page names: (node id, ephemeral id, version) of every node a deployment is
+    routed to. A node's ephemeral id changes when it restarts (a rolling upgrade restarts every node), and a
+    different cluster has other node ids: when this set changes, what ``GET /`` said may have changed too.
+    Lenient: a page without these details gives empty strings, never an error."""
+    found: set[tuple[str, str, str]] = set()
+    entries = body.get("trained_model_stats") if isinstance(body, Mapping) else None
+    for entry in entries if isinstance(entries, list) else ():
+        stats = entry.get("deployment_stats") if isinstance(entry, Mapping) else None
+        routes = stats.get("nodes") if isinstance(stats, Mapping) else None
+        for route in routes if isinstance(routes, list) else ():
+            node = route.get("node") if isinstance(route, Mapping) else None
+            for node_id, details in node.items() if isinstance(node, Mapping) else ():
+                about = details if isinstance(details, Mapping) else {}
+                found.add((str(node_id), str(about.get("ephemeral_id", "")), str(about.get("version", ""))))
+    return frozenset(found)
+
+
 def parse_stats_page(body: Any) -> tuple[int, list[str], list[DeploymentStats]]:
     """One ``_stats`` page: (``count`` of models, model ids of every entry, deployments).
 
