@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import shutil
 import socket
 import ssl
@@ -32,10 +33,27 @@ START_TIMEOUT = float(os.environ.get("ESML_CONTROLPLANE_START_TIMEOUT", "60"))
 FRONT_PROXY_CLIENT = "front-proxy-client"  # the common name extension API servers are told to accept
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections (``ip_local_port_range``)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now, for a server started next. Chosen below the kernel's ephemeral range: a port from that
+    range (what binding port 0 gives) can be taken by any outgoing connection before the server binds it."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randint(10_000, low - 1) if low > 11_000 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def strict_context(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,17 +19,12 @@ from esml_simulator import Simulator
 from esml_simulator.cli import build_parser, state_file_of
 from esml_simulator.state_file import default_state_file
 from harness.commands import SIMULATOR
+from harness.runner import free_port
 
 from .conftest import MODEL, SimFactory
 from .test_cli import ROOT, _wait_for
 
 ELASTIC = ("elastic", "changeme")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Launcher:
