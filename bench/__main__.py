@@ -197,8 +197,8 @@ def cli(argv: list[str] | None = None) -> int:
         "--profile",
         type=Path,
         metavar="DIR",
-        help="sample figure 1's operator (DIR/op-latency.txt) and figure 2's steady window (DIR/op-idle.txt) with "
-        "py-spy (summarise: python -m bench.profile)",
+        help="sample figure 1's operator (DIR/op-latency.txt) and the steady windows of figures 2 and 7 "
+        "(DIR/op-idle.txt, DIR/op-fleet-idle.txt) with py-spy (summarise: python -m bench.profile)",
     )
     args = parser.parse_args(argv)
     sizes = with_overrides(QUICK if args.quick else FULL, args.set)

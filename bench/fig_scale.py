@@ -46,9 +46,11 @@ async def steady_window(run: Run, pid: int, sims: Sequence[SimApi], window: floa
     for sim in sims:
         await sim.clear_requests()
     writes_before = await run.kube.write_counts()
-    # --profile: py-spy samples the operator's steady window too (op-idle.txt); not the naive operator's.
-    if label == "steady":
-        run.fleet.profile(pid, "op-idle", window)
+    # --profile: py-spy samples the operator's steady windows too (op-idle.txt for figure 2, op-fleet-idle.txt for
+    # figure 7); not the naive operator's.
+    profiled = {"steady": "op-idle", "fleet": "op-fleet-idle"}
+    if label in profiled:
+        run.fleet.profile(pid, profiled[label], window)
     cpu_before, start = procs.cpu_seconds(pid), time.monotonic()
     await asyncio.sleep(window)
     cpu_after, elapsed = procs.cpu_seconds(pid), time.monotonic() - start
