@@ -7,8 +7,10 @@ the second change of a back-to-back pair did).
 
 - **In order per resource.** A resource's Events are posted in the order its passes decided them
   (each batch waits for the one before it).
-- **Bounded.** At most ``in_flight`` batches are being sent at once, and at most ``backlog`` wait;
-  beyond that, :meth:`EventPoster.post` waits for room (the pass slows down, nothing is dropped).
+- **Bounded.** At most ``backlog`` batches are queued or under way (each sends as soon as the resource's
+  batch before it is done; the Kubernetes client's connection pool bounds the requests in flight). Beyond
+  that, :meth:`EventPoster.post` queues the batch and waits until it is sent, as a pass did before Events
+  left it: the passes slow down to the API server's pace, and nothing is dropped.
 - **Only by the leader.** Every Event is sent through the fence (``send`` does that), and
   :meth:`EventPoster.cancel` (on loss of leadership) drops every batch not yet sent: a deposed leader
   posts nothing more. The new leader's passes say again what is still true.
@@ -31,12 +33,13 @@ logger = logging.getLogger(__name__)
 #: ``send(body, event)``: posts one Event about the resource whose body (as the pass saw it) is ``body``.
 Send = Callable[[Mapping[str, Any], Event], Awaitable[None]]
 
+#: Event batches queued or under way before a pass waits for its own (see the module's docstring).
+BACKLOG = 1024
+
 
 class EventPoster:
-    def __init__(self, send: Send, *, in_flight: int, backlog: int = 4096) -> None:
-        self._send = send
-        self._slots = asyncio.Semaphore(max(1, in_flight))
-        self._room = asyncio.Semaphore(max(1, backlog))
+    def __init__(self, send: Send, *, backlog: int = BACKLOG) -> None:
+        self._send, self._backlog = send, max(1, backlog)
         self._last: dict[str, asyncio.Task[None]] = {}  # resource key -> its latest batch
         self._tasks: set[asyncio.Task[None]] = set()
         self.posted = 0  # Events sent (tests and benchmarks)
@@ -46,27 +49,27 @@ class EventPoster:
         return len(self._tasks)
 
     async def post(self, key: str, body: Mapping[str, Any], events: Sequence[Event]) -> None:
-        """Queue ``events`` about the resource ``key`` (its uid); returns once they are queued, not sent."""
+        """Queue ``events`` about the resource ``key`` (its uid); returns once they are queued, not sent (with a
+        full backlog: once they are sent)."""
         if not events:
             return
-        await self._room.acquire()
+        full = len(self._tasks) >= self._backlog
         task = asyncio.create_task(self._run(self._last.get(key), body, tuple(events)), name=f"esml-events-{key}")
         self._last[key] = task
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._done(key, done))
+        if full:
+            await asyncio.wait([task])
 
     async def _run(self, before: asyncio.Task[None] | None, body: Mapping[str, Any], events: tuple[Event, ...]) -> None:
         try:
             if before is not None:
                 await asyncio.wait([before])  # its own outcome is its own: only the order matters here
-            async with self._slots:
-                for event in events:
-                    await self._send(body, event)
-                    self.posted += 1
+            for event in events:
+                await self._send(body, event)
+                self.posted += 1
         except Deposed as stopped:
             logger.info("events not posted: %s", stopped)
-        finally:
-            self._room.release()
 
     def _done(self, key: str, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -40,10 +40,10 @@ class StatusWriter:
     """Status patches and Events, each sent through the :class:`~.fence.Fence` (a deposed leader's raise
     :class:`~.fence.Deposed`). Events go out after the pass, through :attr:`events` (:mod:`.poster`)."""
 
-    def __init__(self, kube: KubeApi, *, heartbeat: float, fence: Fence, events_in_flight: int = 8) -> None:
+    def __init__(self, kube: KubeApi, *, heartbeat: float, fence: Fence) -> None:
         self._kube, self._heartbeat, self.fence = kube, heartbeat, fence
         self.writes = 0  # status patches sent (tests and benchmarks)
-        self.events = EventPoster(self._post_event, in_flight=events_in_flight)
+        self.events = EventPoster(self._post_event)
 
     def leading(self) -> bool:
         return self.fence.leading()

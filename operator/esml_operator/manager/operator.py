@@ -75,9 +75,7 @@ def build(
     changes = ChangeLog(
         burst=settings.action_burst, rate=settings.action_rate, ttl=max(60.0, 2 * settings.resync_interval)
     )
-    writer = StatusWriter(
-        kube, heartbeat=settings.status_heartbeat, fence=fence, events_in_flight=settings.max_concurrent_reconciles
-    )
+    writer = StatusWriter(kube, heartbeat=settings.status_heartbeat, fence=fence)
     registry = Registry()
     metrics = Metrics(registry, snapshots)
     pool.request_observer = metrics.request_observer
