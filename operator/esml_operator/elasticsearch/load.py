@@ -52,6 +52,11 @@ _SUMMED = ("inference_count", "peak_throughput_per_minute", "rejected_execution_
 _PER_NODE = ("number_of_pending_requests", "throughput_last_minute")
 
 
+#: The fields :func:`parse_load` reads: of ``deployment_stats``, and of each of its ``nodes[]``.
+DEPLOYMENT_FIELDS = _SUMMED
+NODE_FIELDS = (*_SUMMED, *_PER_NODE, "average_inference_time_ms")
+
+
 def parse_load(deployment_stats: Mapping[str, Any]) -> InferenceLoad:
     """The load in one ``deployment_stats`` object (its ``nodes[]`` included), in one walk over the nodes."""
     raw_nodes = deployment_stats.get("nodes")
