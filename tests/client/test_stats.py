@@ -151,6 +151,13 @@ async def test_malformed_stats(fake: FakeES, es: ElasticsearchClient) -> None:
     assert "trained_model_stats[0].model_id" in str(caught.value)
 
 
+async def test_a_page_that_counts_models_but_lists_none_is_malformed(fake: FakeES, es: ElasticsearchClient) -> None:
+    fake.route("GET", STATS, es_json(200, {"count": 3}))  # only {"count": 0} may leave the (empty) list out
+    with pytest.raises(e.MalformedResponseError) as caught:
+        await es.stats_snapshot()
+    assert "trained_model_stats is missing" in str(caught.value)
+
+
 @pytest.mark.parametrize("size", [0, 10_001])
 async def test_page_size_bounds(es: ElasticsearchClient, size: int) -> None:
     with pytest.raises(ValueError, match="page_size"):

@@ -236,10 +236,10 @@ def parse_stats_page(body: Any) -> tuple[int, list[str], list[DeploymentStats]]:
     """
     root = _obj(body, "response")
     count = _int(root, "count", "response")
-    # With filter_path, Elasticsearch leaves an empty list out: no entries.
-    entries = root.get("trained_model_stats", [])
+    # With filter_path, Elasticsearch leaves an empty list out: no entries when it counts no models.
+    entries = root.get("trained_model_stats", [] if count == 0 else None)
     if not isinstance(entries, list):
-        raise ShapeError("response.trained_model_stats is not a list")
+        raise ShapeError("response.trained_model_stats is missing or not a list")
     model_ids: list[str] = []
     deployments: list[DeploymentStats] = []
     for i, raw in enumerate(entries):
