@@ -49,7 +49,7 @@ async def test_post_returns_before_the_events_are_sent_and_drain_waits_for_them(
     sink = Sink()
     sink.gate.clear()
     poster = EventPoster(sink.send)
-    await poster.post("uid-a", _body("a"), [_event("One"), _event("Two")])
+    poster.post("uid-a", _body("a"), [_event("One"), _event("Two")])
     assert sink.sent == [] and poster.pending() == 1
     sink.gate.set()
     await poster.drain()
@@ -60,8 +60,8 @@ async def test_a_resources_batches_are_sent_in_the_order_they_were_posted() -> N
     sink = Sink()
     poster = EventPoster(sink.send)
     for i in range(20):
-        await poster.post("uid-a", _body("a"), [_event(f"E{i}")])
-        await poster.post("uid-b", _body("b"), [_event(f"E{i}")])
+        poster.post("uid-a", _body("a"), [_event(f"E{i}")])
+        poster.post("uid-b", _body("b"), [_event(f"E{i}")])
     await poster.drain()
     for name in "ab":
         assert [reason for who, reason in sink.sent if who == name] == [f"E{i}" for i in range(20)]
@@ -70,44 +70,62 @@ async def test_a_resources_batches_are_sent_in_the_order_they_were_posted() -> N
 async def test_batches_of_different_resources_are_sent_side_by_side() -> None:
     sink = Sink()
     sink.gate.clear()
-    poster = EventPoster(sink.send)
+    poster = EventPoster(sink.send, in_flight=20)
     for i in range(10):
-        await poster.post(f"uid-{i}", _body(str(i)), [_event("E")])
+        poster.post(f"uid-{i}", _body(str(i)), [_event("E")])
     await until(lambda: sink.sending == 10, what="ten sends under way at once")
     sink.gate.set()
     await poster.drain()
     assert len(sink.sent) == 10
 
 
-async def test_with_a_full_backlog_post_waits_until_its_own_batch_is_sent_and_nothing_is_lost() -> None:
+async def test_no_more_than_in_flight_events_are_sent_at_once() -> None:
     sink = Sink()
     sink.gate.clear()
-    poster = EventPoster(sink.send, backlog=2)
-    await poster.post("uid-a", _body("a"), [_event("One")])
-    await poster.post("uid-b", _body("b"), [_event("Two")])
-    third = asyncio.create_task(poster.post("uid-c", _body("c"), [_event("Three")]))
-    await until(lambda: sink.sending == 3, what="the third batch sent at once, too")
-    assert not third.done()  # the pass that posted it waits for it, as it did before Events left the pass
+    poster = EventPoster(sink.send, in_flight=3)
+    for i in range(10):
+        poster.post(f"uid-{i}", _body(str(i)), [_event("E")])
+    await until(lambda: sink.sending == 3, what="three sends under way")
+    await asyncio.sleep(0.05)  # give a fourth the chance to start, were it allowed to
+    assert sink.sending == 3
     sink.gate.set()
-    await asyncio.wait_for(third, 2.0)
-    assert ("c", "Three") in sink.sent
     await poster.drain()
-    assert sorted(reason for _, reason in sink.sent) == ["One", "Three", "Two"]
+    assert len(sink.sent) == 10
+
+
+async def test_a_full_backlog_drops_new_batches_counts_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    sink = Sink()
+    sink.gate.clear()
+    poster = EventPoster(sink.send, in_flight=1, backlog=2)
+    poster.post("uid-a", _body("a"), [_event("One")])
+    poster.post("uid-b", _body("b"), [_event("Two")])
+    poster.post("uid-c", _body("c"), [_event("Three"), _event("Four")])  # returns at once: the pass never waits
+    poster.post("uid-d", _body("d"), [_event("Five")])
+    assert poster.dropped == 2 and poster.pending() == 2
+    warnings = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    # warned at the first drop, not again within the minute
+    assert warnings == ["2 Event(s) dropped: 2 batches wait for the API server already (status is still written)"]
+    sink.gate.set()
+    await poster.drain()
+    assert sorted(reason for _, reason in sink.sent) == ["One", "Two"]
+    poster.post("uid-e", _body("e"), [_event("Later")])  # room again
+    await poster.drain()
+    assert ("e", "Later") in sink.sent
 
 
 async def test_cancel_drops_every_batch_not_yet_sent() -> None:
     sink = Sink()
     sink.gate.clear()
-    poster = EventPoster(sink.send)
+    poster = EventPoster(sink.send, in_flight=1)
     for name in "abc":
-        await poster.post(f"uid-{name}", _body(name), [_event("E")])
-    await until(lambda: sink.sending == 3, what="the sends under way")
+        poster.post(f"uid-{name}", _body(name), [_event("E")])
+    await until(lambda: sink.sending == 1, what="one send under way")
     poster.cancel()
     await poster.drain()
     sink.gate.set()
     await asyncio.sleep(0.05)
     assert sink.sent == [] and poster.pending() == 0
-    await poster.post("uid-d", _body("d"), [_event("Later")])  # leading again: posting works as before
+    poster.post("uid-d", _body("d"), [_event("Later")])  # leading again: posting works as before
     await poster.drain()
     assert sink.sent == [("d", "Later")]
 
@@ -119,11 +137,11 @@ async def test_a_deposed_send_is_logged_and_dropped_and_the_next_batch_still_goe
     sink = Sink()
     poster = EventPoster(sink.send)
     sink.depose = True
-    await poster.post("uid-a", _body("a"), [_event("One")])
+    poster.post("uid-a", _body("a"), [_event("One")])
     await poster.drain()
     assert sink.sent == [] and "events not posted: not the leader" in caplog.text
     sink.depose = False
-    await poster.post("uid-a", _body("a"), [_event("Two")])
+    poster.post("uid-a", _body("a"), [_event("Two")])
     await poster.drain()
     assert sink.sent == [("a", "Two")]
 
@@ -131,12 +149,12 @@ async def test_a_deposed_send_is_logged_and_dropped_and_the_next_batch_still_goe
 async def test_close_posts_what_is_queued_then_gives_up_at_its_timeout(caplog: pytest.LogCaptureFixture) -> None:
     sink = Sink()
     poster = EventPoster(sink.send)
-    await poster.post("uid-a", _body("a"), [_event("Queued")])
+    poster.post("uid-a", _body("a"), [_event("Queued")])
     await poster.close(within=2.0)
     assert sink.sent == [("a", "Queued")]
 
     sink.gate.clear()
-    await poster.post("uid-b", _body("b"), [_event("Stuck")])
+    poster.post("uid-b", _body("b"), [_event("Stuck")])
     await poster.close(within=0.1)
     assert poster.pending() == 0 and ("b", "Stuck") not in sink.sent
     assert "1 event batch(es) not posted before shutdown" in caplog.text
@@ -145,5 +163,5 @@ async def test_close_posts_what_is_queued_then_gives_up_at_its_timeout(caplog: p
 async def test_posting_nothing_queues_nothing() -> None:
     sink = Sink()
     poster = EventPoster(sink.send)
-    await poster.post("uid-a", _body("a"), [])
+    poster.post("uid-a", _body("a"), [])
     assert poster.pending() == 0

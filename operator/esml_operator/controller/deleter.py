@@ -129,13 +129,13 @@ class Deleter:
         elif outcome is not None:
             event = action_event(actions[0], None)
             logger.info("%s: %s", entry.name, event.message)
-            await self.writer.post(entry, [event])
+            self.writer.post(entry, [event])
         await self.keeper.release(entry)
         return None
 
     async def _keep_running(self, entry: Entry, notice: Event) -> None:
         logger.info("%s: %s", entry.name, notice.message)
-        await self.writer.post(entry, [notice])
+        self.writer.post(entry, [notice])
         await self.keeper.release(entry)
 
     def _skip_reason(self, entry: Entry, spec: ModelDeploymentSpec | None) -> str | None:

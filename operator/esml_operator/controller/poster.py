@@ -7,10 +7,12 @@ the second change of a back-to-back pair did).
 
 - **In order per resource.** A resource's Events are posted in the order its passes decided them
   (each batch waits for the one before it).
-- **Bounded.** At most ``backlog`` batches are queued or under way (each sends as soon as the resource's
-  batch before it is done; the Kubernetes client's connection pool bounds the requests in flight). Beyond
-  that, :meth:`EventPoster.post` queues the batch and waits until it is sent, as a pass did before Events
-  left it: the passes slow down to the API server's pace, and nothing is dropped.
+- **Bounded, and never in the way.** At most ``in_flight`` Events are being sent at once (the status
+  patches the passes send must not wait behind them for one of the Kubernetes client's connections), and
+  at most ``backlog`` batches wait. When the API server cannot keep up and the backlog is full, a new
+  batch is dropped, counted (``dropped``, served as ``esml_events_dropped_total``) and logged at most once
+  a minute, as client-go's event recorder drops Events when its queue is full: the pass never waits for
+  an Event. Status is what a user and a tool read; Events are best effort in Kubernetes.
 - **Only by the leader.** Every Event is sent through the fence (``send`` does that), and
   :meth:`EventPoster.cancel` (on loss of leadership) drops every batch not yet sent: a deposed leader
   posts nothing more. The new leader's passes say again what is still true.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,13 +36,19 @@ logger = logging.getLogger(__name__)
 #: ``send(body, event)``: posts one Event about the resource whose body (as the pass saw it) is ``body``.
 Send = Callable[[Mapping[str, Any], Event], Awaitable[None]]
 
-#: Event batches queued or under way before a pass waits for its own (see the module's docstring).
+#: Events sent at once, and batches queued at most (see the module's docstring).
+IN_FLIGHT = 8
 BACKLOG = 1024
+#: Seconds between two warnings about dropped Events.
+WARN_EVERY = 60.0
 
 
 class EventPoster:
-    def __init__(self, send: Send, *, backlog: int = BACKLOG) -> None:
+    def __init__(self, send: Send, *, in_flight: int = IN_FLIGHT, backlog: int = BACKLOG) -> None:
         self._send, self._backlog = send, max(1, backlog)
+        self._slots = asyncio.Semaphore(max(1, in_flight))
+        self.dropped = 0  # Event batches dropped with a full backlog (esml_events_dropped_total)
+        self._warned_at, self._unwarned = float("-inf"), 0
         self._last: dict[str, asyncio.Task[None]] = {}  # resource key -> its latest batch
         self._tasks: set[asyncio.Task[None]] = set()
         self.posted = 0  # Events sent (tests and benchmarks)
@@ -48,25 +57,37 @@ class EventPoster:
         """Batches not yet posted."""
         return len(self._tasks)
 
-    async def post(self, key: str, body: Mapping[str, Any], events: Sequence[Event]) -> None:
-        """Queue ``events`` about the resource ``key`` (its uid); returns once they are queued, not sent (with a
-        full backlog: once they are sent)."""
+    def post(self, key: str, body: Mapping[str, Any], events: Sequence[Event]) -> None:
+        """Queue ``events`` about the resource ``key`` (its uid), or drop them when the backlog is full."""
         if not events:
             return
-        full = len(self._tasks) >= self._backlog
+        if len(self._tasks) >= self._backlog:
+            self._drop(len(events))
+            return
         task = asyncio.create_task(self._run(self._last.get(key), body, tuple(events)), name=f"esml-events-{key}")
         self._last[key] = task
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._done(key, done))
-        if full:
-            await asyncio.wait([task])
+
+    def _drop(self, events: int) -> None:
+        self.dropped += 1
+        self._unwarned += events
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY:
+            logger.warning(
+                "%d Event(s) dropped: %d batches wait for the API server already (status is still written)",
+                self._unwarned,
+                self._backlog,
+            )
+            self._warned_at, self._unwarned = now, 0
 
     async def _run(self, before: asyncio.Task[None] | None, body: Mapping[str, Any], events: tuple[Event, ...]) -> None:
         try:
             if before is not None:
                 await asyncio.wait([before])  # its own outcome is its own: only the order matters here
             for event in events:
-                await self._send(body, event)
+                async with self._slots:
+                    await self._send(body, event)
                 self.posted += 1
         except Deposed as stopped:
             logger.info("events not posted: %s", stopped)

@@ -165,7 +165,6 @@ class Reconciler:
             if isinstance(outcome, Succeeded):
                 logger.info("%s: %s", entry.name, decision.events[-1].message)
             result = PASS_ACTED if isinstance(outcome, Succeeded) else PASS_ACTION_FAILED
-        await self.writer.post(entry, decision.events)  # queued: posted after the pass (controller/poster.py)
         with timing.stage("status"):
             # A newer spec's pass, queued right behind this one, writes the status: this generation's is moot,
             # not written when the newer spec came first, and cancelled when it comes during the write.
@@ -175,7 +174,9 @@ class Reconciler:
             if superseded():
                 logger.debug("%s: status of generation %s superseded, not written", entry.name, generation)
             elif not await self._write_unless_superseded(entry, decision.status, now, superseded):
+                self.writer.post(entry, decision.events)  # what this pass did is still said
                 return decision.requeue_after, result  # the newer spec's pass runs at once
+        self.writer.post(entry, decision.events)  # queued: posted after the pass (controller/poster.py)
         if valid is not None:
             version, requeue = (str(meta.get("resourceVersion", "")), generation), decision.requeue_after
             acted = outcome is not None

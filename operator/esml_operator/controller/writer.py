@@ -59,9 +59,9 @@ class StatusWriter:
         wrote(entry, status)
         self.writes += 1
 
-    async def post(self, entry: Entry, events: Iterable[Event]) -> None:
+    def post(self, entry: Entry, events: Iterable[Event]) -> None:
         """Queue ``events`` about ``entry`` as the pass saw it; they are posted after the pass, in order."""
-        await self.events.post(entry.uid, entry.body, tuple(events))
+        self.events.post(entry.uid, entry.body, tuple(events))
 
     async def _post_event(self, body: Mapping[str, Any], event: Event) -> None:
         name = f"{(body.get('metadata') or {}).get('namespace')}/{(body.get('metadata') or {}).get('name')}"

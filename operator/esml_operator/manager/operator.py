@@ -80,6 +80,7 @@ def build(
     metrics = Metrics(registry, snapshots)
     pool.request_observer = metrics.request_observer
     metrics.status_writes = lambda: writer.writes
+    metrics.events_dropped = lambda: writer.events.dropped
     observer = Observer(settings, kube, pool, snapshots, claims, changes, names)
     actor = Actor(changes, limit=settings.max_concurrent_reconciles, poller=observer.poller, fence=fence)
     keeper = FinalizerKeeper(kube, writer)

@@ -138,16 +138,22 @@ class _StateCollector(Collector):
 
 
 class _WritesCollector(Collector):
-    """``esml_status_writes_total``: every status write must come back through every replica's watch."""
+    """``esml_status_writes_total``: every status write must come back through every replica's watch;
+    ``esml_events_dropped_total``: Event batches dropped because the API server could not keep up."""
 
-    def __init__(self, writes: Callable[[], int]) -> None:
-        self._writes = writes
+    def __init__(self, writes: Callable[[], int], dropped: Callable[[], int]) -> None:
+        self._writes, self._dropped = writes, dropped
 
     def collect(self) -> Iterable[Metric]:
         yield CounterMetricFamily(
             "esml_status_writes",
             "ModelDeployment status patches this replica sent (only the leader writes).",
             value=self._writes(),
+        )
+        yield CounterMetricFamily(
+            "esml_events_dropped",
+            "Event batches not posted because too many waited for the API server already (status was written).",
+            value=self._dropped(),
         )
 
 
@@ -227,9 +233,11 @@ class Metrics:
         self.event_loop = "unknown"
         #: Status patches this process sent (the StatusWriter's count, set by manager.operator.build).
         self.status_writes: Callable[[], int] = lambda: 0
+        #: Event batches dropped with a full backlog (the EventPoster's count, set by manager.operator.build).
+        self.events_dropped: Callable[[], int] = lambda: 0
         self._endpoints: set[str] = set()
         r.register(_StateCollector(registry, self.loads, lambda: self.leader()))
-        r.register(_WritesCollector(lambda: self.status_writes()))
+        r.register(_WritesCollector(lambda: self.status_writes(), lambda: self.events_dropped()))
         r.register(_InfoCollector(lambda: self.event_loop))
         ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
         r.register(MemoryLimitCollector())
