@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from esml_operator.controller import reconciler
+from esml_operator.kube import errors as kube_errors
 from tests.unit.runtime_fakes import FakeES, FakeKube, deleting, operator_for, resource, until
 
 URL_A, URL_B = "https://es-a:9200", "https://es-b:9200"
@@ -271,4 +273,33 @@ async def test_liveness_fails_once_the_resync_loop_has_died() -> None:
     op.runtime.start()
     assert op.runtime.healthy()
     await until(lambda: not op.runtime.healthy(), what="the resync loop's death noticed")
+    await op.close()
+
+
+class _BusyApiServer(FakeKube):
+    """The first ``failures`` status patches get no answer in time (an API server too busy)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def patch_status(self, namespace: str, name: str, status: Any) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise kube_errors.Timeout(f"patching status of {namespace}/{name}: no answer within the request timeout")
+        await super().patch_status(namespace, name, status)
+
+
+async def test_a_status_patch_the_api_server_did_not_answer_is_retried_soon_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(reconciler, "KUBE_RETRY", (0.2, 0.3))
+    es, kube = FakeES(), _BusyApiServer(failures=2)
+    op = operator_for({URL_A: es}, kube, resync_interval=3600.0)  # no resync: only the retry can write it
+    op.runtime.observe("ADDED", resource("ner", URL_A, numberOfAllocations=1))
+    await until(lambda: _ready(kube, "ner"), within=5.0, what="Ready after two unanswered status patches")
+    assert es.count("_start") == 1  # the retries did not start it again
+    warnings = [r for r in caplog.records if "no answer within the request timeout" in r.getMessage()]
+    assert len(warnings) == 2 and all(r.exc_info is None and "runs again in" in r.getMessage() for r in warnings)
+    assert "failed unexpectedly" not in caplog.text
     await op.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -25,6 +26,7 @@ from esml_operator.controller.quiet import QuietCheck, mark
 from esml_operator.controller.recorder import NoRecorder, PassRecorder
 from esml_operator.controller.workqueue import preempted, preemptible
 from esml_operator.controller.writer import StatusWriter
+from esml_operator.kube import errors as kube_errors
 from esml_operator.reconcile import ModelDeploymentSpec, ResourceRef, SpecError, Succeeded, decide, settle
 from esml_operator.settings import Settings
 
@@ -39,6 +41,10 @@ PASS_ACTION_FAILED = "action_failed"
 PASS_NOT_LEADING = "not_leading"  # leadership was lost before a write was sent, or the fence cut one off
 PASS_DELETION = "deletion"  # the resource is being deleted
 PASS_UNCHANGED = "unchanged"  # a resync pass that found what the last quiet pass found (controller/quiet.py)
+
+#: Seconds (drawn at random, so a busy API server's resources come back spread out) before a pass whose write the
+#: API server did not answer, or refused with a 5xx or 429, runs again; other failures wait for the resync.
+KUBE_RETRY = (2.0, 10.0)
 
 
 class Reconciler:
@@ -77,6 +83,10 @@ class Reconciler:
             logger.info("%s: the pass stopped: %s", entry.name, stopped)
             outcome = PASS_NOT_LEADING
             return None
+        except (kube_errors.Timeout, kube_errors.Unavailable) as error:  # an API server too busy to answer
+            delay = random.uniform(*KUBE_RETRY)
+            logger.warning("%s: %s; the pass runs again in %.0f s", entry.name, error, delay)
+            return delay
         except asyncio.CancelledError:
             outcome = "preempted" if preempted() else "cancelled"
             raise
