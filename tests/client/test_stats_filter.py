@@ -69,10 +69,10 @@ def _parsed(body: dict[str, Any]) -> Any:
 def test_the_parsers_find_everything_they_read_in_the_filtered_page() -> None:
     whole = _page()
     filtered = filter_path(copy.deepcopy(whole), STATS_FILTER)
-    (count, ids, deployments), memory, members = _parsed(whole)
-    assert _parsed(filtered) == ((count, ids, deployments), memory, members)
-    assert len(deployments) == 4 and memory and len(members) == 3  # the page says something in each part
-    loads = {d.deployment_id: d.load for d in deployments}
+    page = _parsed(whole)
+    assert _parsed(filtered) == page
+    assert len(page.deployments) == 4 and page.model_memory and len(page.members) == 3  # something in each part
+    loads = {d.deployment_id: d.load for d in page.deployments}
     assert loads["e5-search"].pending_requests == 5 and loads["e5-search"].inference_count == 1500
     assert len(json.dumps(filtered)) < 0.7 * len(json.dumps(whole))  # and the rest is left out (busy routes keep most)
 
@@ -80,7 +80,7 @@ def test_the_parsers_find_everything_they_read_in_the_filtered_page() -> None:
 def test_an_empty_page_filtered_is_an_empty_page() -> None:
     filtered = filter_path({"count": 0, "trained_model_stats": []}, STATS_FILTER)
     assert filtered == {"count": 0}  # Elasticsearch leaves the empty list out
-    assert _parsed(filtered) == ((0, [], []), {}, frozenset())
+    assert tuple(_parsed(filtered)) == (0, (), (), {}, frozenset())
 
 
 async def test_every_page_is_asked_for_with_the_filter(fake: FakeES, es: ElasticsearchClient) -> None:

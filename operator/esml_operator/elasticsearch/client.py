@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -46,6 +47,7 @@ from esml_operator.elasticsearch.models import (
     UnsetType,
 )
 from esml_operator.elasticsearch.operations import RequestObserver, operation_of
+from esml_operator.elasticsearch.pages import PageMemo
 from esml_operator.elasticsearch.parsing import (
     ShapeError,
     parse_assignment,
@@ -125,11 +127,21 @@ STATS_FILTER = ",".join(
     )
 )
 
-_StatsPage = tuple[tuple[int, list[str], list[DeploymentStats]], dict[str, int], frozenset[tuple[str, str, str]]]
+
+class StatsPage(NamedTuple):
+    """One ``_stats`` page as the operator reads it; immutable, so an unchanged page's can be reused."""
+
+    models_in_answer: int  # ``count``: models in the whole answer (entries are per deployment)
+    model_ids: tuple[str, ...]
+    deployments: tuple[DeploymentStats, ...]
+    model_memory: Mapping[str, int]  # read-only
+    members: frozenset[tuple[str, str, str]]
 
 
-def _stats_page_and_memory(body: Any) -> _StatsPage:
-    return parse_stats_page(body), parse_model_memory(body), parse_members(body)
+def _stats_page_and_memory(body: Any) -> StatsPage:
+    count, ids, deployments = parse_stats_page(body)
+    memory = MappingProxyType(parse_model_memory(body))
+    return StatsPage(count, tuple(ids), tuple(deployments), memory, parse_members(body))
 
 
 def _flag(value: bool) -> str:
@@ -146,6 +158,7 @@ class ElasticsearchClient:
         self._http = http
         self._redactor = Redactor(redact)
         self._observer = observer
+        self._stats_pages: PageMemo[StatsPage] = PageMemo()
 
     def __repr__(self) -> str:
         return f"ElasticsearchClient({self.base_url})"
@@ -285,18 +298,21 @@ class ElasticsearchClient:
         model_memory: dict[str, int] = {}
         members: set[tuple[str, str, str]] = set()
         start = 0
-        while True:
-            params = {"from": str(start), "size": str(page_size), "allow_no_match": "true", "filter_path": STATS_FILTER}
-            body = await self._call("GET", "/_ml/trained_models/_all/_stats", action=action, params=params)
-            (count, ids, page), memory, nodes = self._parsed(_stats_page_and_memory, body, action)
-            model_memory.update(memory)
-            members.update(nodes)
-            model_ids.update(ids)
-            for stats in page:
-                deployments[stats.deployment_id] = stats
-            start += page_size
-            if not ids or start >= count:
-                break
+        try:
+            while True:
+                page = await self._stats_page(start, page_size, action)
+                model_memory.update(page.model_memory)
+                members.update(page.members)
+                model_ids.update(page.model_ids)
+                for stats in page.deployments:
+                    deployments[stats.deployment_id] = stats
+                start += page_size
+                if not page.model_ids or start >= page.models_in_answer:
+                    break
+        except BaseException:
+            self._stats_pages.abandon()
+            raise
+        self._stats_pages.done()
         logger.debug("stats snapshot: %d models, %d deployments", len(model_ids), len(deployments))
         return ClusterSnapshot(
             model_ids=frozenset(model_ids),
@@ -304,6 +320,18 @@ class ElasticsearchClient:
             model_memory=model_memory,
             members=frozenset(members),
         )
+
+    async def _stats_page(self, start: int, size: int, action: str) -> StatsPage:
+        """One page of ``_stats``; a page with the same bytes as last time is not decoded or parsed again."""
+        params = {"from": str(start), "size": str(size), "allow_no_match": "true", "filter_path": STATS_FILTER}
+        response = await self._send("GET", "/_ml/trained_models/_all/_stats", action=action, params=params)
+        if not response.is_success:
+            raise error_from_response(response, action=action, redactor=self._redactor)
+
+        def parse(content: bytes) -> StatsPage:
+            return self._parsed(_stats_page_and_memory, self._json(response, action), action)
+
+        return self._stats_pages.parsed((start, size), response.content, parse)
 
     async def _get_parsed(self, path: str, parse: Callable[[Any], _T]) -> _T:
         action = f"GET {path.lstrip('/')}"
