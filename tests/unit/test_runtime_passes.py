@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from esml_operator.controller import reconciler
 from esml_operator.kube import errors as kube_errors
 from tests.unit.runtime_fakes import FakeES, FakeKube, deleting, operator_for, resource, until
+from tests.unit.test_runtime_quiet import _recorded, _round
 
 URL_A, URL_B = "https://es-a:9200", "https://es-b:9200"
 
@@ -188,12 +190,13 @@ async def test_a_deletion_blocked_by_an_unreachable_elasticsearch_does_not_say_c
 async def test_a_steady_resource_is_written_once() -> None:
     es, kube = FakeES(), FakeKube()
     op = operator_for({URL_A: es}, kube)
+    outcomes = _recorded(op)
     op.runtime.observe("ADDED", resource("ner", URL_A))
     await until(lambda: _ready(kube, "ner"), what="Ready")
+    await _round(op, outcomes, 1)  # the pass that verifies the start with a poll (it adds the node names)
     writes = len(kube.patches)
-    for _ in range(5):  # resyncs
-        op.runtime.queue.add("uid-ner")
-        await until(lambda: not op.runtime.queue.running, what="pass done")
+    for _ in range(5):  # resync rounds, each waited for until its pass has ended
+        assert await _round(op, outcomes, 1) == Counter(unchanged=1)
     assert len(kube.patches) == writes
     await op.close()
 

@@ -113,3 +113,34 @@ async def test_a_conditional_section_is_preempted_only_while_its_condition_holds
     release.set()
     await until(lambda: not queue.running and not queue.pending("k"), what="the newer run done")
     await queue.close()
+
+
+async def test_a_pass_cancelled_before_its_first_step_does_not_hold_its_key() -> None:
+    """Leadership lost the moment a pass was started: its task is cancelled before it ever runs, so nothing in it
+    (a ``finally`` included) executes. The key must not stay "running": later requests for it must run."""
+    ran: list[str] = []
+
+    async def work(key: str) -> None:
+        ran.append(key)
+
+    queue = WorkQueue(work)
+    queue._start("k")  # what the timer of add("k") does: the task exists, its first step is still to come
+    queue.cancel_running()
+    await until(lambda: "k" not in queue.running)
+    assert ran == []  # it never ran
+    queue.add("k")
+    await until(lambda: ran == ["k"])
+    await until(lambda: not queue.running and not queue.pending("k"))
+
+
+async def test_a_request_made_during_a_pass_cancelled_before_its_first_step_still_runs() -> None:
+    ran: list[str] = []
+
+    async def work(key: str) -> None:
+        ran.append(key)
+
+    queue = WorkQueue(work)
+    queue._start("k")
+    queue.add("k")  # while it is "running": queued to run once more afterwards
+    queue.cancel_running()
+    await until(lambda: ran == ["k"])

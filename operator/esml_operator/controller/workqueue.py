@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
@@ -32,7 +33,7 @@ Work = Callable[[str], Awaitable[float | None]]  # returns "run me again after N
 
 @dataclass
 class _Running:
-    task: asyncio.Task[None]
+    task: asyncio.Task[float | None]
     waiting: bool = False  # inside a preemptible section
     preempted: bool = False
     moot: Callable[[], bool] | None = None  # the section's condition (None: any newer request)
@@ -118,22 +119,30 @@ class WorkQueue:
 
     def _start(self, key: str) -> None:
         self._timers.pop(key, None)
-        task = asyncio.create_task(self._run(key), name=f"reconcile-{key}")
-        self._running[key] = _Running(task)
+        running = _Running(asyncio.create_task(self._run(key), name=f"reconcile-{key}"))
+        self._running[key] = running
+        # Bookkeeping in a done callback, never in the task's own ``finally``: a task cancelled before its first
+        # step (leadership lost the moment it was started) never runs its body, and its key would stay
+        # "running" for good, every later request for it parked behind a task that is gone.
+        running.task.add_done_callback(functools.partial(self._finished, key, running))
 
-    async def _run(self, key: str) -> None:
-        requeue: float | None = None
+    async def _run(self, key: str) -> float | None:
         running = self._running[key]
         _current.set(running)
         try:
-            requeue = await self._work(key)
+            return await self._work(key)
         except asyncio.CancelledError:
             if running.preempted:
                 logger.debug("%s: a newer change preempted the pass (waiting for a poll, or a moot status write)", key)
+            return None
         except Exception:
             logger.exception("work on %s failed unexpectedly; it is retried at the next resync", key)
-        finally:
-            self._running.pop(key, None)
+            return None
+
+    def _finished(self, key: str, running: _Running, task: asyncio.Task[float | None]) -> None:
+        if self._running.get(key) is running:
+            del self._running[key]
+        requeue = None if task.cancelled() else task.result()
         again = self._again.pop(key, None)
         if self._closed:
             return
