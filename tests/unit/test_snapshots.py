@@ -262,3 +262,48 @@ async def test_a_failing_cluster_backs_off_for_every_caller_and_a_success_resets
     with pytest.raises(ConnectionFailedError):
         await poll_now()
     assert len(calls) == 6
+
+
+async def test_a_poll_that_times_out_after_the_round_began_is_that_rounds_answer() -> None:
+    """A timeout longer than the resync interval: the failure, which came after the round began, is shared by the
+    round's passes (they report it) instead of each starting a poll of its own that may answer slowly."""
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=2.0, clock=clock, sleep=lambda seconds: asyncio.sleep(0))
+    calls: list[float] = []
+
+    async def times_out() -> ClusterSnapshot:
+        calls.append(clock.now)
+        clock.now += 8.0  # the request timeout
+        raise ConnectionFailedError("timed out")
+
+    first_round = clock.now
+    with pytest.raises(ConnectionFailedError):
+        await cache.get("c1", times_out, newer_than=first_round)
+    later_round = first_round + 6.0  # rounds every 2 s began while the request waited
+    for _ in range(3):  # the resources of the later round: the failure, no new request
+        with pytest.raises(ConnectionFailedError):
+            await cache.get("c1", times_out, newer_than=later_round)
+    assert calls == [first_round]
+
+
+async def test_the_back_off_after_a_timed_out_poll_counts_from_the_timeout() -> None:
+    clock = FakeClock()
+    cache = SnapshotCache(min_interval=2.0, clock=clock, sleep=lambda seconds: asyncio.sleep(0))
+    calls: list[float] = []
+
+    async def times_out() -> ClusterSnapshot:
+        calls.append(clock.now)
+        clock.now += 8.0
+        raise ConnectionFailedError("timed out")
+
+    with pytest.raises(ConnectionFailedError):
+        await cache.get("c1", times_out, newer_than=clock.now)
+    failed_at = clock.now
+    clock.now = failed_at + 1.9  # a pass that wants a poll of its own, inside the 2 s back-off
+    with pytest.raises(ConnectionFailedError):
+        await cache.get("c1", times_out, newer_than=clock.now)
+    assert len(calls) == 1
+    clock.now = failed_at + 2.0
+    with pytest.raises(ConnectionFailedError):
+        await cache.get("c1", times_out, newer_than=clock.now)
+    assert calls == [100.0, failed_at + 2.0]

@@ -6,9 +6,12 @@ one is already under way) — never more often than ``min_interval`` per
 cluster. So however many resources reconcile, each cluster sees O(1) calls per
 interval. A failed fetch is remembered, and the cluster is not polled again
 before ``min_interval`` doubled per consecutive failure (at most
-``max_backoff``) or its ``Retry-After``: every resource that retries meanwhile
-gets the remembered failure, so a dead cluster costs one attempt per back-off
-step however many resources use it.
+``max_backoff``) or its ``Retry-After``, counted from the failure: every
+resource that retries meanwhile gets the remembered failure, so a dead cluster
+costs one attempt per back-off step however many resources use it. A failure
+counts as "taken after time T" when it came after T: a poll that timed out
+after T says the cluster did not answer at T, even if the request was sent
+before (a timeout longer than the resync interval spans rounds).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class Taken:
 class _Slot:
     def __init__(self) -> None:
         self.latest: Taken | None = None
-        self.failed: tuple[float, Exception] | None = None  # (monotonic start, error) of the last failed poll
+        self.failed: tuple[float, Exception] | None = None  # (monotonic end, error) of the last failed poll
         self.retry_at = float("-inf")  # no poll before this (monotonic): back-off or Retry-After after a failure
         self.failures = 0  # consecutive failed fetches
         self.inflight: asyncio.Task[Taken] | None = None
@@ -124,12 +127,13 @@ class SnapshotCache:
         try:
             snapshot = await fetch()
         except Exception as error:
-            slot.failed, slot.failures = (started, error), slot.failures + 1
+            failed = self._clock()  # a timeout ends long after the request began: back off from the failure
+            slot.failed, slot.failures = (failed, error), slot.failures + 1
             retry_after = getattr(error, "retry_after", None)
             wait = self._backoff(slot.failures)
             if isinstance(retry_after, int | float):
                 wait = max(wait, retry_after)
-            slot.retry_at = started + wait
+            slot.retry_at = failed + wait
             raise
         finally:
             slot.inflight = None
