@@ -9,10 +9,23 @@ from typing import Any
 import pytest
 
 from tests.image.container import IMAGE, podman, require_image, run_once
+from tests.image.pipconf import BUILD_DIR, CONTAINER_HOME
 
 pytestmark = [pytest.mark.image, pytest.mark.timeout(300)]
 
-PROBE = """
+# Where pip looks for configuration, and where `make image` puts the host's (tests/image/pipconf.py).
+PIP_PATHS = (
+    "/etc/pip.conf",
+    "/etc/xdg/pip",
+    f"{CONTAINER_HOME}/.config/pip",
+    f"{CONTAINER_HOME}/{BUILD_DIR}",
+    f"{CONTAINER_HOME}/.cache/pip",
+    "/opt/wheels",
+)
+
+PROBE = (
+    f"PIP_PATHS = {PIP_PATHS!r}\n"
+    + """
 import importlib.util, json, os, shutil
 def found(module):
     try:
@@ -23,11 +36,11 @@ print(json.dumps({
     "modules": {m: found(m) for m in ("pip", "setuptools", "wheel", "esml_operator", "esml_simulator",
                                       "esml_operator.simulator")},
     "tools": {t: shutil.which(t) for t in ("pip", "pip3", "gcc", "cc", "c++", "g++", "clang", "make", "esml-operator")},
-    "paths": {p: os.path.exists(p) for p in ("/etc/pip.conf", "/etc/xdg/pip", "/root/.config/pip",
-                                             "/root/.esml-build", "/root/.cache/pip", "/opt/wheels")},
+    "paths": {p: os.path.exists(p) for p in PIP_PATHS},
     "env": sorted(k for k in os.environ if k.startswith("PIP_")),
 }))
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.image.pipconf import parse_listing, relocate, render
+from tests.image.pipconf import BUILD_DIR, CONTAINER_HOME, parse_listing, relocate, render
 from tests.support.dockerfile import REPO
+
+BUILT = f"{CONTAINER_HOME}/{BUILD_DIR}"  # where the host's paths go in the build's home
 
 
 def test_a_pip_variable_wins_over_the_configuration_files() -> None:
@@ -38,16 +40,16 @@ def test_host_paths_move_under_the_build_home_and_others_stay(tmp_path: Path) ->
         ("global", "find-links"): f"{wheels} https://links.example/ {tmp_path / 'missing'}",
         ("global", "index-url"): "https://index.example/simple",
     }
-    relocated, moved = relocate(config, "/root/.esml-build")
-    assert moved == {cert: "/root/.esml-build/0-ca.crt", wheels: "/root/.esml-build/1-wheels"}
+    relocated, moved = relocate(config, BUILT)
+    assert moved == {cert: f"{BUILT}/0-ca.crt", wheels: f"{BUILT}/1-wheels"}
     assert relocated == {
-        ("global", "cert"): "/root/.esml-build/0-ca.crt",
-        ("global", "find-links"): f"/root/.esml-build/1-wheels https://links.example/ {tmp_path / 'missing'}",
+        ("global", "cert"): f"{BUILT}/0-ca.crt",
+        ("global", "find-links"): f"{BUILT}/1-wheels https://links.example/ {tmp_path / 'missing'}",
         ("global", "index-url"): "https://index.example/simple",
     }
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(render(relocated))
-    assert parser.get("global", "cert") == "/root/.esml-build/0-ca.crt"
+    assert parser.get("global", "cert") == f"{BUILT}/0-ca.crt"
 
 
 def test_the_home_holds_the_config_and_a_mount_point_for_each_host_path(tmp_path: Path) -> None:
@@ -65,6 +67,6 @@ def test_the_home_holds_the_config_and_a_mount_point_for_each_host_path(tmp_path
         check=True,
         timeout=120,
     )
-    assert proc.stdout.splitlines() == [f"{home}:/root:ro", f"{cert}:/root/.esml-build/0-ca.crt:ro"]
+    assert proc.stdout.splitlines() == [f"{home}:{CONTAINER_HOME}:ro", f"{cert}:{BUILT}/0-ca.crt:ro"]
     assert (home / ".esml-build" / "0-ca.crt").is_file()
-    assert "cert = /root/.esml-build/0-ca.crt" in (home / ".config/pip/pip.conf").read_text()
+    assert f"cert = {BUILT}/0-ca.crt" in (home / ".config/pip/pip.conf").read_text()
