@@ -165,7 +165,16 @@ class AutoscalingDemo(Demo):
         return None
 
     def allocations(self) -> int:
-        return int(((self.mdep() or {}).get("spec") or {}).get("numberOfAllocations") or 0)
+        return self.spec_allocations(self.mdep())
+
+    @staticmethod
+    def spec_allocations(obj: dict[str, Any] | None) -> int:
+        return int(((obj or {}).get("spec") or {}).get("numberOfAllocations") or 0)
+
+    def settled_on_scaled_up_spec(self, obj: dict[str, Any] | None) -> bool:
+        """Scaled up (more than 1 allocation asked for), and Ready with as many as the spec asks for now."""
+        wanted = self.spec_allocations(obj)
+        return wanted > 1 and self.settled(obj, wanted)
 
     def pending_in_es(self) -> int:
         stats = self.es("GET", f"/_ml/trained_models/{DEMO_MODEL}/_stats").json()["trained_model_stats"]
@@ -228,7 +237,10 @@ class AutoscalingDemo(Demo):
             "example's scaleUp policy allows)"
         )
         self.hpa_events()
-        self.watch(lambda obj: self.settled(obj, self.scaled_to), what=f"{self.scaled_to} allocations", routing=False)
+        # The HPA may take a second step before the first is allocated (its policy allows +4 a minute): follow
+        # the spec to wherever it settles instead of waiting for the first step's count.
+        settled = self.watch(self.settled_on_scaled_up_spec, what="the allocations the HPA asked for", routing=False)
+        self.scaled_to = self.spec_allocations(settled)
         updates = self.sim_requests("/deployment/_update")
         if {"number_of_allocations": self.scaled_to} not in [u["body"] for u in updates]:
             raise DemoFailed(f"the operator sent no _update to {self.scaled_to}: {updates}")
